@@ -18,6 +18,24 @@ constexpr char kMagic[4] = {'M', 'R', 'M', 'T'};
 // second pass over a block hits cache.
 constexpr size_t kBlockBytes = 128 * 1024;
 
+// Hashes a buffer front to back as the caller finishes each part of it.
+class BlockHasher {
+ public:
+  explicit BlockHasher(const void* base) : base_(static_cast<const uint8_t*>(base)) {}
+  void HashTo(size_t end) {
+    if (end > hashed_) {
+      hasher_.Update(base_ + hashed_, end - hashed_);
+      hashed_ = end;
+    }
+  }
+  uint64_t Digest() const { return hasher_.Digest(); }
+
+ private:
+  const uint8_t* base_;
+  size_t hashed_ = 0;
+  Xxh3Hasher hasher_;
+};
+
 bool ValidEncoding(uint8_t e) { return e >= 1 && e <= 4; }
 
 template <typename T>
@@ -315,6 +333,7 @@ Status EncodeTensorsInto(const TensorList& tensors, const EncodeOptions& options
   Put<uint32_t>(out, &pos, static_cast<uint32_t>(tensors.size()));
   Put<uint32_t>(out, &pos, 0);
   Put<uint64_t>(out, &pos, total - kCodecHeaderBytes - kCodecTrailerBytes);
+  BlockHasher hasher(out->data());
   for (const Tensor& t : tensors) {
     Put<uint16_t>(out, &pos, static_cast<uint16_t>(t.name.size()));
     std::memcpy(out->data() + pos, t.name.data(), t.name.size());
@@ -322,28 +341,35 @@ Status EncodeTensorsInto(const TensorList& tensors, const EncodeOptions& options
     Put<uint8_t>(out, &pos, static_cast<uint8_t>(enc));
     Put<uint8_t>(out, &pos, static_cast<uint8_t>(t.shape.size()));
     for (int64_t d : t.shape) Put<uint64_t>(out, &pos, static_cast<uint64_t>(d));
-    auto* dst = reinterpret_cast<uint8_t*>(out->data() + pos);
     const size_t n = t.data.size();
+    float inv_scale = 0.0f;
+    if (enc == Encoding::kInt8) {
+      bool nonfinite = false;
+      const float max_abs = convert::MaxAbs(t.data.data(), n, &nonfinite);
+      if (nonfinite) return NonFiniteOnEncode(t, enc);
+      Put<float>(out, &pos, max_abs / 127.0f);
+      inv_scale = max_abs > 0 ? 127.0f / max_abs : 0.0f;
+    }
+    const size_t elem = BytesPerElement(enc);
+    const size_t per_block = kBlockBytes / elem;
     bool nonfinite = false;
-    switch (enc) {
-      case Encoding::kFp32: nonfinite = convert::Fp32ToWire(t.data.data(), dst, n); break;
-      case Encoding::kFp16: nonfinite = convert::Fp32ToFp16(t.data.data(), dst, n); break;
-      case Encoding::kBf16: nonfinite = convert::Fp32ToBf16(t.data.data(), dst, n); break;
-      case Encoding::kInt8: {
-        float max_abs = convert::MaxAbs(t.data.data(), n, &nonfinite);
-        if (nonfinite) return NonFiniteOnEncode(t, enc);
-        const float scale = max_abs / 127.0f;
-        std::memcpy(dst, &scale, 4);
-        dst += 4;
-        pos += 4;
-        convert::Fp32ToInt8(t.data.data(), dst, n, max_abs > 0 ? 127.0f / max_abs : 0.0f);
-        break;
+    for (size_t first = 0; first < n; first += per_block) {
+      const size_t m = std::min(per_block, n - first);
+      const float* src = t.data.data() + first;
+      auto* dst = reinterpret_cast<uint8_t*>(out->data() + pos + first * elem);
+      switch (enc) {
+        case Encoding::kFp32: nonfinite |= convert::Fp32ToWire(src, dst, m); break;
+        case Encoding::kFp16: nonfinite |= convert::Fp32ToFp16(src, dst, m); break;
+        case Encoding::kBf16: nonfinite |= convert::Fp32ToBf16(src, dst, m); break;
+        case Encoding::kInt8: convert::Fp32ToInt8(src, dst, m, inv_scale); break;
       }
+      hasher.HashTo(pos + (first + m) * elem);
     }
     if (nonfinite && !options.allow_nonfinite) return NonFiniteOnEncode(t, enc);
-    pos += n * BytesPerElement(enc);
+    pos += n * elem;
   }
-  Put<uint64_t>(out, &pos, Xxh3(out->data(), total - kCodecTrailerBytes));
+  hasher.HashTo(total - kCodecTrailerBytes);
+  Put<uint64_t>(out, &pos, hasher.Digest());
   return Status();
 }
 
@@ -362,14 +388,7 @@ Status DecodeTensorsInto(std::string_view bytes, const DecodeOptions& options, T
   std::memcpy(&expected_sum, base + hashed_end, 8);
 
   // Hash and convert block by block so each block is read from cache twice.
-  Xxh3Hasher hasher;
-  size_t hashed = 0;
-  auto hash_to = [&](size_t end) {
-    if (end > hashed) {
-      hasher.Update(base + hashed, end - hashed);
-      hashed = end;
-    }
-  };
+  BlockHasher hasher(base);
   const TensorView* first_nonfinite = nullptr;
   out->resize(views.size());
   for (size_t i = 0; i < views.size(); ++i) {
@@ -384,12 +403,12 @@ Status DecodeTensorsInto(std::string_view bytes, const DecodeOptions& options, T
     bool nonfinite = false;
     for (size_t first = 0; first < static_cast<size_t>(v.numel); first += per_block) {
       const size_t n = std::min(per_block, static_cast<size_t>(v.numel) - first);
-      hash_to(v.data_offset + (first + n) * elem);
+      hasher.HashTo(v.data_offset + (first + n) * elem);
       nonfinite |= DecodeRange(wire, v, t.data.data(), first, n);
     }
     if (nonfinite && first_nonfinite == nullptr) first_nonfinite = &v;
   }
-  hash_to(hashed_end);
+  hasher.HashTo(hashed_end);
   if (hasher.Digest() != expected_sum) {
     return DataLossError("tensor payload checksum mismatch (corrupted in transit or storage)");
   }
