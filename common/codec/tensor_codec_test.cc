@@ -211,6 +211,20 @@ TEST(TensorCodecTest, HugeTensorCountIsRejectedCheaply) {
   EXPECT_FALSE(Decode(bytes).ok());
 }
 
+// Found by the fuzzer: an int8 scale near FLT_MAX decoded to Inf values
+// that slipped past the finiteness check.
+TEST(TensorCodecTest, Int8ScaleThatWouldOverflowIsRejected) {
+  TensorList t = {{"w", {2}, {1.0f, -1.0f}}};
+  std::string bytes = Encode(t, Encoding::kInt8);
+  const size_t scale_at = kCodecHeaderBytes + 2 + 1 + 2 + 8;
+  float huge = 6.5e36f;
+  std::memcpy(bytes.data() + scale_at, &huge, 4);
+  Reseal(bytes);
+  Status s = Decode(bytes);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("int8 scale"), std::string::npos) << s.message();
+}
+
 TEST(TensorCodecTest, DuplicateNamesRejected) {
   TensorList t = {{"w", {1}, {1.0f}}, {"w", {1}, {2.0f}}};
   EXPECT_FALSE(EncodeTensors(t).ok());
