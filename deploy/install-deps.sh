@@ -12,7 +12,7 @@ PACKAGES=(
   libxxhash-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
-  dataset-fashion-mnist
+  dataset-fashion-mnist fortunes
 )
 
 missing=()

@@ -2,11 +2,18 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+
 namespace murmur {
 
 int64_t NumElements(const Shape& shape) {
+  for (int64_t d : shape) {
+    if (d == 0) return 0;  // [huge, huge, 0] is empty, not an overflow
+  }
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return std::numeric_limits<int64_t>::max();
+  }
   return n;
 }
 

@@ -37,7 +37,8 @@ struct TensorSpec {
 
 using ModelSpec = std::vector<TensorSpec>;
 
-// Product of dims (1 for a scalar).
+// Product of dims (1 for a scalar, 0 if any dim is 0); INT64_MAX when a
+// negative dim or an overflow makes it meaningless.
 int64_t NumElements(const Shape& shape);
 // "[3, 4]".
 std::string ShapeString(const Shape& shape);

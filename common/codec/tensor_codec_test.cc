@@ -263,6 +263,18 @@ TEST(TensorCodecTest, EncodingNames) {
   EXPECT_FALSE(ParseEncoding("fp8").ok());
 }
 
+// Found by the fuzzer: a zero-sized tensor with huge other dims decoded
+// fine, then overflowed when its element count was recomputed.
+TEST(TensorSpecTest, NumElementsOfHugeEmptyShapeIsZero) {
+  EXPECT_EQ(NumElements({int64_t{1} << 47, int64_t{1} << 46, 0}), 0);
+  EXPECT_EQ(NumElements({int64_t{1} << 47, int64_t{1} << 46}), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(NumElements({}), 1);
+  TensorList t = {{"e", {int64_t{1} << 47, int64_t{1} << 46, 0}, {}}};
+  Result<TensorList> back = DecodeTensors(Encode(t));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ((*back)[0].numel(), 0);
+}
+
 TEST(TensorSpecTest, CheckMatchesSpec) {
   TensorList t = Sample();
   EXPECT_TRUE(CheckMatchesSpec(t, kSpec).ok());

@@ -1,0 +1,32 @@
+// FedVARP (Jhunjhunwala et al., UAI 2022): SAGA-style variance reduction for
+// partial participation, with the latest delta of every client as control
+// variate.
+//
+//   v = (1/N) * sum_{j registered} y_j + (1/|S|) * sum_{i in S} (delta_i - y_i)
+//   x_{t+1} = x_t + eta * v;   then y_i <- delta_i for i in S
+// y_j is the persisted table as it stood before the round (0 for a client
+// never seen). When S is empty the correction term is an empty sum and v is
+// the table mean. Entries of clients no longer registered are dropped. One
+// update per client per round.
+//
+// Immutable after construction; Aggregate is pure, safe from any thread.
+#pragma once
+
+#include "server/strategy/strategy.h"
+
+namespace murmur::server::strategy {
+
+class FedVarp final : public Strategy {
+ public:
+  explicit FedVarp(double server_lr) : server_lr_(server_lr) {}
+  std::string_view name() const override { return "fedvarp"; }
+
+ protected:
+  Needs needs() const override { return {.all_clients = true, .unique_clients = true}; }
+  Status Apply(const RoundInput& in, const StrategyState& state, Step& step) const override;
+
+ private:
+  double server_lr_;
+};
+
+}  // namespace murmur::server::strategy
