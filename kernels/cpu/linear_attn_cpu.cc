@@ -30,6 +30,7 @@ namespace murmur::kernels {
 namespace {
 
 using cpu::Gemm;
+using cpu::GemmTN;
 using cpu::Transpose;
 
 struct BF16 {
@@ -163,13 +164,11 @@ class ChunkRunner {
       // dV = (K * e^(G-b)) dS + P^T dO.
       const acc_t* kd = DecayRows(K_.data(), L, /*from_start=*/false, Kd_.data());
       Gemm(L, DV_, DK_, acc_t(1), kd, DK_, dS_.data(), DV_, dV_.data(), DV_, false);
-      Transpose(L, L, A_.data(), C_, At_.data(), C_);
-      Gemm(L, DV_, L, scale, At_.data(), C_, dO_.data(), DV_, dV_.data(), DV_, true);
+      GemmTN(L, DV_, L, scale, A_.data(), C_, dO_.data(), DV_, dV_.data(), DV_, true);
       // dS <- e^G dS + scale * (Q * e^b)^T dO.
       const acc_t* qd = DecayRows(Q_.data(), L, /*from_start=*/true, Qd_.data());
-      Transpose(L, DK_, qd, DK_, KT_.data(), C_);
       ScaleStateRows(dS_.data(), DV_);
-      Gemm(DK_, DV_, L, scale, KT_.data(), C_, dO_.data(), DV_, dS_.data(), DV_, true);
+      GemmTN(DK_, DV_, L, scale, qd, DK_, dO_.data(), DV_, dS_.data(), DV_, true);
 
       StoreRows(static_cast<in_t*>(bp.dq), bi, hi, t0, L, DK_, 0, DK_, dQ_.data(), acc_t(1));
       StoreRows(static_cast<in_t*>(bp.dk), bi, hi, t0, L, DK_, 0, DK_, dK_.data(), acc_t(1));
@@ -284,9 +283,8 @@ class ChunkRunner {
   // S <- e^G S + (K * e^(G-b))^T V for the loaded chunk.
   void AdvanceState(int L, int cols, acc_t* S) {
     const acc_t* kd = DecayRows(K_.data(), L, /*from_start=*/false, Kd_.data());
-    Transpose(L, DK_, kd, DK_, KT_.data(), C_);
     ScaleStateRows(S, cols);
-    Gemm(DK_, cols, L, acc_t(1), KT_.data(), C_, V_.data(), cols, S, cols, true);
+    GemmTN(DK_, cols, L, acc_t(1), kd, DK_, V_.data(), cols, S, cols, true);
   }
 
   // A_ = (Q K^T) (.) D, zero above the diagonal (unscaled).
@@ -349,8 +347,7 @@ class ChunkRunner {
         }
       }
       Gemm(L, DK_, L, acc_t(1), dA_.data(), C_, K_.data(), DK_, dQ_.data(), DK_, true);
-      Transpose(L, L, dA_.data(), C_, At_.data(), C_);
-      Gemm(L, DK_, L, acc_t(1), At_.data(), C_, Q_.data(), DK_, dK_.data(), DK_, true);
+      GemmTN(L, DK_, L, acc_t(1), dA_.data(), C_, Q_.data(), DK_, dK_.data(), DK_, true);
       return;
     }
     for (int j0 = 0; j0 < L; j0 += kSubBlock) {
@@ -374,8 +371,8 @@ class ChunkRunner {
           }
         }
         // dK rows of block j: (dA_ij^T Qt) (.) e^(b_r - b_s).
-        Transpose(li, lj, dA_.data() + i0 * C_ + j0, C_, At_.data(), C_);
-        Gemm(lj, DK_, li, acc_t(1), At_.data(), C_, tmp2_.data(), DK_, tmp_.data(), DK_, false);
+        GemmTN(lj, DK_, li, acc_t(1), dA_.data() + i0 * C_ + j0, C_, tmp2_.data(), DK_,
+               tmp_.data(), DK_, false);
         for (int s = j0; s < j1; ++s) {
           for (int d = 0; d < DK_; ++d) {
             dK_[static_cast<size_t>(s) * DK_ + d] +=

@@ -16,6 +16,13 @@ void Gemm(int M, int N, int K, float alpha, const float* A, int lda, const float
 void Gemm(int M, int N, int K, double alpha, const double* A, int lda, const double* B, int ldb,
           double* C, int ldc, bool accumulate);
 
+// C[M,N] = (accumulate ? C : 0) + alpha * A^T @ B with A stored [K,M]
+// (no transpose pass: the micro-kernel reads A's rows as C's row values).
+void GemmTN(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+            float* C, int ldc, bool accumulate);
+void GemmTN(int M, int N, int K, double alpha, const double* A, int lda, const double* B, int ldb,
+            double* C, int ldc, bool accumulate);
+
 // out[c * ldo + r] = in[r * ldi + c] for an R x C block.
 template <typename T>
 inline void Transpose(int R, int C, const T* in, int ldi, T* out, int ldo) {

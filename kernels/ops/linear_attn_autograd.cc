@@ -205,6 +205,8 @@ void CheckQkv(const char* op, const at::Tensor& q, const at::Tensor& k, const at
                   v.size(3) <= kMaxHeadDim,
               op, ": head dims must be in [1, ", kMaxHeadDim, "], got DK=", q.size(3),
               " DV=", v.size(3));
+  TORCH_CHECK(!q.device().is_cuda() || (q.size(3) <= 128 && v.size(3) <= 128), op,
+              ": on CUDA head dims must be <= 128, got DK=", q.size(3), " DV=", v.size(3));
   TORCH_CHECK(q.size(0) >= 1 && q.size(2) >= 1, op, ": B and H must be >= 1, got ", q.sizes());
   if (initial_state.has_value() && initial_state->defined()) {
     const at::Tensor& h0 = *initial_state;

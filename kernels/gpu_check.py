@@ -1,0 +1,167 @@
+"""GPU correctness checks and benchmark for murmur's linear-attention ops.
+
+Run through kernels/gpu_check.sh (which builds the library). Checks, per
+KERNELS.md: fp32 inputs (TF32 off) vs an fp64 reference <= 1e-4 relative RMS
+error for o and every gradient; bf16 <= 5e-3; CUDA vs the CPU op. Benchmark:
+forward+backward of chunk_linear_attn (bf16) vs torch's causal
+scaled_dot_product_attention at equal tokens, and the memory-bound floor
+(22*D bytes per token-head at 4.3 TB/s).
+"""
+import argparse
+import json
+import math
+import sys
+
+import torch
+import torch.nn.functional as F
+
+
+def reference(q, k, v, g, kind, scale, h0):
+    """fp64 chunk-free reference: the masked quadratic form plus the h0 term."""
+    q, k, v = (x.double() for x in (q, k, v))
+    B, T, H, DK = q.shape
+    qh, kh, vh = (x.transpose(1, 2) for x in (q, k, v))  # [B,H,T,D]
+    if kind == "plain":
+        b = torch.zeros(B, H, T, 1, dtype=torch.float64, device=q.device)
+    elif kind in ("scalar", "const"):
+        gg = g.double() if kind == "scalar" else g.double().view(1, 1, H).expand(B, T, H)
+        b = gg.cumsum(1).transpose(1, 2).unsqueeze(-1)  # [B,H,T,1]
+    else:  # gla
+        b = g.double().cumsum(1).transpose(1, 2)  # [B,H,T,DK]
+    causal = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()
+    expo = b.unsqueeze(3) - b.unsqueeze(2)  # [B,H,T,T,D']
+    expo = expo.masked_fill(~causal.view(1, 1, T, T, 1), float("-inf"))
+    att = (qh.unsqueeze(3) * kh.unsqueeze(2) * expo.exp()).sum(-1)  # [B,H,T,T]
+    o = scale * att @ vh
+    if h0 is not None:
+        o = o + scale * (qh * b.exp()) @ h0.double()
+    bT = b[:, :, -1:, :].transpose(-1, -2)  # [B,H,D',1]
+    kd = kh * (b[:, :, -1:, :] - b).exp()
+    hT = kd.transpose(-1, -2) @ vh
+    if h0 is not None:
+        hT = hT + bT.exp() * h0.double()
+    return o.transpose(1, 2), hT
+
+
+def run_op(kind, q, k, v, g, h0):
+    if kind == "gla":
+        return torch.ops.murmur.chunk_gla(q, k, v, g, None, h0, True)
+    if kind == "const":
+        return torch.ops.murmur.chunk_linear_attn(q, k, v, None, g, None, h0, True)
+    if kind == "scalar":
+        return torch.ops.murmur.chunk_linear_attn(q, k, v, g, None, None, h0, True)
+    return torch.ops.murmur.chunk_linear_attn(q, k, v, None, None, None, h0, True)
+
+
+def make(kind, B, T, H, D, dtype, device, seed):
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    r = lambda *s: torch.randn(*s, generator=gen)
+    q, k, v = r(B, T, H, D), r(B, T, H, D), r(B, T, H, D)
+    g = None
+    if kind == "scalar":
+        g = F.logsigmoid(r(B, T, H) + 2)
+    elif kind == "const":
+        g = -torch.rand(H, generator=gen) * 0.3 - 0.01
+    elif kind == "gla":
+        g = F.logsigmoid(r(B, T, H, D) + 2)
+    h0 = r(B, H, D, D)
+    to = lambda x: None if x is None else x.to(device=device, dtype=dtype if x.dim() > 1 else torch.float32)
+    return to(q), to(k), to(v), (None if g is None else g.to(device)), h0.to(device)
+
+
+def rel_rms(a, b):
+    a, b = a.double(), b.double()
+    return ((a - b).norm() / b.norm().clamp_min(1e-30)).item()
+
+
+def check(kind, D, dtype, tol, T):
+    dev = "cuda"
+    q, k, v, g, h0 = make(kind, 2, T, 3, D, dtype, dev, 7)
+    leaves = [x for x in (q, k, v, g, h0) if x is not None]
+    for x in leaves:
+        x.requires_grad_(True)
+    o, hT = run_op(kind, q, k, v, g, h0)
+    ro, rhT = reference(q, k, v, g, kind, 1 / math.sqrt(D), h0)
+    wo, ws = torch.randn_like(ro), torch.randn_like(rhT)
+    ours = torch.autograd.grad((o.double() * wo).sum() + (hT.double() * ws).sum(), leaves)
+    refs = torch.autograd.grad((ro * wo).sum() + (rhT * ws).sum(), leaves)
+    errs = {"o": rel_rms(o, ro), "hT": rel_rms(hT, rhT)}
+    names = ["dq", "dk", "dv"] + (["dg"] if g is not None else []) + ["dh0"]
+    for n, a, b in zip(names, ours, refs):
+        errs[n] = rel_rms(a, b)
+    worst = max(errs.values())
+    return worst <= tol, worst, errs
+
+
+def bench(T, D, H, tokens, reps):
+    B = max(1, tokens // T)
+    dev, dt = "cuda", torch.bfloat16
+    q, k, v = (torch.randn(B, T, H, D, device=dev, dtype=dt, requires_grad=True) for _ in range(3))
+    w = torch.randn(B, T, H, D, device=dev, dtype=dt)
+
+    def ours():
+        o, _ = torch.ops.murmur.chunk_linear_attn(q, k, v, None, None, None, None, False)
+        torch.autograd.grad(o, (q, k, v), w)
+
+    qs, ks, vs = (x.detach().transpose(1, 2).contiguous().requires_grad_(True) for x in (q, k, v))
+    ws_ = w.transpose(1, 2).contiguous()
+
+    def sdpa():
+        o = F.scaled_dot_product_attention(qs, ks, vs, is_causal=True)
+        torch.autograd.grad(o, (qs, ks, vs), ws_)
+
+    out = {}
+    for name, fn in (("ours", ours), ("sdpa", sdpa)):
+        for _ in range(3):
+            fn()
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(reps):
+            fn()
+        end.record()
+        torch.cuda.synchronize()
+        out[name + "_ms"] = start.elapsed_time(end) / reps
+        out[name + "_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    floor_ms = B * T * H * 22 * D / 4.3e12 * 1e3
+    out.update({"T": T, "B": B, "H": H, "D": D, "floor_ms": floor_ms,
+                "ours_vs_floor": out["ours_ms"] / floor_ms,
+                "speedup_vs_sdpa": out["sdpa_ms"] / out["ours_ms"]})
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", default="")
+    args = ap.parse_args()
+    torch.ops.load_library(args.lib)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    print(f"device: {torch.cuda.get_device_name()}  torch {torch.__version__}")
+    ok_all, rows = True, []
+    for kind in ("plain", "scalar", "const", "gla"):
+        for D in (64, 128):
+            for dtype, tol in ((torch.float32, 1e-4), (torch.bfloat16, 5e-3)):
+                T = 200 if kind == "gla" else 300
+                ok, worst, errs = check(kind, D, dtype, tol, T)
+                ok_all &= ok
+                rows.append({"kind": kind, "D": D, "dtype": str(dtype), "worst": worst, "ok": ok})
+                print(f"check {kind:6s} D={D:3d} {str(dtype):15s} worst rel err {worst:.2e}  {'ok' if ok else 'FAIL'}  {errs if not ok else ''}")
+    results = []
+    Ts = (2048,) if args.quick else (1024, 2048, 4096, 8192)
+    print(f"{'T':>6} {'B':>4} {'ours ms':>9} {'sdpa ms':>9} {'floor ms':>9} {'x floor':>8} {'vs sdpa':>8}")
+    for T in Ts:
+        r = bench(T, 128, 16, 65536, 5 if args.quick else 20)
+        results.append(r)
+        print(f"{T:6d} {r['B']:4d} {r['ours_ms']:9.3f} {r['sdpa_ms']:9.3f} {r['floor_ms']:9.3f} {r['ours_vs_floor']:8.1f} {r['speedup_vs_sdpa']:8.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"checks": rows, "bench": results}, f, indent=2)
+    sys.exit(0 if ok_all else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# On a machine with an NVIDIA GPU and PyTorch: builds libmurmur_kernels.so
+# against that PyTorch's LibTorch (CUDA on), then runs the GPU correctness
+# checks and the benchmark in kernels/gpu_check.py, printing a short table.
+#   bash kernels/gpu_check.sh [--quick]
+# Needs: cmake, a C++20 compiler, nvcc, python3 with torch (CUDA build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+ARCH=${CUDA_ARCH:-$(python3 -c 'import torch; m,n=torch.cuda.get_device_capability(); print(f"{m}{n}")')}
+BUILD=${BUILD_DIR:-build-gpu}
+echo "== building libmurmur_kernels.so against ${TORCH_PREFIX} (sm_${ARCH})"
+cmake -S . -B "$BUILD" -DMURMUR_KERNELS_ONLY=ON -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
+  -DMURMUR_WERROR=OFF >/dev/null
+cmake --build "$BUILD" -j "$(nproc)" --target murmur_kernels
+LIB=$(find "$BUILD" -name 'libmurmur_kernels.so' | head -n 1)
+echo "== checks and benchmark with $LIB"
+python3 kernels/gpu_check.py --lib "$LIB" "$@"
