@@ -83,6 +83,9 @@ class ChunkRunner {
       LoadRows(p_.k, bi, hi, t0, L, DK_, 0, DK_, K_.data());
       LoadRows(p_.v, bi, hi, t0, L, DV_, v0, dvt, V_.data());
       LoadGates(bi, hi, t0, L);
+      PrefetchRows(p_.q, bi, hi, t0 + C_, DK_);
+      PrefetchRows(p_.k, bi, hi, t0 + C_, DK_);
+      PrefetchRows(p_.v, bi, hi, t0 + C_, DV_);
       // Inter-chunk: O = (Q * e^b) S.
       const acc_t* qd = DecayRows(Q_.data(), L, /*from_start=*/true, Qd_.data());
       Gemm(L, dvt, DK_, acc_t(1), qd, DK_, S_.data(), dvt, O_.data(), dvt, false);
@@ -114,6 +117,8 @@ class ChunkRunner {
       LoadRows(p_.k, bi, hi, t0, L, DK_, 0, DK_, K_.data());
       LoadRows(p_.v, bi, hi, t0, L, DV_, 0, DV_, V_.data());
       LoadGates(bi, hi, t0, L);
+      PrefetchRows(p_.k, bi, hi, t0 + C_, DK_);
+      PrefetchRows(p_.v, bi, hi, t0 + C_, DV_);
       AdvanceState(L, DV_, S_.data());
     }
     // dS starts as the incoming gradient of the final state.
@@ -144,6 +149,12 @@ class ChunkRunner {
       LoadRows(p_.v, bi, hi, t0, L, DV_, 0, DV_, V_.data());
       LoadRows(bp.d_o, bi, hi, t0, L, DV_, 0, DV_, dO_.data());
       LoadGates(bi, hi, t0, L);
+      if (n > 0) {
+        PrefetchRows(p_.q, bi, hi, t0 - C_, DK_);
+        PrefetchRows(p_.k, bi, hi, t0 - C_, DK_);
+        PrefetchRows(p_.v, bi, hi, t0 - C_, DV_);
+        PrefetchRows(bp.d_o, bi, hi, t0 - C_, DV_);
+      }
 
       // Decayed attention P = scale * A and dA = scale * (dO V^T), masked.
       BuildAttention(L);
@@ -196,6 +207,19 @@ class ChunkRunner {
       const in_t* row = base + RowOffset(bi, t0 + i, hi, width) + c0;
       acc_t* out = dst + static_cast<size_t>(i) * cols;
       for (int c = 0; c < cols; ++c) out[c] = ToAcc(row[c]);
+    }
+  }
+
+  // Asks for the next chunk's rows of `src` while this chunk computes: rows
+  // are H*width elements apart, a stride the hardware prefetcher misses.
+  void PrefetchRows(const void* src, int64_t bi, int64_t hi, int64_t t0, int width) const {
+    if (t0 >= p_.T) return;
+    const int L = static_cast<int>(std::min<int64_t>(C_, p_.T - t0));
+    const char* base = static_cast<const char*>(src);
+    const size_t row_bytes = sizeof(in_t) * width;
+    for (int i = 0; i < L; ++i) {
+      const char* row = base + sizeof(in_t) * RowOffset(bi, t0 + i, hi, width);
+      for (size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(row + off, 0, 1);
     }
   }
 
