@@ -44,6 +44,8 @@ struct DemoFlags {
   int max_trainers = 0;
   uint64_t seed = 1;
   std::string encoding = "fp32";
+  std::string strategy = "fedavg_participants";
+  std::string store_dir;
   std::string json;
 };
 
@@ -161,6 +163,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", f.seed, "Seed for data and client behaviour")->capture_default_str();
   app.add_option("--encoding", f.encoding, "Update encoding")
       ->check(CLI::IsMember({"fp32", "fp16", "bf16", "int8"}))->capture_default_str();
+  app.add_option("--strategy", f.strategy, "Aggregation strategy (fedavg_participants, fedau, afa_cd, ...)")->capture_default_str();
+  app.add_option("--store-dir", f.store_dir, "Record the run in a SQLite store here (resumes if it exists)");
   app.add_option("--json", f.json, "Write a JSON summary here");
   if (auto code = ParseCommandLine(app, argc, argv)) return *code;
   if (f.min_k > f.max_k) {
@@ -189,7 +193,8 @@ int main(int argc, char** argv) {
 
   server::EngineConfig cfg;
   cfg.updates_per_round = f.updates_per_round;
-  cfg.server_lr = f.server_lr;
+  cfg.strategy.name = f.strategy;
+  cfg.strategy.server_lr = f.server_lr;
   cfg.max_staleness = f.max_staleness;
   cfg.max_rounds = f.rounds;
   cfg.max_concurrent_trainers = f.max_trainers;
@@ -200,8 +205,22 @@ int main(int argc, char** argv) {
   cfg.recipe.max_local_steps = f.max_k;
   cfg.recipe.update_encoding = encoding;
   Rng engine_rng = rng.Fork(1'000'000);
-  server::RoundEngine engine(cfg, ZerosLike(client::RegressionSpec(f.dim)), SystemClock::Default(),
-                             &engine_rng);
+  std::unique_ptr<server::store::Store> store;
+  if (!f.store_dir.empty()) {
+    auto opened = server::store::Store::Open({.dir = f.store_dir});
+    if (!opened.ok()) {
+      std::fprintf(stderr, "murmur-demo: %s\n", opened.status().ToString().c_str());
+      return 1;
+    }
+    store = std::move(*opened);
+  }
+  auto created = server::RoundEngine::Create(cfg, ZerosLike(client::RegressionSpec(f.dim)),
+                                             SystemClock::Default(), &engine_rng, store.get());
+  if (!created.ok()) {
+    std::fprintf(stderr, "murmur-demo: %s\n", created.status().ToString().c_str());
+    return 2;
+  }
+  server::RoundEngine& engine = **created;
   const double initial_mse = client::MeanSquaredError(engine.GlobalModel(), test);
 
   std::mutex print_mu;
@@ -209,7 +228,8 @@ int main(int argc, char** argv) {
   std::vector<nlohmann::json> rounds_json;
   auto start = SteadyClock::now();
   engine.SetRoundObserver([&](const server::RoundSummary& r) {
-    const double mse = client::MeanSquaredError(engine.GlobalModel(), test);
+    const double mse = client::MeanSquaredError(*r.model, test);
+    engine.RecordMetrics(r.version, {{"test_mse", mse}});
     std::lock_guard<std::mutex> lock(print_mu);
     final_mse = mse;
     std::printf("round %4llu  updates %2u  |step| %8.4f  client loss %9.4f  test mse %9.4f\n",
@@ -263,6 +283,7 @@ int main(int argc, char** argv) {
                         {"accepted", total_accepted}, {"rejected", total_rejected}};
     std::ofstream(f.json) << j.dump(2) << "\n";
   }
+  created->reset();  // drains the engine before the store closes
   if (!(final_mse < 0.5 * initial_mse)) {
     std::fprintf(stderr, "murmur-demo: the global model did not improve enough\n");
     return 1;

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/codec/tensor_codec.h"
 
@@ -62,7 +65,9 @@ struct UpdateMeta {
   double mean_loss = 0;
 };
 
-// Values equal murmur.v1.RejectReason.
+// Values 0..12 equal murmur.v1.RejectReason. kBusy has no wire value: the
+// service answers it with gRPC UNAVAILABLE ("busy, retry"), which clients
+// treat as transient; the history records it as 13.
 enum class RejectReason {
   kNone = 0,
   kUnknownClient = 1,
@@ -77,7 +82,10 @@ enum class RejectReason {
   kFinished = 10,
   kDuplicate = 11,
   kInternal = 12,
+  kBusy = 13,  // the engine's update queue is full: nothing was recorded, retry later
 };
+
+std::string_view RejectReasonName(RejectReason r);  // "too_stale", "busy", ...
 
 struct UpdateOutcome {
   bool accepted = false;
@@ -87,12 +95,40 @@ struct UpdateOutcome {
   uint64_t round_version = 0;  // the version this update goes into
 };
 
-// What the engine reports when a round closes.
+// Why a round closed.
+enum class RoundTrigger {
+  kBufferFull,   // m updates were buffered (async / anarchic: AFA-CD, FedBuff)
+  kDeadline,     // the round's deadline passed on the engine's Clock (sync)
+  kAllReported,  // every registered client has an update in the round (sync)
+};
+std::string_view RoundTriggerName(RoundTrigger t);  // "buffer_full", "deadline", "all_reported"
+
+// What the engine reports when a round closes (after it is durably committed).
 struct RoundSummary {
   uint64_t version = 0;  // the version this round produced
+  RoundTrigger trigger = RoundTrigger::kBufferFull;
   uint32_t num_updates = 0;
   double update_norm = 0;  // ||x_{t+1} - x_t||
   double mean_client_loss = 0;
+  double closed_at_s = 0;  // engine Clock
+  // (client id, weight the strategy gave its update), in arrival order.
+  std::vector<std::pair<uint64_t, double>> weights;
+  std::shared_ptr<const TensorList> model;  // x_version
+};
+
+// A snapshot of the engine's counters (Admin Status).
+struct EngineStats {
+  std::string strategy;
+  std::string mode;  // "async" or "sync"
+  uint64_t version = 0;
+  uint64_t registered_clients = 0;  // not left
+  uint64_t active_trainers = 0;     // checked in, update not yet received
+  uint64_t queued_updates = 0;      // validated, waiting for the worker
+  uint64_t buffered_updates = 0;    // recorded, waiting for their round to close
+  uint64_t accepted_updates = 0;    // over the store's whole history
+  uint64_t rejected_updates = 0;
+  double uptime_s = 0;
+  bool finished = false;
 };
 
 }  // namespace murmur::server

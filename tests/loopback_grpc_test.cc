@@ -20,9 +20,11 @@ class LoopbackTest : public ::testing::Test {
   void SetUp() override {
     Rng init(3);
     initial_ = RandomNormal(kSpec, init, 0.1);
-    engine_ = std::make_unique<server::RoundEngine>(
+    auto engine = server::RoundEngine::Create(
         server::EngineConfig{.updates_per_round = 1, .max_update_bytes = 16 << 20}, initial_,
         &clock_, &rng_);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    engine_ = std::move(*engine);
     service_ = std::make_unique<server::CoordinatorService>(engine_.get());
     grpc::ServerBuilder b;
     b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);

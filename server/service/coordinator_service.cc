@@ -5,20 +5,9 @@
 #include "common/checksum.h"
 #include "common/logging.h"
 #include "server/service/grpc_status.h"
+#include "server/service/push_update_reactor.h"
 
 namespace murmur::server {
-namespace {
-
-v1::RejectReason ToProto(RejectReason r) { return static_cast<v1::RejectReason>(static_cast<int>(r)); }
-
-void Reject(v1::PushUpdateResponse* response, RejectReason reason, std::string message) {
-  response->set_accepted(false);
-  response->set_reject_reason(ToProto(reason));
-  response->set_message(std::move(message));
-}
-
-}  // namespace
-
 CoordinatorService::CoordinatorService(RoundEngine* engine, ServiceOptions options)
     : engine_(engine), options_(options) {}
 
@@ -105,75 +94,9 @@ grpc::Status CoordinatorService::PullModel(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::PushUpdate(grpc::ServerContext*,
-                                            grpc::ServerReader<v1::PushUpdateMessage>* reader,
-                                            v1::PushUpdateResponse* response) {
-  v1::PushUpdateMessage msg;
-  if (!reader->Read(&msg) || !msg.has_header()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "PushUpdate must start with an UpdateHeader message");
-  }
-  const v1::UpdateHeader header = msg.header();
-  const size_t limit = engine_->config().max_update_bytes;
-  std::string payload;
-  bool too_large = header.total_bytes() > limit;
-  if (!too_large) payload.reserve(header.total_bytes());
-  std::string problem;
-  while (reader->Read(&msg)) {
-    if (!msg.has_chunk()) {
-      problem = "a second header arrived in the same stream";
-      continue;
-    }
-    const v1::Chunk& c = msg.chunk();
-    if (too_large || !problem.empty()) continue;  // drain the stream, keep nothing
-    if (c.offset() != payload.size()) {
-      problem = fmt::format("chunk at offset {} but {} bytes were received so far", c.offset(),
-                            payload.size());
-      continue;
-    }
-    if (payload.size() + c.data().size() > header.total_bytes()) {
-      problem = fmt::format("chunks exceed the announced {} bytes", header.total_bytes());
-      continue;
-    }
-    payload.append(c.data());
-  }
-  if (too_large) {
-    Reject(response, RejectReason::kTooLarge,
-           fmt::format("update of {} bytes is over the limit of {}", header.total_bytes(), limit));
-    return grpc::Status::OK;
-  }
-  if (problem.empty() && payload.size() != header.total_bytes()) {
-    problem = fmt::format("stream ended after {} of {} bytes", payload.size(), header.total_bytes());
-  }
-  if (problem.empty() && header.checksum().kind() == v1::CHECKSUM_XXH3_64 &&
-      Xxh3(payload) != header.checksum().value()) {
-    problem = "payload checksum mismatch";
-  }
-  if (problem.empty() && header.checksum().kind() != v1::CHECKSUM_XXH3_64) {
-    problem = "the update header carries no XXH3-64 checksum";
-  }
-  if (!problem.empty()) {
-    Reject(response, RejectReason::kMalformed, problem);
-    log::Info("update rejected", {{"client", header.client_id()}, {"reason", problem}});
-    return grpc::Status::OK;
-  }
-  UpdateMeta meta;
-  meta.client_id = header.client_id();
-  meta.token = header.session_token();
-  meta.base_version = header.base_version();
-  meta.local_steps = header.local_steps();
-  meta.num_samples = header.num_samples();
-  meta.mean_loss = header.mean_loss();
-  UpdateOutcome o = engine_->SubmitUpdate(meta, payload);
-  response->set_accepted(o.accepted);
-  response->set_reject_reason(ToProto(o.reason));
-  response->set_message(o.message);
-  response->set_staleness(o.staleness);
-  response->set_round_version(o.round_version);
-  if (!o.accepted) {
-    log::Info("update rejected", {{"client", header.client_id()}, {"reason", o.message}});
-  }
-  return grpc::Status::OK;
+grpc::ServerReadReactor<v1::PushUpdateMessage>* CoordinatorService::PushUpdate(
+    grpc::CallbackServerContext*, v1::PushUpdateResponse* response) {
+  return new PushUpdateReactor(engine_, response);
 }
 
 grpc::Status CoordinatorService::Leave(grpc::ServerContext*, const v1::LeaveRequest* request,

@@ -1,12 +1,15 @@
 // CoordinatorService: murmur.v1.Coordinator over gRPC, in front of a
-// RoundEngine. It translates messages, streams model versions in chunks
-// (resumable from an offset, whole-payload checksum in every chunk) and
-// reassembles pushed updates, checking offsets, size limit and checksum
-// before the engine sees a byte.
+// RoundEngine. It translates messages and streams model versions in chunks
+// (resumable from an offset, whole-payload checksum in every chunk).
+// PushUpdate runs on gRPC's callback API (PushUpdateReactor): the call is
+// answered when the engine's worker has durably recorded the outcome, and
+// no gRPC thread waits for it. The other methods are synchronous handlers
+// that only take the engine's front mutex briefly.
 //
-// Threading: gRPC's synchronous server calls these handlers from its own
-// thread pool; the service holds no mutable state and the engine is
-// thread-safe.
+// Threading: gRPC calls these handlers from its own threads; the service
+// holds no mutable state and the engine is thread-safe. The engine must
+// outlive the grpc::Server (Shutdown waits for pending PushUpdate calls,
+// which the engine's worker completes).
 #pragma once
 
 #include "murmur/v1/coordinator.grpc.pb.h"
@@ -19,7 +22,8 @@ struct ServiceOptions {
   uint32_t max_chunk_bytes = 4 << 20;
 };
 
-class CoordinatorService final : public murmur::v1::Coordinator::Service {
+class CoordinatorService final
+    : public v1::Coordinator::WithCallbackMethod_PushUpdate<v1::Coordinator::Service> {
  public:
   CoordinatorService(RoundEngine* engine, ServiceOptions options = {});
 
@@ -29,9 +33,8 @@ class CoordinatorService final : public murmur::v1::Coordinator::Service {
                        v1::CheckInResponse* response) override;
   grpc::Status PullModel(grpc::ServerContext* context, const v1::PullModelRequest* request,
                          grpc::ServerWriter<v1::ModelChunk>* writer) override;
-  grpc::Status PushUpdate(grpc::ServerContext* context,
-                          grpc::ServerReader<v1::PushUpdateMessage>* reader,
-                          v1::PushUpdateResponse* response) override;
+  grpc::ServerReadReactor<v1::PushUpdateMessage>* PushUpdate(
+      grpc::CallbackServerContext* context, v1::PushUpdateResponse* response) override;
   grpc::Status Leave(grpc::ServerContext*, const v1::LeaveRequest* request,
                      v1::LeaveResponse* response) override;
 

@@ -1,0 +1,91 @@
+#include "server/engine_config.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace murmur::server {
+
+std::string_view RoundModeName(RoundMode m) {
+  return m == RoundMode::kSync ? "sync" : "async";
+}
+
+std::string_view RoundTriggerName(RoundTrigger t) {
+  switch (t) {
+    case RoundTrigger::kBufferFull: return "buffer_full";
+    case RoundTrigger::kDeadline: return "deadline";
+    case RoundTrigger::kAllReported: return "all_reported";
+  }
+  return "unknown";
+}
+
+std::string_view RejectReasonName(RejectReason r) {
+  switch (r) {
+    case RejectReason::kNone: return "none";
+    case RejectReason::kUnknownClient: return "unknown_client";
+    case RejectReason::kBadToken: return "bad_token";
+    case RejectReason::kTooStale: return "too_stale";
+    case RejectReason::kMalformed: return "malformed";
+    case RejectReason::kShapeMismatch: return "shape_mismatch";
+    case RejectReason::kNonFinite: return "non_finite";
+    case RejectReason::kNormTooLarge: return "norm_too_large";
+    case RejectReason::kLocalStepsOutOfRange: return "local_steps_out_of_range";
+    case RejectReason::kTooLarge: return "too_large";
+    case RejectReason::kFinished: return "finished";
+    case RejectReason::kDuplicate: return "duplicate";
+    case RejectReason::kInternal: return "internal";
+    case RejectReason::kBusy: return "busy";
+  }
+  return "unknown";
+}
+
+bool StrategyNeedsOneUpdatePerClient(std::string_view name) {
+  return name == "fedavg_all" || name == "fedavg_known_p" || name == "fedau" || name == "mifa" ||
+         name == "fedvarp";
+}
+
+Status ValidateEngineConfig(const EngineConfig& c) {
+  if (c.updates_per_round == 0 && !(c.round_deadline_s > 0) && c.mode != RoundMode::kSync) {
+    return InvalidArgumentError(
+        "no round trigger: set updates_per_round (m) > 0 or round_deadline_s > 0");
+  }
+  if (!(std::isfinite(c.round_deadline_s) && c.round_deadline_s >= 0)) {
+    return InvalidArgumentError(
+        fmt::format("round_deadline_s must be finite and >= 0, got {}", c.round_deadline_s));
+  }
+  if (c.mode == RoundMode::kSync && c.updates_per_round == 0 && !(c.round_deadline_s > 0)) {
+    // all_reported alone would wait forever for a client that never comes.
+    return InvalidArgumentError("sync mode needs a round_deadline_s > 0 (or updates_per_round)");
+  }
+  if (c.recipe.min_local_steps == 0 || c.recipe.min_local_steps > c.recipe.max_local_steps) {
+    return InvalidArgumentError(fmt::format(
+        "recipe: local steps range [{}, {}] must be non-empty and start at 1 or more",
+        c.recipe.min_local_steps, c.recipe.max_local_steps));
+  }
+  if (!(std::isfinite(c.recipe.local_lr) && c.recipe.local_lr > 0)) {
+    return InvalidArgumentError(
+        fmt::format("recipe: local_lr must be finite and > 0, got {}", c.recipe.local_lr));
+  }
+  if (!(c.max_update_norm > 0)) {
+    return InvalidArgumentError(
+        fmt::format("max_update_norm must be > 0, got {}", c.max_update_norm));
+  }
+  if (c.max_queued_updates == 0 || c.max_queued_bytes == 0) {
+    return InvalidArgumentError("max_queued_updates and max_queued_bytes must be > 0");
+  }
+  if (!(c.poll_interval_s > 0 && c.poll_interval_s <= 60)) {
+    return InvalidArgumentError(
+        fmt::format("poll_interval_s must be in (0, 60], got {}", c.poll_interval_s));
+  }
+  if (c.strategy.name == "fedavg_known_p") {
+    for (const auto& [id, p] : c.known_participation_prob) {
+      if (!(p > 0 && p <= 1)) {
+        return InvalidArgumentError(fmt::format(
+            "known_participation_prob of client {} must be in (0, 1], got {}", id, p));
+      }
+    }
+  }
+  return strategy::MakeStrategy(c.strategy).status();
+}
+
+}  // namespace murmur::server

@@ -1,0 +1,442 @@
+#include "server/store/store.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "common/codec/tensor_codec.h"
+#include "server/store/checkpoint_file.h"
+#include "server/store/schema.h"
+#include "server/store/store_rows.h"
+
+namespace murmur::server::store {
+namespace {
+
+constexpr std::string_view kDbName = "murmur.db";
+
+std::string SpecText(const ModelSpec& spec) {
+  std::string s;
+  for (const TensorSpec& t : spec) {
+    if (!s.empty()) s += "; ";
+    s += t.name + ShapeString(t.shape);
+  }
+  return s;
+}
+
+}  // namespace
+
+Store::Store(StoreOptions options) : options_(std::move(options)) {}
+Store::~Store() = default;
+
+std::string Store::db_path() const { return options_.dir + "/" + std::string(kDbName); }
+
+std::string Store::CheckpointPath(uint64_t version) const {
+  return options_.dir + "/" + RelativeCheckpointPath(version);
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  if (options.dir.empty()) return InvalidArgumentError("the store needs a directory");
+  std::unique_ptr<Store> s(new Store(options));
+  if (options.create_if_missing) {
+    MURMUR_RETURN_IF_ERROR(MakeDirs(options.dir + "/" + std::string(kCheckpointDir)));
+  }
+  MURMUR_RETURN_IF_ERROR(s->OpenConnections());
+  return s;
+}
+
+Status Store::OpenConnections() {
+  SqliteOpenOptions o{.create_if_missing = options_.create_if_missing};
+  MURMUR_ASSIGN_OR_RETURN(writer_, SqliteDb::Open(db_path(), o));
+  MURMUR_ASSIGN_OR_RETURN(std::string mode, writer_.QueryText("PRAGMA journal_mode = WAL"));
+  if (mode != "wal") {
+    return FailedPreconditionError(
+        fmt::format("{}: could not switch to WAL mode (journal_mode is '{}')", db_path(), mode));
+  }
+  MURMUR_RETURN_IF_ERROR(writer_.Exec(options_.synchronous_full ? "PRAGMA synchronous = FULL"
+                                                                : "PRAGMA synchronous = NORMAL"));
+  MURMUR_RETURN_IF_ERROR(writer_.Exec("PRAGMA foreign_keys = ON"));
+  MURMUR_RETURN_IF_ERROR(Migrate(writer_));
+  MURMUR_ASSIGN_OR_RETURN(reader_, SqliteDb::Open(db_path(), {.create_if_missing = false}));
+  return Status();
+}
+
+Result<SqliteStatement*> Store::Writer(std::string_view sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    MURMUR_ASSIGN_OR_RETURN(SqliteStatement st, writer_.Prepare(sql));
+    it = cache_.emplace(std::string(sql), std::move(st)).first;
+  }
+  it->second.Reset();
+  return &it->second;
+}
+
+Result<bool> Store::IsEmpty() {
+  MURMUR_ASSIGN_OR_RETURN(int64_t n, writer_.QueryInt64("SELECT count(*) FROM checkpoints"));
+  return n == 0;
+}
+
+Status Store::Initialize(const TensorList& model, std::string_view strategy, double now_s) {
+  MURMUR_ASSIGN_OR_RETURN(bool empty, IsEmpty());
+  if (!empty) {
+    return FailedPreconditionError(
+        fmt::format("store {} already holds a model; it cannot be initialized again", db_path()));
+  }
+  MURMUR_ASSIGN_OR_RETURN(EncodedCheckpoint ckpt, EncodeCheckpoint(model));
+  MURMUR_RETURN_IF_ERROR(WriteFileAtomically(CheckpointPath(1), ckpt.bytes));
+  return InTransaction(writer_, [&]() -> Status {
+    MURMUR_ASSIGN_OR_RETURN(SqliteStatement * meta,
+                            Writer("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"));
+    for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+             {"created_at_s", fmt::format("{:.17g}", now_s)},
+             {"model_spec", SpecText(SpecOf(model))},
+             {"strategy", std::string(strategy)}}) {
+      meta->Reset();
+      MURMUR_RETURN_IF_ERROR(meta->BindText(1, k).BindText(2, v).Run());
+    }
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement * st,
+        Writer("INSERT INTO strategy_state (id, strategy, version, state) VALUES (1, ?, 1, ?)"));
+    MURMUR_RETURN_IF_ERROR(st->BindText(1, strategy).BindBlob(2, "").Run());
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement * ck,
+        Writer("INSERT INTO checkpoints (version, path, bytes, checksum, created_at_s) "
+               "VALUES (1, ?, ?, ?, ?)"));
+    return ck->BindText(1, RelativeCheckpointPath(1))
+        .BindInt64(2, static_cast<int64_t>(ckpt.bytes.size()))
+        .BindUint64(3, ckpt.checksum)
+        .BindDouble(4, now_s)
+        .Run();
+  });
+}
+
+Result<RecoveredState> Store::Recover(const ModelSpec& spec, uint64_t max_staleness) {
+  MURMUR_ASSIGN_OR_RETURN(bool empty, IsEmpty());
+  if (empty) {
+    return FailedPreconditionError(
+        fmt::format("store {} holds no model yet; initialize it first", db_path()));
+  }
+  RecoveredState out;
+  std::string path;
+  uint64_t checksum = 0;
+  {
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        writer_.Prepare("SELECT version, path, checksum FROM checkpoints ORDER BY version DESC "
+                        "LIMIT 1"));
+    MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return DataLossError(fmt::format("{}: no checkpoint row", db_path()));
+    out.version = st.ColumnUint64(0);
+    path = options_.dir + "/" + st.ColumnText(1);
+    checksum = st.ColumnUint64(2);
+  }
+  MURMUR_ASSIGN_OR_RETURN(out.model, ReadCheckpoint(path, checksum, &spec));
+  {
+    MURMUR_ASSIGN_OR_RETURN(int64_t last_round,
+                            writer_.QueryInt64("SELECT coalesce(max(version), 1) FROM rounds"));
+    if (static_cast<uint64_t>(last_round) != out.version) {
+      return DataLossError(fmt::format(
+          "{}: the last round produced version {} but the last checkpoint is version {}",
+          db_path(), last_round, out.version));
+    }
+  }
+  {
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        writer_.Prepare("SELECT strategy, version, state FROM strategy_state WHERE id = 1"));
+    MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return DataLossError(fmt::format("{}: the strategy state row is missing", db_path()));
+    out.strategy = st.ColumnText(0);
+    if (st.ColumnUint64(1) != out.version) {
+      return DataLossError(fmt::format(
+          "{}: the strategy state is for version {} but the model is version {}", db_path(),
+          st.ColumnUint64(1), out.version));
+    }
+    out.strategy_state = st.ColumnBlob(2);
+  }
+  {
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        writer_.Prepare(
+            fmt::format("SELECT {} FROM clients ORDER BY client_id", kClientColumns)));
+    while (true) {
+      MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.clients.push_back(ReadClientRow(st));
+    }
+  }
+  {
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        writer_.Prepare(fmt::format(
+            "SELECT {}, b.payload FROM participations p JOIN buffered_updates b ON "
+            "b.participation_id = p.id ORDER BY p.id",
+            kParticipationColumnsP)));
+    while (true) {
+      MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      BufferedUpdate u{ReadParticipationRow(st, 0), st.ColumnBlob(16)};
+      if (!u.record.accepted || u.record.round_version != out.version + 1) {
+        return DataLossError(fmt::format(
+            "{}: buffered update {} is for round {} (accepted={}) but the open round is {}",
+            db_path(), u.record.id, u.record.round_version, u.record.accepted, out.version + 1));
+      }
+      out.buffer.push_back(std::move(u));
+    }
+    SqliteStatement count = *writer_.Prepare(
+        "SELECT count(*) FROM participations WHERE accepted = 1 AND round_version = ?");
+    count.BindUint64(1, out.version + 1);
+    MURMUR_ASSIGN_OR_RETURN(bool row, count.Step());
+    if (!row || static_cast<size_t>(count.ColumnInt64(0)) != out.buffer.size()) {
+      return DataLossError(fmt::format(
+          "{}: {} updates were accepted into the open round {} but {} payloads are buffered",
+          db_path(), row ? count.ColumnInt64(0) : 0, out.version + 1, out.buffer.size()));
+    }
+  }
+  {
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        writer_.Prepare("SELECT client_id, base_version, coalesce(payload_checksum, 0), "
+                        "round_version FROM participations WHERE accepted = 1 AND "
+                        "base_version >= ? ORDER BY id"));
+    st.BindUint64(1, out.version > max_staleness ? out.version - max_staleness : 0);
+    while (true) {
+      MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.recent_accepted.push_back({st.ColumnUint64(0), st.ColumnUint64(1), st.ColumnUint64(2),
+                                     st.ColumnUint64(3)});
+    }
+  }
+  MURMUR_ASSIGN_OR_RETURN(int64_t max_id,
+                          writer_.QueryInt64("SELECT coalesce(max(id), 0) FROM participations"));
+  out.next_participation_id = static_cast<uint64_t>(max_id) + 1;
+  MURMUR_ASSIGN_OR_RETURN(int64_t accepted,
+                          writer_.QueryInt64("SELECT count(*) FROM participations WHERE accepted = 1"));
+  MURMUR_ASSIGN_OR_RETURN(int64_t all, writer_.QueryInt64("SELECT count(*) FROM participations"));
+  out.accepted_total = static_cast<uint64_t>(accepted);
+  out.rejected_total = static_cast<uint64_t>(all - accepted);
+  {
+    MURMUR_ASSIGN_OR_RETURN(SqliteStatement st,
+                            writer_.Prepare("SELECT closed_at_s FROM rounds WHERE version = ?"));
+    st.BindUint64(1, out.version);
+    MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) {
+      out.round_opened_at_s = st.ColumnDouble(0);
+    } else {
+      MURMUR_ASSIGN_OR_RETURN(std::string created,
+                              writer_.QueryText("SELECT value FROM meta WHERE key = 'created_at_s'"));
+      out.round_opened_at_s = std::strtod(created.c_str(), nullptr);
+    }
+  }
+  MURMUR_RETURN_IF_ERROR(RemoveOrphanCheckpoints());
+  return out;
+}
+
+Status Store::RemoveOrphanCheckpoints() {
+  std::set<std::string> keep;
+  {
+    MURMUR_ASSIGN_OR_RETURN(SqliteStatement st,
+                            writer_.Prepare("SELECT path FROM checkpoints WHERE retained = 1"));
+    while (true) {
+      MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      keep.insert(std::filesystem::path(st.ColumnText(0)).filename().string());
+    }
+  }
+  std::error_code ec;
+  const std::string dir = options_.dir + "/" + std::string(kCheckpointDir);
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool ours = name.size() > 6 && name[0] == 'v' &&
+                      (name.ends_with(".mrmt") || name.ends_with(".mrmt.tmp"));
+    if (ours && !keep.contains(name)) std::filesystem::remove(entry.path(), ec);
+  }
+  return Status();
+}
+
+Status Store::Write(const WriteBatch& batch) {
+  if (batch.empty()) return Status();
+  CheckpointInfo checkpoint;
+  if (batch.round.has_value()) {
+    const RoundCommit& r = *batch.round;
+    if (r.model == nullptr) return InvalidArgumentError("a round commit needs its model");
+    MURMUR_ASSIGN_OR_RETURN(EncodedCheckpoint ckpt, EncodeCheckpoint(*r.model));
+    MURMUR_RETURN_IF_ERROR(WriteFileAtomically(CheckpointPath(r.round.version), ckpt.bytes));
+    checkpoint = {.bytes = ckpt.bytes.size(), .checksum = ckpt.checksum};
+  }
+  std::vector<uint64_t> pruned;
+  MURMUR_RETURN_IF_ERROR(InTransaction(
+      writer_, [&]() { return WriteInTransaction(batch, checkpoint, &pruned); }));
+  // Committed: the rows already say these files are gone; removing them is
+  // best effort (the next Open sweeps leftovers).
+  for (uint64_t v : pruned) std::filesystem::remove(CheckpointPath(v));
+  return Status();
+}
+
+Status Store::WriteInTransaction(const WriteBatch& batch, const CheckpointInfo& checkpoint,
+                                 std::vector<uint64_t>* pruned) {
+  if (!batch.clients.empty()) {
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement * st,
+        Writer(fmt::format(
+            "INSERT INTO clients ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+               "ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, token = "
+               "excluded.token, device = excluded.device, memory_bytes = excluded.memory_bytes, "
+               "num_samples = excluded.num_samples, max_local_steps = excluded.max_local_steps, "
+            "left_at_s = excluded.left_at_s, last_seen_s = excluded.last_seen_s",
+            kClientColumns)));
+    for (const ClientRecord& c : batch.clients) {
+      st->Reset();
+      st->BindUint64(1, c.client_id)
+          .BindText(2, c.name)
+          .BindText(3, c.token)
+          .BindText(4, c.device)
+          .BindUint64(5, c.memory_bytes)
+          .BindUint64(6, c.num_samples)
+          .BindInt64(7, c.max_local_steps)
+          .BindDouble(8, c.registered_at_s)
+          .BindUint64(9, c.registered_version)
+          .BindDouble(11, c.last_seen_s);
+      if (c.left) {
+        st->BindDouble(10, c.left_at_s);
+      } else {
+        st->BindNull(10);
+      }
+      MURMUR_RETURN_IF_ERROR(st->Run());
+    }
+  }
+  if (!batch.participations.empty()) {
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement * st,
+        Writer(fmt::format("INSERT INTO participations ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                           "?, ?, ?, ?, ?, ?, ?)",
+                           kParticipationColumns)));
+    for (const ParticipationRecord& p : batch.participations) {
+      st->Reset();
+      st->BindUint64(1, p.id)
+          .BindUint64(2, p.client_id)
+          .BindUint64(3, p.base_version)
+          .BindUint64(4, p.round_version)
+          .BindInt64(5, p.local_steps)
+          .BindUint64(6, p.num_samples)
+          .BindDouble(7, p.mean_loss)
+          .BindUint64(8, p.staleness)
+          .BindInt64(10, p.accepted ? 1 : 0)
+          .BindInt64(11, p.reject_reason)
+          .BindText(12, p.message)
+          .BindDouble(13, p.received_at_s)
+          .BindDouble(14, p.recorded_at_s)
+          .BindUint64(15, p.payload_checksum)
+          .BindDouble(16, p.local_lr);
+      if (p.weight.has_value()) {
+        st->BindDouble(9, *p.weight);
+      } else {
+        st->BindNull(9);
+      }
+      MURMUR_RETURN_IF_ERROR(st->Run());
+    }
+  }
+  if (!batch.buffered_payloads.empty()) {
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement * st,
+        Writer("INSERT INTO buffered_updates (participation_id, payload) VALUES (?, ?)"));
+    for (const auto& [id, payload] : batch.buffered_payloads) {
+      st->Reset();
+      MURMUR_RETURN_IF_ERROR(st->BindUint64(1, id).BindBlob(2, payload).Run());
+    }
+  }
+  if (!batch.metrics.empty()) {
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement * st,
+        Writer("INSERT OR REPLACE INTO round_metrics (version, key, value) VALUES (?, ?, ?)"));
+    for (const auto& [version, metrics] : batch.metrics) {
+      for (const auto& [key, value] : metrics) {
+        st->Reset();
+        MURMUR_RETURN_IF_ERROR(st->BindUint64(1, version).BindText(2, key).BindDouble(3, value).Run());
+      }
+    }
+  }
+  if (!batch.round.has_value()) return Status();
+
+  const RoundCommit& rc = *batch.round;
+  const RoundRecord& r = rc.round;
+  MURMUR_ASSIGN_OR_RETURN(
+      SqliteStatement * round_st,
+      Writer("INSERT INTO rounds (version, trigger, num_updates, update_norm, mean_client_loss, "
+             "opened_at_s, closed_at_s) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  MURMUR_RETURN_IF_ERROR(round_st->BindUint64(1, r.version)
+                             .BindText(2, r.trigger)
+                             .BindInt64(3, r.num_updates)
+                             .BindDouble(4, r.update_norm)
+                             .BindDouble(5, r.mean_client_loss)
+                             .BindDouble(6, r.opened_at_s)
+                             .BindDouble(7, r.closed_at_s)
+                             .Run());
+  MURMUR_ASSIGN_OR_RETURN(
+      SqliteStatement * weight_st,
+      Writer("UPDATE participations SET weight = ? WHERE id = ? AND round_version = ? AND "
+             "accepted = 1"));
+  for (const auto& [id, w] : rc.weights) {
+    weight_st->Reset();
+    MURMUR_RETURN_IF_ERROR(
+        weight_st->BindDouble(1, w).BindUint64(2, id).BindUint64(3, r.version).Run());
+  }
+  MURMUR_ASSIGN_OR_RETURN(
+      SqliteStatement * count_st,
+      Writer("SELECT count(*) FROM participations WHERE round_version = ? AND accepted = 1"));
+  count_st->BindUint64(1, r.version);
+  MURMUR_ASSIGN_OR_RETURN(bool has_row, count_st->Step());
+  const int64_t recorded = has_row ? count_st->ColumnInt64(0) : -1;
+  count_st->Reset();
+  if (recorded != r.num_updates || rc.weights.size() != r.num_updates) {
+    return InternalError(fmt::format(
+        "round {} closes with {} updates but {} accepted participations and {} weights are "
+        "recorded for it",
+        r.version, r.num_updates, recorded, rc.weights.size()));
+  }
+  MURMUR_ASSIGN_OR_RETURN(
+      SqliteStatement * drop_st,
+      Writer("DELETE FROM buffered_updates WHERE participation_id IN (SELECT id FROM "
+             "participations WHERE round_version = ?)"));
+  MURMUR_RETURN_IF_ERROR(drop_st->BindUint64(1, r.version).Run());
+  MURMUR_ASSIGN_OR_RETURN(
+      SqliteStatement * state_st,
+      Writer("INSERT OR REPLACE INTO strategy_state (id, strategy, version, state) "
+             "VALUES (1, ?, ?, ?)"));
+  MURMUR_RETURN_IF_ERROR(state_st->BindText(1, rc.strategy)
+                             .BindUint64(2, r.version)
+                             .BindBlob(3, rc.strategy_state)
+                             .Run());
+  // The file was written and fsynced before this transaction began.
+  MURMUR_ASSIGN_OR_RETURN(
+      SqliteStatement * ck_st,
+      Writer("INSERT INTO checkpoints (version, path, bytes, checksum, created_at_s) "
+             "VALUES (?, ?, ?, ?, ?)"));
+  MURMUR_RETURN_IF_ERROR(ck_st->BindUint64(1, r.version)
+                             .BindText(2, RelativeCheckpointPath(r.version))
+                             .BindUint64(3, checkpoint.bytes)
+                             .BindUint64(4, checkpoint.checksum)
+                             .BindDouble(5, r.closed_at_s)
+                             .Run());
+  if (options_.keep_checkpoints > 0 && r.version > options_.keep_checkpoints) {
+    const uint64_t oldest_kept = r.version - options_.keep_checkpoints + 1;
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement * old_st,
+        Writer("SELECT version FROM checkpoints WHERE retained = 1 AND version < ?"));
+    old_st->BindUint64(1, oldest_kept);
+    while (true) {
+      MURMUR_ASSIGN_OR_RETURN(bool row, old_st->Step());
+      if (!row) break;
+      pruned->push_back(old_st->ColumnUint64(0));
+    }
+    old_st->Reset();
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement * prune_st,
+        Writer("UPDATE checkpoints SET retained = 0 WHERE retained = 1 AND version < ?"));
+    MURMUR_RETURN_IF_ERROR(prune_st->BindUint64(1, oldest_kept).Run());
+  }
+  return Status();
+}
+
+}  // namespace murmur::server::store

@@ -1,0 +1,282 @@
+// Store's read side: the queries the Admin API and the tests need. Each runs
+// on the reader connection under reader_mu_, so it never waits for the
+// engine's writer (WAL).
+#include <fmt/format.h>
+
+#include <cmath>
+#include <map>
+
+#include "server/store/checkpoint_file.h"
+#include "server/store/store.h"
+#include "server/store/store_rows.h"
+
+namespace murmur::server::store {
+namespace {
+
+uint32_t OrDefault(uint32_t limit, uint32_t def) { return limit == 0 ? def : limit; }
+
+Result<std::vector<ParticipationRecord>> ReadParticipations(SqliteStatement& st) {
+  std::vector<ParticipationRecord> out;
+  while (true) {
+    MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(ReadParticipationRow(st, 0));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<uint64_t> Store::LatestVersion() {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  MURMUR_ASSIGN_OR_RETURN(int64_t v,
+                          reader_.QueryInt64("SELECT coalesce(max(version), 0) FROM checkpoints"));
+  return static_cast<uint64_t>(v);
+}
+
+Result<TensorList> Store::LoadCheckpoint(uint64_t version) {
+  std::string path;
+  uint64_t checksum = 0;
+  uint64_t found = 0;
+  {
+    std::lock_guard<std::mutex> lock(reader_mu_);
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        reader_.Prepare(version == 0
+                            ? "SELECT version, path, checksum, retained FROM checkpoints "
+                              "ORDER BY version DESC LIMIT 1"
+                            : "SELECT version, path, checksum, retained FROM checkpoints "
+                              "WHERE version = ?"));
+    if (version != 0) st.BindUint64(1, version);
+    MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) {
+      return NotFoundError(version == 0
+                               ? fmt::format("store {} holds no checkpoint", db_path())
+                               : fmt::format("store {} has no checkpoint of version {}",
+                                             db_path(), version));
+    }
+    found = st.ColumnUint64(0);
+    path = options_.dir + "/" + st.ColumnText(1);
+    checksum = st.ColumnUint64(2);
+    if (st.ColumnInt64(3) == 0) {
+      return NotFoundError(fmt::format(
+          "the checkpoint of version {} ({}) was pruned (keep_checkpoints = {})", found, path,
+          options_.keep_checkpoints));
+    }
+  }
+  return ReadCheckpoint(path, checksum, nullptr);
+}
+
+Result<std::vector<ParticipationRecord>> Store::ClientHistory(uint64_t client_id,
+                                                              uint32_t limit) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  MURMUR_ASSIGN_OR_RETURN(
+      SqliteStatement st,
+      reader_.Prepare(fmt::format("SELECT {} FROM participations WHERE client_id = ? "
+                                  "ORDER BY id DESC LIMIT ?",
+                                  kParticipationColumns)));
+  st.BindUint64(1, client_id).BindInt64(2, OrDefault(limit, 100));
+  return ReadParticipations(st);
+}
+
+Result<std::vector<ParticipationRecord>> Store::RoundParticipants(uint64_t version) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  MURMUR_ASSIGN_OR_RETURN(
+      SqliteStatement st,
+      reader_.Prepare(fmt::format("SELECT {} FROM participations WHERE round_version = ? AND "
+                                  "accepted = 1 ORDER BY id",
+                                  kParticipationColumns)));
+  st.BindUint64(1, version);
+  return ReadParticipations(st);
+}
+
+Result<std::vector<ParticipationRecord>> Store::ListParticipations(uint64_t after_id,
+                                                                   uint32_t limit) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  MURMUR_ASSIGN_OR_RETURN(
+      SqliteStatement st,
+      reader_.Prepare(fmt::format("SELECT {} FROM participations WHERE id > ? ORDER BY id "
+                                  "LIMIT ?",
+                                  kParticipationColumns)));
+  st.BindUint64(1, after_id).BindInt64(2, limit == 0 ? -1 : static_cast<int64_t>(limit));
+  return ReadParticipations(st);
+}
+
+Result<std::vector<RoundRecord>> Store::ListRounds(uint64_t from_version, uint32_t limit) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  std::vector<RoundRecord> out;
+  {
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        reader_.Prepare("SELECT version, trigger, num_updates, update_norm, mean_client_loss, "
+                        "opened_at_s, closed_at_s FROM rounds WHERE version >= ? ORDER BY "
+                        "version LIMIT ?"));
+    st.BindUint64(1, from_version).BindInt64(2, OrDefault(limit, 100));
+    while (true) {
+      MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      RoundRecord r;
+      r.version = st.ColumnUint64(0);
+      r.trigger = st.ColumnText(1);
+      r.num_updates = static_cast<uint32_t>(st.ColumnInt64(2));
+      r.update_norm = st.ColumnDouble(3);
+      r.mean_client_loss = st.ColumnDouble(4);
+      r.opened_at_s = st.ColumnDouble(5);
+      r.closed_at_s = st.ColumnDouble(6);
+      out.push_back(std::move(r));
+    }
+  }
+  if (out.empty()) return out;
+  MURMUR_ASSIGN_OR_RETURN(
+      SqliteStatement st,
+      reader_.Prepare("SELECT version, key, value FROM round_metrics WHERE version BETWEEN ? "
+                      "AND ? ORDER BY version, key"));
+  st.BindUint64(1, out.front().version).BindUint64(2, out.back().version);
+  std::map<uint64_t, RoundRecord*> by_version;
+  for (RoundRecord& r : out) by_version[r.version] = &r;
+  while (true) {
+    MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    auto it = by_version.find(st.ColumnUint64(0));
+    if (it != by_version.end()) it->second->metrics[st.ColumnText(1)] = st.ColumnDouble(2);
+  }
+  return out;
+}
+
+Result<std::vector<ClientRecord>> Store::ListClients(uint64_t after_id, uint32_t limit) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  MURMUR_ASSIGN_OR_RETURN(
+      SqliteStatement st,
+      reader_.Prepare(fmt::format("SELECT {} FROM clients WHERE client_id > ? ORDER BY "
+                                  "client_id LIMIT ?",
+                                  kClientColumns)));
+  st.BindUint64(1, after_id).BindInt64(2, OrDefault(limit, 100));
+  std::vector<ClientRecord> out;
+  while (true) {
+    MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(ReadClientRow(st));
+  }
+  return out;
+}
+
+Result<ClientParticipationStats> Store::ParticipationStats(uint64_t client_id) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  MURMUR_ASSIGN_OR_RETURN(std::vector<ClientParticipationStats> all, StatsLocked(client_id));
+  if (all.empty()) {
+    return NotFoundError(fmt::format("store {} has no client {}", db_path(), client_id));
+  }
+  return all.front();
+}
+
+Result<std::vector<ClientParticipationStats>> Store::AllParticipationStats() {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  return StatsLocked(std::nullopt);
+}
+
+Result<std::vector<ClientParticipationStats>> Store::StatsLocked(
+    std::optional<uint64_t> client_id) {
+  MURMUR_ASSIGN_OR_RETURN(int64_t latest,
+                          reader_.QueryInt64("SELECT coalesce(max(version), 1) FROM rounds"));
+  std::map<uint64_t, ClientParticipationStats> stats;
+  {
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        reader_.Prepare("SELECT client_id, registered_version FROM clients WHERE "
+                        "(?1 IS NULL OR client_id = ?1) ORDER BY client_id"));
+    if (client_id) {
+      st.BindUint64(1, *client_id);
+    } else {
+      st.BindNull(1);
+    }
+    while (true) {
+      MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      ClientParticipationStats s;
+      s.client_id = st.ColumnUint64(0);
+      const uint64_t reg = st.ColumnUint64(1);
+      s.rounds_since_registration =
+          static_cast<uint64_t>(latest) > reg ? static_cast<uint64_t>(latest) - reg : 0;
+      stats[s.client_id] = s;
+    }
+  }
+  {
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        reader_.Prepare("SELECT client_id, sum(accepted), count(*) - sum(accepted) FROM "
+                        "participations WHERE (?1 IS NULL OR client_id = ?1) GROUP BY client_id"));
+    if (client_id) {
+      st.BindUint64(1, *client_id);
+    } else {
+      st.BindNull(1);
+    }
+    while (true) {
+      MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      auto it = stats.find(st.ColumnUint64(0));
+      if (it == stats.end()) continue;  // attempts under ids that never registered
+      it->second.accepted = st.ColumnUint64(1);
+      it->second.rejected = st.ColumnUint64(2);
+    }
+  }
+  // Closed rounds each client took part in, in order: intervals between them.
+  MURMUR_ASSIGN_OR_RETURN(
+      SqliteStatement st,
+      reader_.Prepare("SELECT DISTINCT p.client_id, p.round_version FROM participations p "
+                      "JOIN rounds r ON r.version = p.round_version WHERE p.accepted = 1 AND "
+                      "(?1 IS NULL OR p.client_id = ?1) ORDER BY p.client_id, p.round_version"));
+  if (client_id) {
+    st.BindUint64(1, *client_id);
+  } else {
+    st.BindNull(1);
+  }
+  std::map<uint64_t, double> sum_sq;
+  while (true) {
+    MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    auto it = stats.find(st.ColumnUint64(0));
+    if (it == stats.end()) continue;
+    ClientParticipationStats& s = it->second;
+    const uint64_t round = st.ColumnUint64(1);
+    if (s.rounds_participated > 0) {
+      const uint64_t gap = round - s.last_round;
+      s.min_interval = s.intervals == 0 ? gap : std::min(s.min_interval, gap);
+      s.max_interval = std::max(s.max_interval, gap);
+      ++s.intervals;
+      s.mean_interval += static_cast<double>(gap);
+      sum_sq[s.client_id] += static_cast<double>(gap) * static_cast<double>(gap);
+    }
+    ++s.rounds_participated;
+    s.last_round = round;
+  }
+  std::vector<ClientParticipationStats> out;
+  for (auto& [id, s] : stats) {
+    if (s.intervals > 0) {
+      const double n = static_cast<double>(s.intervals);
+      s.mean_interval /= n;
+      const double var = sum_sq[id] / n - s.mean_interval * s.mean_interval;
+      s.stddev_interval = std::sqrt(std::max(0.0, var));
+    }
+    if (s.rounds_since_registration > 0) {
+      s.participation_rate = static_cast<double>(s.rounds_participated) /
+                             static_cast<double>(s.rounds_since_registration);
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
+Result<std::string> Store::IntegrityCheck() {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  MURMUR_ASSIGN_OR_RETURN(SqliteStatement st, reader_.Prepare("PRAGMA integrity_check"));
+  std::string out;
+  while (true) {
+    MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    if (!out.empty()) out += "; ";
+    out += st.ColumnText(0);
+  }
+  return out;
+}
+
+}  // namespace murmur::server::store
