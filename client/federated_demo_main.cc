@@ -55,7 +55,9 @@ struct Flags {
   int eval_samples = 1000;
   std::string state_dir = "build/demo";
   std::string data_dir = data::kDefaultFashionMnistDir;
-  int threads = 0;
+  // One LibTorch thread: the per-client batches are small, and OpenMP's
+  // spinning barriers cost more than they give (and collapse under load).
+  int threads = 1;
   double min_accuracy_gain = 0.2;
   std::string json;
 };
