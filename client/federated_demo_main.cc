@@ -41,12 +41,12 @@ using namespace murmur;
 using SteadyClock = std::chrono::steady_clock;
 
 struct Flags {
-  int clients = 20;
-  int rounds = 25;
+  int clients = 30;
+  int rounds = 20;
   double alpha = 0.1;
-  double mean_p = 0.3;
-  int min_k = 2;
-  int max_k = 8;
+  double mean_p = 0.4;
+  int min_k = 5;
+  int max_k = 15;
   int batch = 32;
   double local_lr = 0.1;
   double server_lr = 1.0;
