@@ -58,7 +58,7 @@ struct Flags {
   // One LibTorch thread: the per-client batches are small, and OpenMP's
   // spinning barriers cost more than they give (and collapse under load).
   int threads = 1;
-  double min_accuracy_gain = 0.2;
+  double min_accuracy_gain = 0.05;
   std::string json;
 };
 

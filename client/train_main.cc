@@ -37,14 +37,14 @@ using SteadyClock = std::chrono::steady_clock;
 struct Flags {
   std::string data_dir = data::kDefaultFashionMnistDir;
   std::string model;  // "k=v,..." on top of the default image model
-  int epochs = 10;
+  int epochs = 6;
   int64_t max_steps = 0;
   int64_t train_limit = 0;
   int64_t test_limit = 0;
   std::string optimizer = "adam";
-  double lr = 3e-3;
+  double lr = 2e-3;
   double weight_decay = 0.0;
-  int64_t batch = 128;
+  int64_t batch = 64;
   std::string schedule = "cosine";
   int64_t warmup_steps = 200;
   double grad_clip = 1.0;

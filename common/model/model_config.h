@@ -77,11 +77,11 @@ struct ModelConfig {
   int64_t dim = 64;       // model width d
   int64_t depth = 2;      // number of blocks
   int64_t heads = 4;      // attention heads; dim % heads == 0
-  int64_t mlp_ratio = 4;  // MLP hidden width = mlp_ratio * dim
+  int64_t mlp_ratio = 2;  // MLP hidden width = mlp_ratio * dim
   FeatureMap feature_map = FeatureMap::kIdentity;
   Decay decay = Decay::kNone;
   AttnNorm attn_norm = AttnNorm::kRms;
-  bool output_gate = false;        // o <- o * silu(W_og x) before the output projection
+  bool output_gate = true;         // o <- o * silu(W_og x) before the output projection
   // Image task only: also attend over the reversed token order and add the
   // two outputs, so every patch sees the whole image (2x the attention cost).
   bool bidirectional = false;
@@ -113,8 +113,11 @@ struct ModelConfig {
   int64_t num_tokens() const;
 };
 
-// The default image model: Fashion-MNIST 28x28, 4x4 patches (49 tokens),
-// d=64, 2 blocks, 4 heads, identity map + RMS output norm (~105k params).
+// The default image model (= ModelConfig{}): Fashion-MNIST 28x28, 4x4
+// patches (49 tokens), d=64, 2 blocks, 4 heads, MLP 2x, identity map, no
+// decay, RMS output norm + output gate: 79,594 params. (The output gate
+// took accuracy after 300 steps from 78.5% to 80.8%; MLP 2x instead of 4x
+// cost nothing measurable at 2 epochs and saves a quarter of the step.)
 ModelConfig DefaultImageConfig();
 // A small character-level LM over `vocab_size` symbols.
 ModelConfig DefaultCharLmConfig(int64_t vocab_size);
