@@ -33,8 +33,8 @@ using namespace murmur;
 
 struct Flags {
   std::string model;
-  int64_t batch = 128;
-  int64_t steps = 40;
+  int64_t batch = 64;  // murmur-train's default
+  int64_t steps = 60;
   int64_t warmup = 3;
   int rounds = 4;
   int threads = 0;

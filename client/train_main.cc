@@ -42,7 +42,7 @@ struct Flags {
   int64_t train_limit = 0;
   int64_t test_limit = 0;
   std::string optimizer = "adam";
-  double lr = 2e-3;
+  double lr = 3e-3;
   double weight_decay = 0.0;
   int64_t batch = 64;
   std::string schedule = "cosine";
