@@ -9,18 +9,24 @@
 // habit for the number of local steps K. Rounds are synchronous and close at
 // a deadline on an injected ManualClock. Several strategies run side by
 // side on identical client behaviour (the same participation draws, K and
-// minibatches), each with its own engine and SQLite history. Prints a line
-// per round (version, participants, test accuracy per strategy) and a final
+// minibatches), each with its own engine and SQLite history. A round's
+// clients train in parallel (one trainer per core, one LibTorch thread each)
+// and report in client order, so a run is reproducible. Prints a line per
+// round (version, participants, test accuracy per strategy) and a final
 // table; exits non-zero if accuracy did not rise.
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client/local_trainer.h"
@@ -41,15 +47,24 @@ using namespace murmur;
 using SteadyClock = std::chrono::steady_clock;
 
 struct Flags {
-  int clients = 30;
-  int rounds = 20;
+  // The FedAU paper's participation regime: mean p about 0.1, so ~10 of 100
+  // clients report per round (with 30 clients FedAU's omega_n / N weights
+  // give one rare client most of a step).
+  int clients = 100;
+  int rounds = 30;
   double alpha = 0.1;
-  double mean_p = 0.4;
+  double mean_p = 0.1;
   int min_k = 5;
   int max_k = 15;
   int batch = 32;
-  double local_lr = 0.1;
-  double server_lr = 1.0;
+  // Local Adam (fresh state each job): under Dirichlet(0.1) shards plain SGD
+  // needs hundreds of rounds to leave chance accuracy.
+  std::string optimizer = "adam";
+  double local_lr = 0.002;
+  // "strategy=value" entries, or a bare value for every strategy not named.
+  // AFA-CD steps by eta * eta_L * (mean per-step update); eta = 10 (about the
+  // mean K) moves it as far per round as FedAvg does.
+  std::vector<std::string> server_lr = {"1", "afa_cd=10"};
   std::vector<std::string> strategies = {"fedau", "fedavg_participants", "afa_cd"};
   uint64_t seed = 1;
   int eval_samples = 1000;
@@ -58,6 +73,8 @@ struct Flags {
   // One LibTorch thread: the per-client batches are small, and OpenMP's
   // spinning barriers cost more than they give (and collapse under load).
   int threads = 1;
+  // Clients trained at once, each on its own trainer (0: one per core).
+  int workers = 0;
   double min_accuracy_gain = 0.05;
   std::string json;
 };
@@ -79,6 +96,49 @@ int Fail(const Status& s, const char* what) {
   return 1;
 }
 
+// Parses --server-lr entries ("0.5", "afa_cd=10") into a per-strategy map;
+// the key "" holds the value for strategies not named.
+Result<std::map<std::string, double>> ParseServerLrs(const std::vector<std::string>& entries) {
+  std::map<std::string, double> out = {{"", 1.0}};
+  for (const std::string& e : entries) {
+    const size_t eq = e.find('=');
+    const std::string key = eq == std::string::npos ? "" : e.substr(0, eq);
+    const std::string value = eq == std::string::npos ? e : e.substr(eq + 1);
+    char* end = nullptr;
+    const double v = std::strtod(value.c_str(), &end);
+    if (value.empty() || end != value.c_str() + value.size() || !(v > 0) || !std::isfinite(v)) {
+      return InvalidArgumentError("--server-lr: '" + e +
+                                     "' is not a positive number or strategy=number");
+    }
+    out[key] = v;
+  }
+  return out;
+}
+
+// One client's local job of a round, and what came of it.
+struct Job {
+  size_t run = 0;  // index into the strategies' runs
+  int client = 0;
+  int64_t steps = 0;
+  Result<trainer::LocalUpdate> update = InternalError("not run");
+};
+
+// Calls fn(trainer, i) for i in [0, n) on the trainers, one thread per
+// trainer, each i on whichever trainer is free. Callers make each result
+// depend only on i, not on the trainer that ran it.
+void ForEachOnTrainers(std::vector<std::unique_ptr<trainer::LocalTrainer>>& trainers, size_t n,
+                       const std::function<void(trainer::LocalTrainer&, size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  auto work = [&](trainer::LocalTrainer& t) {
+    for (size_t i = next++; i < n; i = next++) fn(t, i);
+  };
+  const size_t used = std::min(trainers.size(), n);
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < used; ++w) threads.emplace_back(work, std::ref(*trainers[w]));
+  if (used > 0) work(*trainers[0]);
+  for (auto& th : threads) th.join();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,8 +156,13 @@ int main(int argc, char** argv) {
   app.add_option("--min-k", f.min_k, "Fewest local steps a client chooses")->check(CLI::Range(1, 10000))->capture_default_str();
   app.add_option("--max-k", f.max_k, "Most local steps a client chooses")->check(CLI::Range(1, 10000))->capture_default_str();
   app.add_option("--batch", f.batch, "Local minibatch size")->check(CLI::Range(1, 4096))->capture_default_str();
-  app.add_option("--local-lr", f.local_lr, "Local SGD learning rate (eta_L / gamma)")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--server-lr", f.server_lr, "Server learning rate (eta)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--optimizer", f.optimizer, "Local optimizer: sgd, momentum, adam, adamw")->capture_default_str();
+  app.add_option("--local-lr", f.local_lr, "Local learning rate (eta_L / gamma)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--server-lr", f.server_lr,
+                 "Server learning rate (eta): a value for all strategies and/or strategy=value "
+                 "(comma-separated)")
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--strategies", f.strategies, "Strategies to run side by side (comma-separated)")
       ->delimiter(',')
       ->capture_default_str();
@@ -105,7 +170,8 @@ int main(int argc, char** argv) {
   app.add_option("--eval-samples", f.eval_samples, "Test images evaluated each round")->check(CLI::Range(100, 10000))->capture_default_str();
   app.add_option("--state-dir", f.state_dir, "Where each strategy's SQLite history goes")->capture_default_str();
   app.add_option("--data-dir", f.data_dir, "Fashion-MNIST directory")->capture_default_str();
-  app.add_option("--threads", f.threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  app.add_option("--threads", f.threads, "LibTorch threads per trainer (0: all cores)")->capture_default_str();
+  app.add_option("--workers", f.workers, "Clients trained at once (0: one per core)")->check(CLI::Range(0, 256))->capture_default_str();
   app.add_option("--json", f.json, "Write a JSON summary here");
   app.add_option("--min-accuracy-gain", f.min_accuracy_gain,
                  "Exit non-zero unless every strategy's best accuracy beats the initial by this")
@@ -115,6 +181,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "murmur-demo: --min-k (%d) must not exceed --max-k (%d)\n", f.min_k, f.max_k);
     return 2;
   }
+  auto server_lrs = ParseServerLrs(f.server_lr);
+  if (!server_lrs.ok()) {
+    std::fprintf(stderr, "murmur-demo: %s\n", server_lrs.status().message().c_str());
+    return 2;
+  }
+  auto optimizer = trainer::ParseOptimizer(f.optimizer);
+  if (!optimizer.ok()) {
+    std::fprintf(stderr, "murmur-demo: --optimizer: %s\n", optimizer.status().message().c_str());
+    return 2;
+  }
+  if (f.workers == 0) f.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (Status s = log::Init(log_options); !s.ok()) return Fail(s, "logging");
   model::ConfigureCpuThreads(f.threads);
 
@@ -154,13 +231,22 @@ int main(int argc, char** argv) {
 
   model::ModelConfig model_config = model::DefaultImageConfig();
   trainer::TrainOptions topt;
-  topt.optimizer = trainer::OptimizerKind::kSgd;
+  topt.optimizer = *optimizer;
   topt.lr = f.local_lr;
   topt.batch_size = f.batch;
   topt.device = "cpu";
   auto trainer = trainer::LocalTrainer::Create(model_config, topt);
   if (!trainer.ok()) return Fail(trainer.status(), "building the model");
-  const TensorList initial = (*trainer)->GetParameters();
+  // The workers' trainers (the first is `trainer`, also used to evaluate).
+  std::vector<std::unique_ptr<trainer::LocalTrainer>> trainers;
+  trainers.push_back(std::move(*trainer));
+  for (int w = 1; w < f.workers; ++w) {
+    auto extra = trainer::LocalTrainer::Create(model_config, topt);
+    if (!extra.ok()) return Fail(extra.status(), "building the model");
+    trainers.push_back(std::move(*extra));
+  }
+  trainer::LocalTrainer* const evaluator = trainers[0].get();
+  const TensorList initial = evaluator->GetParameters();
   const model::Examples train_ex = model::Examples::Images(*train);
   const model::Examples test_ex = model::Examples::Images(*test);
   std::vector<uint32_t> eval_idx(f.eval_samples);
@@ -181,7 +267,8 @@ int main(int argc, char** argv) {
     cfg.round_deadline_s = 60;
     cfg.close_empty_rounds = true;
     cfg.strategy.name = name;
-    cfg.strategy.server_lr = f.server_lr;
+    cfg.strategy.server_lr =
+        server_lrs->count(name) ? server_lrs->at(name) : server_lrs->at("");
     cfg.max_staleness = 0;
     cfg.max_rounds = f.rounds;
     cfg.max_update_norm = 1e4;
@@ -205,13 +292,13 @@ int main(int argc, char** argv) {
     runs.push_back(std::move(run));
   }
 
-  auto initial_eval = (*trainer)->Evaluate(initial, test_ex, eval_idx);
+  auto initial_eval = evaluator->Evaluate(initial, test_ex, eval_idx);
   if (!initial_eval.ok()) return Fail(initial_eval.status(), "evaluating");
   std::printf("murmur-demo: %d clients, Dirichlet(%.2g) Fashion-MNIST shards, mean p %.2f, K in "
               "[%d, %d], %lld-parameter linear-attention model; %d rounds; initial test accuracy "
               "%.3f\n",
               f.clients, f.alpha, f.mean_p, f.min_k, f.max_k,
-              static_cast<long long>((*trainer)->num_parameters()), f.rounds,
+              static_cast<long long>(evaluator->num_parameters()), f.rounds,
               initial_eval->accuracy);
   std::printf("%7s %6s", "version", "takers");
   for (const auto& run : runs) std::printf(" %20s", run->strategy.c_str());
@@ -219,46 +306,75 @@ int main(int argc, char** argv) {
 
   const auto start = SteadyClock::now();
   for (int t = 1; t <= f.rounds; ++t) {
-    for (auto& run : runs) {
-      server::RoundEngine& engine = *run->engine;
-      const TensorList global = engine.GlobalModel();
-      const uint64_t version = engine.version();
+    // Every strategy's clients check in; those told to train do so, all
+    // strategies' jobs in one pool; each run then gets its reports in client
+    // order, so a run is reproducible whatever the threads did.
+    std::vector<TensorList> globals(runs.size());
+    std::vector<uint64_t> versions(runs.size());
+    std::vector<Job> jobs;
+    for (size_t r = 0; r < runs.size(); ++r) {
+      server::RoundEngine& engine = *runs[r]->engine;
+      globals[r] = engine.GlobalModel();
+      versions[r] = engine.version();
       for (int n : participants[t]) {
-        const server::Registration& reg = run->regs[n];
+        const server::Registration& reg = runs[r]->regs[n];
         auto d = engine.CheckIn(reg.client_id, reg.token, k_habit[n]);
         if (!d.ok()) return Fail(d.status(), "check-in");
         if (d->kind != server::CheckInDecision::Kind::kTrain) continue;
-        // Identical minibatches for every strategy: seeded by (client, round).
-        Rng client_rng = rng.Fork(1'000'000 + static_cast<uint64_t>(n) * 100'000 + t);
-        auto upd = (*trainer)->Train(global, train_ex, (*shards)[n], d->local_steps, client_rng);
-        if (!upd.ok()) {
-          log::Warn("local training failed", {{"client", n}, {"error", upd.status().ToString()}});
-          continue;
-        }
-        auto payload = EncodeTensors(upd->delta);
-        if (!payload.ok()) return Fail(payload.status(), "encoding an update");
-        server::UpdateMeta meta;
-        meta.client_id = reg.client_id;
-        meta.token = reg.token;
-        meta.base_version = version;
-        meta.local_steps = static_cast<uint32_t>(upd->local_steps);
-        meta.num_samples = static_cast<uint64_t>(upd->samples);
-        meta.mean_loss = upd->mean_loss;
-        server::UpdateOutcome o = engine.SubmitUpdate(meta, *payload);
-        if (o.accepted) {
-          ++run->accepted;
-        } else {
-          ++run->rejected;
-          log::Warn("update rejected", {{"client", n}, {"reason", o.message}});
-        }
+        Job job;
+        job.run = r;
+        job.client = n;
+        job.steps = static_cast<int64_t>(d->local_steps);
+        jobs.push_back(std::move(job));
       }
-      // The round's deadline passes on the engine's clock.
+    }
+    ForEachOnTrainers(trainers, jobs.size(), [&](trainer::LocalTrainer& tr, size_t i) {
+      Job& job = jobs[i];
+      // Identical minibatches for every strategy: seeded by (client, round).
+      Rng client_rng = rng.Fork(1'000'000 + static_cast<uint64_t>(job.client) * 100'000 + t);
+      job.update = tr.Train(globals[job.run], train_ex, (*shards)[job.client], job.steps, client_rng);
+    });
+    for (Job& job : jobs) {
+      Run& run = *runs[job.run];
+      const server::Registration& reg = run.regs[job.client];
+      if (!job.update.ok()) {
+        log::Warn("local training failed",
+                  {{"client", job.client}, {"error", job.update.status().ToString()}});
+        continue;
+      }
+      const trainer::LocalUpdate& upd = *job.update;
+      auto payload = EncodeTensors(upd.delta);
+      if (!payload.ok()) return Fail(payload.status(), "encoding an update");
+      server::UpdateMeta meta;
+      meta.client_id = reg.client_id;
+      meta.token = reg.token;
+      meta.base_version = versions[job.run];
+      meta.local_steps = static_cast<uint32_t>(upd.local_steps);
+      meta.num_samples = static_cast<uint64_t>(upd.samples);
+      meta.mean_loss = upd.mean_loss;
+      server::UpdateOutcome o = run.engine->SubmitUpdate(meta, *payload);
+      if (o.accepted) {
+        ++run.accepted;
+      } else {
+        ++run.rejected;
+        log::Warn("update rejected", {{"client", job.client}, {"reason", o.message}});
+      }
+    }
+    // The round's deadline passes on each engine's clock.
+    for (auto& run : runs) {
       run->clock.Advance(std::chrono::seconds(61));
-      if (Status s = engine.Flush(); !s.ok()) return Fail(s, "closing the round");
-      auto eval = (*trainer)->Evaluate(engine.GlobalModel(), test_ex, eval_idx);
-      if (!eval.ok()) return Fail(eval.status(), "evaluating");
-      engine.RecordMetrics(engine.version(), {{"test_accuracy", eval->accuracy}, {"test_loss", eval->loss}});
-      run->accuracy.push_back(eval->accuracy);
+      if (Status s = run->engine->Flush(); !s.ok()) return Fail(s, "closing the round");
+    }
+    std::vector<Result<trainer::EvalResult>> evals(runs.size(), InternalError("not run"));
+    ForEachOnTrainers(trainers, runs.size(), [&](trainer::LocalTrainer& tr, size_t r) {
+      evals[r] = tr.Evaluate(runs[r]->engine->GlobalModel(), test_ex, eval_idx);
+    });
+    for (size_t r = 0; r < runs.size(); ++r) {
+      if (!evals[r].ok()) return Fail(evals[r].status(), "evaluating");
+      server::RoundEngine& engine = *runs[r]->engine;
+      engine.RecordMetrics(engine.version(),
+                           {{"test_accuracy", evals[r]->accuracy}, {"test_loss", evals[r]->loss}});
+      runs[r]->accuracy.push_back(evals[r]->accuracy);
     }
     std::printf("%7d %6zu", t + 1, participants[t].size());
     for (const auto& run : runs) std::printf(" %20.3f", run->accuracy.back());

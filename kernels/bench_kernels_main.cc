@@ -82,11 +82,14 @@ int main(int argc, char** argv) {
   CLI::App app{"murmur-bench-kernels: CPU linear attention vs ATen baselines"};
   std::string json_path;
   bool quick = false;
+  bool ours_only = false;
   int reps = 3;
   double cumsum_budget_gb = 8.0;
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   app.add_option("--json", json_path, "Write the JSON summary here");
   app.add_flag("--quick", quick, "Only T=512 and 1024, one timed run each");
+  app.add_flag("--ours-only", ours_only,
+               "Time only murmur's op (for profiling; the baselines and ratios are absent)");
   app.add_option("--reps", reps, "Timed runs per case (median reported)")->check(CLI::PositiveNumber);
   app.add_option("--cumsum-budget-gb", cumsum_budget_gb,
                  "Skip the cumsum baseline where its states would exceed this");
@@ -129,10 +132,11 @@ int main(int argc, char** argv) {
       return murmur::kernels::reference::CumsumOuter(a, b, c, scale);
     };
     Measured ours = Measure(reps, [&] { FwdBwd(ours_fn, q, k, v, w); });
-    Measured quad = Measure(reps, [&] { FwdBwd(quad_fn, q, k, v, w); });
+    Measured quad;
+    if (!ours_only) quad = Measure(reps, [&] { FwdBwd(quad_fn, q, k, v, w); });
     // States, their gradient and the outer products: ~3 copies of B*T*H*D*D floats.
     const double cumsum_gb = 3.0 * B * T * H * D * D * 4 / 1e9;
-    const bool run_cumsum = cumsum_gb <= cumsum_budget_gb;
+    const bool run_cumsum = !ours_only && cumsum_gb <= cumsum_budget_gb;
     Measured cum;
     if (run_cumsum) cum = Measure(reps, [&] { FwdBwd(cum_fn, q, k, v, w); });
     // FLOPs of the chunked form, forward+backward (KERNELS.md): (14 D^2 + 14 C D) per token-head.
@@ -144,19 +148,19 @@ int main(int argc, char** argv) {
     const double mm_gflops = 2.0 * n * n * n / (mm.ms * 1e6);
     nlohmann::json r = {{"T", T},
                         {"ours_ms", ours.ms},
-                        {"quadratic_ms", quad.ms},
+                        {"quadratic_ms", ours_only ? nlohmann::json(nullptr) : nlohmann::json(quad.ms)},
                         {"cumsum_ms", run_cumsum ? nlohmann::json(cum.ms) : nlohmann::json(nullptr)},
                         {"ours_peak_mb", ours.peak_mb},
-                        {"quadratic_peak_mb", quad.peak_mb},
+                        {"quadratic_peak_mb", ours_only ? nlohmann::json(nullptr) : nlohmann::json(quad.peak_mb)},
                         {"cumsum_peak_mb", run_cumsum ? nlohmann::json(cum.peak_mb) : nlohmann::json(nullptr)},
                         {"ours_gflops", ours_gflops},
                         {"mm_gflops", mm_gflops},
                         {"mm_n", n}};
-    if (!run_cumsum) {
+    if (!run_cumsum && !ours_only) {
       r["cumsum_skipped"] = "states would need " + std::to_string(cumsum_gb) + " GB";
     }
     results.push_back(r);
-    if (T == 4096) speedup_4096 = quad.ms / ours.ms;
+    if (T == 4096 && !ours_only) speedup_4096 = quad.ms / ours.ms;
     std::printf("%6lld %10.2f %12.2f %10s %9.1f %9.1f %10.1f %10.1f\n", (long long)T, ours.ms,
                 quad.ms, run_cumsum ? std::to_string(cum.ms).substr(0, 8).c_str() : "skipped",
                 ours.peak_mb, quad.peak_mb, ours_gflops, mm_gflops);
