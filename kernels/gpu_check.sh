@@ -12,7 +12,7 @@ BUILD=${BUILD_DIR:-build-gpu}
 echo "== building libmurmur_kernels.so against ${TORCH_PREFIX} (sm_${ARCH})"
 cmake -S . -B "$BUILD" -DMURMUR_KERNELS_ONLY=ON -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
-  -DMURMUR_WERROR=OFF >/dev/null
+  -DMURMUR_WERROR=OFF -DMURMUR_PCH=OFF >/dev/null
 cmake --build "$BUILD" -j "$(nproc)" --target murmur_kernels
 LIB=$(find "$BUILD" -name 'libmurmur_kernels.so' | head -n 1)
 echo "== checks and benchmark with $LIB"
