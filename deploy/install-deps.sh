@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libtorch-dev libopenblas0-pthread
-  libboost-dev libsqlite3-dev zlib1g-dev
+  libboost-dev libsqlite3-dev zlib1g-dev libssl-dev
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libxxhash-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -9,6 +9,7 @@
 
 #include "common/checksum.h"
 #include "common/logging.h"
+#include "common/token_digest.h"
 #include "server/update_validation.h"
 
 namespace murmur::server {
@@ -93,7 +94,7 @@ Status RoundEngine::Resume(store::RecoveredState rec) {
   for (const store::ClientRecord& r : rec.clients) {
     ClientState& c = clients_[r.client_id];
     c.name = r.name;
-    c.token = r.token;
+    c.token_sha256 = r.token_sha256;
     c.caps = {r.device, r.memory_bytes, r.num_samples, r.max_local_steps};
     c.registered_at_s = r.registered_at_s;
     c.registered_version = r.registered_version;
@@ -209,7 +210,7 @@ store::ClientRecord RoundEngine::ClientRecordLocked(uint64_t id, const ClientSta
   store::ClientRecord r;
   r.client_id = id;
   r.name = c.name;
-  r.token = c.token;
+  r.token_sha256 = c.token_sha256;
   r.device = c.caps.device;
   r.memory_bytes = c.caps.memory_bytes;
   r.num_samples = c.caps.num_samples;
@@ -256,16 +257,17 @@ Result<Registration> RoundEngine::Register(const std::string& client_name,
   c.caps = caps;
   c.left = false;
   c.grace = false;  // a new session: whatever the old one was training is void
-  c.token = NewToken();
+  const std::string token = NewToken();
+  c.token_sha256 = TokenDigest(token);  // the token itself is not kept
   // The record reaches the store before any update of this client (FIFO).
   EnqueueLocked(ClientRecordLocked(id, c));
-  return Registration{id, c.token, version_, current_->bytes.size()};
+  return Registration{id, token, version_, current_->bytes.size()};
 }
 
 Status RoundEngine::AuthenticateLocked(uint64_t client_id, const std::string& token) const {
   auto it = clients_.find(client_id);
   if (it == clients_.end()) return NotFoundError(fmt::format("unknown client id {}", client_id));
-  if (it->second.token != token) {
+  if (!TokenMatchesDigest(token, it->second.token_sha256)) {
     return PermissionDeniedError(fmt::format("bad session token for client {}", client_id));
   }
   if (it->second.left) return FailedPreconditionError(fmt::format("client {} has left", client_id));

@@ -127,7 +127,7 @@ class RoundEngine {
  private:
   struct ClientState {
     std::string name;
-    std::string token;
+    std::string token_sha256;  // TokenDigest of the session token
     ClientCapabilities caps;
     double registered_at_s = 0;
     uint64_t registered_version = 0;

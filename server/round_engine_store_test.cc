@@ -4,7 +4,10 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
+#include "common/token_digest.h"
 #include "server/round_engine.h"
 #include "server/store/test_temp_dir.h"
 
@@ -268,6 +271,44 @@ TEST(EngineStoreTest, TheDeadlineSurvivesARestart) {
   clock.Advance(1s);  // t=20: 10 s after round 3 opened
   ASSERT_TRUE(h.engine->Flush().ok());
   EXPECT_EQ(h.engine->version(), 3u);
+}
+
+}  // namespace
+}  // namespace murmur::server
+
+namespace murmur::server {
+namespace {
+
+// Bytes of every file in `dir` (the database, its WAL, checkpoints).
+std::string AllBytesUnder(const std::string& dir) {
+  std::string all;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream f(entry.path(), std::ios::binary);
+    all.append(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  return all;
+}
+
+TEST(EngineStoreTest, SessionTokensAreStoredOnlyAsDigestsAndStillWorkAfterARestart) {
+  TestTempDir dir;
+  ManualClock clock;
+  Registration a;
+  {
+    EngineWithStore h(dir.path(), {.updates_per_round = 2}, &clock);
+    ASSERT_TRUE(h.status_.ok()) << h.status_.ToString();
+    a = *h.engine->Register("a", {});
+    ASSERT_TRUE(h.engine->Flush().ok());
+    const std::string bytes = AllBytesUnder(dir.path());
+    EXPECT_EQ(bytes.find(a.token), std::string::npos) << "the session token is on disk";
+    EXPECT_NE(bytes.find(TokenDigest(a.token)), std::string::npos);
+  }
+  EngineWithStore h(dir.path(), {.updates_per_round = 2}, &clock);
+  ASSERT_TRUE(h.status_.ok()) << h.status_.ToString();
+  EXPECT_TRUE(h.engine->CheckIn(a.client_id, a.token, 2).ok());
+  // The stored digest is not a credential.
+  EXPECT_EQ(h.engine->CheckIn(a.client_id, TokenDigest(a.token), 2).status().code(),
+            StatusCode::kPermissionDenied);
 }
 
 }  // namespace

@@ -3,7 +3,12 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/token_digest.h"
 
 namespace murmur::server::store {
 namespace {
@@ -92,7 +97,33 @@ ALTER TABLE clients ADD COLUMN last_seen_s REAL;
 ALTER TABLE checkpoints ADD COLUMN retained INTEGER NOT NULL DEFAULT 1;
 UPDATE clients SET last_seen_s = registered_at_s;
 )sql",
+    // v4 (then HashStoredTokens)
+    R"sql(
+ALTER TABLE clients RENAME COLUMN token TO token_sha256;
+)sql",
 };
+
+// v4's data step: the plaintext tokens of a v3 database become digests.
+Status HashStoredTokens(SqliteDb& db) {
+  std::vector<std::pair<int64_t, std::string>> rows;
+  {
+    MURMUR_ASSIGN_OR_RETURN(SqliteStatement st,
+                            db.Prepare("SELECT client_id, token_sha256 FROM clients"));
+    while (true) {
+      MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      rows.emplace_back(st.ColumnInt64(0), st.ColumnText(1));
+    }
+  }
+  MURMUR_ASSIGN_OR_RETURN(SqliteStatement up,
+                          db.Prepare("UPDATE clients SET token_sha256 = ? WHERE client_id = ?"));
+  for (const auto& [id, token] : rows) {
+    up.Reset();
+    up.BindText(1, TokenDigest(token)).BindInt64(2, id);
+    MURMUR_RETURN_IF_ERROR(up.Run());
+  }
+  return Status();
+}
 
 }  // namespace
 
@@ -117,6 +148,7 @@ Status Migrate(SqliteDb& db, int target) {
     const int next = version + 1;
     Status s = InTransaction(db, [&]() -> Status {
       MURMUR_RETURN_IF_ERROR(db.Exec(kSteps[version]));
+      if (next == 4) MURMUR_RETURN_IF_ERROR(HashStoredTokens(db));
       return db.Exec(fmt::format("PRAGMA user_version = {}", next));
     });
     if (!s.ok()) {

@@ -14,6 +14,9 @@
 //   v3  participations.payload_checksum and .local_lr (exactly-once across
 //       restarts; buffered AFA updates keep their eta_L), clients.last_seen_s,
 //       checkpoints.retained (old checkpoint files may be pruned)
+//   v4  clients.token becomes clients.token_sha256: session tokens are kept
+//       only as their SHA-256 (common/token_digest.h); existing rows are
+//       hashed in the same transaction
 //
 // Pure functions over a connection; the caller serializes use of `db`.
 #pragma once
@@ -25,7 +28,7 @@
 
 namespace murmur::server::store {
 
-inline constexpr int kCurrentSchemaVersion = 3;
+inline constexpr int kCurrentSchemaVersion = 4;
 
 // PRAGMA user_version.
 Result<int> SchemaVersion(SqliteDb& db);

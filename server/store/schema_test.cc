@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/codec/tensor_codec.h"
+#include "common/token_digest.h"
 #include "server/store/checkpoint_file.h"
 #include "server/store/store.h"
 #include "server/store/test_temp_dir.h"
@@ -86,6 +87,8 @@ INSERT INTO strategy_state VALUES (1, 'fedavg_participants', 3, x'');
   EXPECT_EQ(rec->next_participation_id, 6u);
   ASSERT_EQ(rec->clients.size(), 2u);
   EXPECT_DOUBLE_EQ(rec->clients[1].last_seen_s, 6.0);      // backfilled
+  EXPECT_EQ(rec->clients[0].token_sha256, TokenDigest("t1"));  // v4 hashed the v1 token
+  EXPECT_EQ(rec->clients[1].token_sha256, TokenDigest("t2"));
   EXPECT_DOUBLE_EQ(rec->round_opened_at_s, 8.5);
   auto stats = *(*store)->ParticipationStats(1);
   EXPECT_EQ(stats.rounds_participated, 2u);

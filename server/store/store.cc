@@ -281,8 +281,8 @@ Status Store::WriteInTransaction(const WriteBatch& batch, const CheckpointInfo& 
         SqliteStatement * st,
         Writer(fmt::format(
             "INSERT INTO clients ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-               "ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, token = "
-               "excluded.token, device = excluded.device, memory_bytes = excluded.memory_bytes, "
+               "ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, token_sha256 = "
+               "excluded.token_sha256, device = excluded.device, memory_bytes = excluded.memory_bytes, "
                "num_samples = excluded.num_samples, max_local_steps = excluded.max_local_steps, "
             "left_at_s = excluded.left_at_s, last_seen_s = excluded.last_seen_s",
             kClientColumns)));
@@ -290,7 +290,7 @@ Status Store::WriteInTransaction(const WriteBatch& batch, const CheckpointInfo& 
       st->Reset();
       st->BindUint64(1, c.client_id)
           .BindText(2, c.name)
-          .BindText(3, c.token)
+          .BindText(3, c.token_sha256)
           .BindText(4, c.device)
           .BindUint64(5, c.memory_bytes)
           .BindUint64(6, c.num_samples)

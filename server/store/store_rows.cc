@@ -17,7 +17,7 @@ const std::string_view kParticipationColumnsP =
     "p.mean_loss, p.staleness, p.weight, p.accepted, p.reject_reason, p.message, "
     "p.received_at_s, p.recorded_at_s, p.payload_checksum, p.local_lr";
 const std::string_view kClientColumns =
-    "client_id, name, token, device, memory_bytes, num_samples, max_local_steps, "
+    "client_id, name, token_sha256, device, memory_bytes, num_samples, max_local_steps, "
     "registered_at_s, registered_version, left_at_s, last_seen_s";
 
 ParticipationRecord ReadParticipationRow(const SqliteStatement& st, int c) {
@@ -45,7 +45,7 @@ ClientRecord ReadClientRow(const SqliteStatement& st) {
   ClientRecord c;
   c.client_id = st.ColumnUint64(0);
   c.name = st.ColumnText(1);
-  c.token = st.ColumnText(2);
+  c.token_sha256 = st.ColumnText(2);
   c.device = st.ColumnText(3);
   c.memory_bytes = st.ColumnUint64(4);
   c.num_samples = st.ColumnUint64(5);

@@ -33,7 +33,7 @@ ClientRecord Client(uint64_t id, double t = 1.0) {
   ClientRecord c;
   c.client_id = id;
   c.name = "client-" + std::to_string(id);
-  c.token = "tok" + std::to_string(id);
+  c.token_sha256 = "digest" + std::to_string(id);
   c.device = "cpu";
   c.registered_at_s = t;
   c.registered_version = 1;
@@ -131,7 +131,7 @@ TEST_F(StoreTest, BufferedUpdatesSurviveAndTheRoundCommitIsAtomic) {
     ASSERT_TRUE(rec.ok()) << rec.status().ToString();
     EXPECT_EQ(rec->version, 1u);
     ASSERT_EQ(rec->clients.size(), 2u);
-    EXPECT_EQ(rec->clients[1].token, "tok2");
+    EXPECT_EQ(rec->clients[1].token_sha256, "digest2");
     ASSERT_EQ(rec->buffer.size(), 2u);
     EXPECT_EQ(rec->buffer[0].record.id, 1u);
     EXPECT_EQ(rec->buffer[1].record.client_id, 2u);

@@ -18,7 +18,7 @@ namespace murmur::server::store {
 struct ClientRecord {
   uint64_t client_id = 0;
   std::string name;
-  std::string token;  // the current session token
+  std::string token_sha256;  // TokenDigest of the current session token (never the token)
   std::string device;
   uint64_t memory_bytes = 0;
   uint64_t num_samples = 0;
