@@ -39,6 +39,7 @@
 #include "common/model/examples.h"
 #include "common/model/model_config.h"
 #include "server/round_engine.h"
+#include "server/strategy/strategy_factory.h"
 #include "server/store/store.h"
 
 namespace {
@@ -109,6 +110,12 @@ Result<std::map<std::string, double>> ParseServerLrs(const std::vector<std::stri
     if (value.empty() || end != value.c_str() + value.size() || !(v > 0) || !std::isfinite(v)) {
       return InvalidArgumentError("--server-lr: '" + e +
                                      "' is not a positive number or strategy=number");
+    }
+    if (!key.empty()) {
+      const auto names = server::strategy::StrategyNames();
+      if (std::find(names.begin(), names.end(), key) == names.end()) {
+        return InvalidArgumentError("--server-lr: '" + key + "' is not a strategy name");
+      }
     }
     out[key] = v;
   }
