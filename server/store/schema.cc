@@ -13,10 +13,20 @@
 namespace murmur::server::store {
 namespace {
 
+// v4's data step: the plaintext tokens of a v3 database become digests.
+Status HashStoredTokens(SqliteDb& db);
+
+// One schema upgrade: its SQL, then (optionally) a data step in C++, both in
+// the step's transaction.
+struct MigrationStep {
+  std::string_view sql;
+  Status (*then)(SqliteDb&) = nullptr;
+};
+
 // kSteps[i] upgrades version i to version i+1.
-constexpr std::array<std::string_view, kCurrentSchemaVersion> kSteps = {
+constexpr std::array<MigrationStep, kCurrentSchemaVersion> kSteps = {
     // v1
-    R"sql(
+    MigrationStep{R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -77,9 +87,9 @@ CREATE TABLE checkpoints (
   checksum     INTEGER NOT NULL,     -- XXH3-64 of the file, bit-cast to int64
   created_at_s REAL NOT NULL
 );
-)sql",
+)sql"},
     // v2
-    R"sql(
+    MigrationStep{R"sql(
 CREATE TABLE round_metrics (
   version INTEGER NOT NULL,
   key     TEXT NOT NULL,
@@ -88,22 +98,21 @@ CREATE TABLE round_metrics (
 );
 CREATE INDEX participations_by_client ON participations (client_id, id);
 CREATE INDEX participations_by_round ON participations (round_version, id);
-)sql",
+)sql"},
     // v3
-    R"sql(
+    MigrationStep{R"sql(
 ALTER TABLE participations ADD COLUMN payload_checksum INTEGER;
 ALTER TABLE participations ADD COLUMN local_lr REAL;
 ALTER TABLE clients ADD COLUMN last_seen_s REAL;
 ALTER TABLE checkpoints ADD COLUMN retained INTEGER NOT NULL DEFAULT 1;
 UPDATE clients SET last_seen_s = registered_at_s;
-)sql",
-    // v4 (then HashStoredTokens)
-    R"sql(
+)sql"},
+    // v4
+    MigrationStep{R"sql(
 ALTER TABLE clients RENAME COLUMN token TO token_sha256;
-)sql",
+)sql", &HashStoredTokens},
 };
 
-// v4's data step: the plaintext tokens of a v3 database become digests.
 Status HashStoredTokens(SqliteDb& db) {
   std::vector<std::pair<int64_t, std::string>> rows;
   {
@@ -147,8 +156,9 @@ Status Migrate(SqliteDb& db, int target) {
   while (version < target) {
     const int next = version + 1;
     Status s = InTransaction(db, [&]() -> Status {
-      MURMUR_RETURN_IF_ERROR(db.Exec(kSteps[version]));
-      if (next == 4) MURMUR_RETURN_IF_ERROR(HashStoredTokens(db));
+      const MigrationStep& step = kSteps[version];
+      MURMUR_RETURN_IF_ERROR(db.Exec(step.sql));
+      if (step.then != nullptr) MURMUR_RETURN_IF_ERROR(step.then(db));
       return db.Exec(fmt::format("PRAGMA user_version = {}", next));
     });
     if (!s.ok()) {

@@ -104,6 +104,14 @@ SqliteStatement& SqliteStatement::BindNull(int index) {
 }
 #undef MURMUR_SQLITE_BIND
 
+SqliteStatement& SqliteStatement::BindUint64OrNull(int index, std::optional<uint64_t> value) {
+  return value ? BindUint64(index, *value) : BindNull(index);
+}
+
+SqliteStatement& SqliteStatement::BindDoubleOrNull(int index, std::optional<double> value) {
+  return value ? BindDouble(index, *value) : BindNull(index);
+}
+
 Result<bool> SqliteStatement::Step() {
   if (!bind_error_.ok()) return bind_error_;
   int rc = sqlite3_step(stmt_);

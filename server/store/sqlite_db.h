@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,9 @@ class SqliteStatement {
   SqliteStatement& BindText(int index, std::string_view value);
   SqliteStatement& BindBlob(int index, std::string_view value);
   SqliteStatement& BindNull(int index);
+  // The value, or NULL when it is empty.
+  SqliteStatement& BindUint64OrNull(int index, std::optional<uint64_t> value);
+  SqliteStatement& BindDoubleOrNull(int index, std::optional<double> value);
 
   // true: a row is available; false: done. Errors name the statement.
   Result<bool> Step();

@@ -281,9 +281,10 @@ Status Store::WriteInTransaction(const WriteBatch& batch, const CheckpointInfo& 
         SqliteStatement * st,
         Writer(fmt::format(
             "INSERT INTO clients ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-               "ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, token_sha256 = "
-               "excluded.token_sha256, device = excluded.device, memory_bytes = excluded.memory_bytes, "
-               "num_samples = excluded.num_samples, max_local_steps = excluded.max_local_steps, "
+            "ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, "
+            "token_sha256 = excluded.token_sha256, device = excluded.device, "
+            "memory_bytes = excluded.memory_bytes, num_samples = excluded.num_samples, "
+            "max_local_steps = excluded.max_local_steps, "
             "left_at_s = excluded.left_at_s, last_seen_s = excluded.last_seen_s",
             kClientColumns)));
     for (const ClientRecord& c : batch.clients) {
@@ -297,12 +298,8 @@ Status Store::WriteInTransaction(const WriteBatch& batch, const CheckpointInfo& 
           .BindInt64(7, c.max_local_steps)
           .BindDouble(8, c.registered_at_s)
           .BindUint64(9, c.registered_version)
+          .BindDoubleOrNull(10, c.left ? std::optional<double>(c.left_at_s) : std::nullopt)
           .BindDouble(11, c.last_seen_s);
-      if (c.left) {
-        st->BindDouble(10, c.left_at_s);
-      } else {
-        st->BindNull(10);
-      }
       MURMUR_RETURN_IF_ERROR(st->Run());
     }
   }
@@ -328,12 +325,8 @@ Status Store::WriteInTransaction(const WriteBatch& batch, const CheckpointInfo& 
           .BindDouble(13, p.received_at_s)
           .BindDouble(14, p.recorded_at_s)
           .BindUint64(15, p.payload_checksum)
-          .BindDouble(16, p.local_lr);
-      if (p.weight.has_value()) {
-        st->BindDouble(9, *p.weight);
-      } else {
-        st->BindNull(9);
-      }
+          .BindDouble(16, p.local_lr)
+          .BindDoubleOrNull(9, p.weight);
       MURMUR_RETURN_IF_ERROR(st->Run());
     }
   }

@@ -184,11 +184,7 @@ Result<std::vector<ClientParticipationStats>> Store::StatsLocked(
         SqliteStatement st,
         reader_.Prepare("SELECT client_id, registered_version FROM clients WHERE "
                         "(?1 IS NULL OR client_id = ?1) ORDER BY client_id"));
-    if (client_id) {
-      st.BindUint64(1, *client_id);
-    } else {
-      st.BindNull(1);
-    }
+    st.BindUint64OrNull(1, client_id);
     while (true) {
       MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
@@ -205,11 +201,7 @@ Result<std::vector<ClientParticipationStats>> Store::StatsLocked(
         SqliteStatement st,
         reader_.Prepare("SELECT client_id, sum(accepted), count(*) - sum(accepted) FROM "
                         "participations WHERE (?1 IS NULL OR client_id = ?1) GROUP BY client_id"));
-    if (client_id) {
-      st.BindUint64(1, *client_id);
-    } else {
-      st.BindNull(1);
-    }
+    st.BindUint64OrNull(1, client_id);
     while (true) {
       MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
@@ -225,11 +217,7 @@ Result<std::vector<ClientParticipationStats>> Store::StatsLocked(
       reader_.Prepare("SELECT DISTINCT p.client_id, p.round_version FROM participations p "
                       "JOIN rounds r ON r.version = p.round_version WHERE p.accepted = 1 AND "
                       "(?1 IS NULL OR p.client_id = ?1) ORDER BY p.client_id, p.round_version"));
-  if (client_id) {
-    st.BindUint64(1, *client_id);
-  } else {
-    st.BindNull(1);
-  }
+  st.BindUint64OrNull(1, client_id);
   std::map<uint64_t, double> sum_sq;
   while (true) {
     MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
