@@ -203,6 +203,38 @@ TEST_P(LinearAttnKernelTest, StatePassingEqualsOnePass) {
   EXPECT_LE(RelErr(s2, s), 1e-5) << Name(var);
 }
 
+// The work split depends on the thread count (head groups of 4, 2 or 1 heads;
+// value-column tiles when batch x head < threads): every split gives the
+// one-thread answer for every output and gradient.
+TEST_P(LinearAttnKernelTest, EveryThreadCountGivesTheSameResult) {
+  const Variant var = GetParam();
+  const int saved_threads = at::get_num_threads();
+  for (auto [B, H] : {std::pair<int64_t, int64_t>{3, 4}, {1, 2}}) {
+    Inputs in = MakeInputs(var, B, 100, H, 16, 48, at::kFloat, true, 91);
+    std::vector<Tensor> leaves = Leaves(in);
+    const Tensor wo = at::randn({B, 100, H, 48}), ws = at::randn({B, H, 16, 48});
+    auto run = [&] {
+      auto [o, s] = RunOp(var, in, true);
+      std::vector<Tensor> out = {o, s};
+      for (Tensor& g : torch::autograd::grad({(o * wo).sum() + (s * ws).sum()}, leaves)) {
+        out.push_back(g);
+      }
+      return out;
+    };
+    at::set_num_threads(1);
+    const std::vector<Tensor> one = run();
+    for (int threads : {2, 3, 5, 8}) {
+      at::set_num_threads(threads);
+      const std::vector<Tensor> many = run();
+      for (size_t i = 0; i < one.size(); ++i) {
+        EXPECT_LE(RelErr(many[i], one[i]), 1e-6)
+            << Name(var) << " B=" << B << " H=" << H << " threads=" << threads << " output " << i;
+      }
+    }
+  }
+  at::set_num_threads(saved_threads);
+}
+
 // bf16 inputs: fp32 states and accumulators keep the error at bf16's rounding level.
 TEST_P(LinearAttnKernelTest, Bf16IsCloseToFp32) {
   const Variant var = GetParam();
