@@ -11,8 +11,17 @@
 // reverse carrying dS, and accumulates the gate gradient with the identity
 // dlog a_t = sum_{t' >= t} (q . dq - k . dk)_{t'} + <dS_T, S_T>.
 // Only LinearAttn{Forward,Backward}Cuda are visible; they see params only.
+//
+// The same source also compiles as C++ under kernels/cuda/cuda_emulation.h
+// (MURMUR_CUDA_EMULATION): blocks of std::threads with a barrier and a
+// shared-memory buffer, so the kernels' logic is tested on machines without
+// a GPU (linear_attn_cuda_emulated_test.cc). Hence the launch and the dynamic
+// shared memory go through Launch() and MURMUR_DYNAMIC_SMEM below.
+#ifndef MURMUR_CUDA_EMULATION
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
+#define MURMUR_DYNAMIC_SMEM(name) extern __shared__ float name[]
+#endif
 
 #include <cstdio>
 #include <stdexcept>
@@ -24,6 +33,18 @@ namespace murmur::kernels {
 namespace {
 
 constexpr int kThreads = 256;
+
+// kernel<<<blocks, kThreads, smem, stream>>>(args...), or its CPU emulation.
+template <typename... Params, typename... Args>
+void Launch(void (*kernel)(Params...), int64_t blocks, size_t smem, cudaStream_t stream,
+            Args... args) {
+#ifdef MURMUR_CUDA_EMULATION
+  (void)stream;
+  cuda_emulation::Run(blocks, kThreads, smem, [&] { kernel(args...); });
+#else
+  kernel<<<static_cast<unsigned>(blocks), kThreads, smem, stream>>>(args...);
+#endif
+}
 
 void Check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) {
@@ -162,7 +183,7 @@ __device__ void AdvanceState(const Smem& s, const Dims& d, int L, float* S) {
 
 template <typename in_t>
 __global__ void ForwardKernel(LinearAttnForwardParams p, Dims d, float* workspace) {
-  extern __shared__ float smem[];
+  MURMUR_DYNAMIC_SMEM(smem);
   Smem s = CarveSmem(smem, d);
   const int64_t bh = blockIdx.x, b = bh / d.H, h = bh % d.H;
   const int64_t state_elems = d.DK * d.DV;
@@ -206,7 +227,7 @@ __global__ void ForwardKernel(LinearAttnForwardParams p, Dims d, float* workspac
 template <typename in_t>
 __global__ void BackwardKernel(LinearAttnBackwardParams bp, Dims d, float* workspace,
                                int64_t n_chunks) {
-  extern __shared__ float smem[];
+  MURMUR_DYNAMIC_SMEM(smem);
   Smem s = CarveSmem(smem, d);
   const LinearAttnForwardParams& p = bp.fwd;
   const int64_t bh = blockIdx.x, b = bh / d.H, h = bh % d.H;
@@ -389,10 +410,10 @@ void LinearAttnForwardCuda(const LinearAttnForwardParams& p, void* stream_ptr) {
   Check(cudaMallocAsync(&ws, sizeof(float) * p.B * p.H * p.DK * p.DV, stream), "workspace");
   if (p.dtype == DType::kBFloat16) {
     AllowSmem(ForwardKernel<__nv_bfloat16>, smem);
-    ForwardKernel<__nv_bfloat16><<<p.B * p.H, kThreads, smem, stream>>>(p, d, ws);
+    Launch(ForwardKernel<__nv_bfloat16>, p.B * p.H, smem, stream, p, d, ws);
   } else {
     AllowSmem(ForwardKernel<float>, smem);
-    ForwardKernel<float><<<p.B * p.H, kThreads, smem, stream>>>(p, d, ws);
+    Launch(ForwardKernel<float>, p.B * p.H, smem, stream, p, d, ws);
   }
   Check(cudaGetLastError(), "forward launch");
   Check(cudaFreeAsync(ws, stream), "workspace free");
@@ -410,10 +431,10 @@ void LinearAttnBackwardCuda(const LinearAttnBackwardParams& bp, void* stream_ptr
   Check(cudaMallocAsync(&ws, sizeof(float) * p.B * p.H * per_bh, stream), "workspace");
   if (p.dtype == DType::kBFloat16) {
     AllowSmem(BackwardKernel<__nv_bfloat16>, smem);
-    BackwardKernel<__nv_bfloat16><<<p.B * p.H, kThreads, smem, stream>>>(bp, d, ws, n_chunks);
+    Launch(BackwardKernel<__nv_bfloat16>, p.B * p.H, smem, stream, bp, d, ws, n_chunks);
   } else {
     AllowSmem(BackwardKernel<float>, smem);
-    BackwardKernel<float><<<p.B * p.H, kThreads, smem, stream>>>(bp, d, ws, n_chunks);
+    Launch(BackwardKernel<float>, p.B * p.H, smem, stream, bp, d, ws, n_chunks);
   }
   Check(cudaGetLastError(), "backward launch");
   Check(cudaFreeAsync(ws, stream), "workspace free");

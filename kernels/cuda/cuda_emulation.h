@@ -1,0 +1,160 @@
+// A CPU emulation of the small part of the CUDA execution model that
+// linear_attn_cuda.cu uses, so its kernels run (slowly) and are tested on
+// machines without a GPU. It is included instead of the CUDA headers when
+// MURMUR_CUDA_EMULATION is defined (see linear_attn_cuda_emulated.cc).
+//
+// Model: a launch runs its blocks one after another; a block is blockDim.x
+// std::threads that share one std::barrier (__syncthreads) and one dynamic
+// shared-memory buffer, NaN-filled before each block so a read of shared
+// memory no thread wrote shows up in the results. Static __shared__ arrays
+// become function statics: shared by a block's threads, which is right
+// because blocks never overlap. A launch asking for more dynamic shared
+// memory than an H100/H200 block may have fails as on the device.
+//
+// Not modelled: warps and their intrinsics, the weak memory model between
+// barriers, fast-math intrinsics' error (__expf is std::exp here), timing.
+// Threading: Run() may be called from any thread; launches are serialized.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <limits>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __shared__ static
+#define MURMUR_DYNAMIC_SMEM(name) float* name = ::cuda_emulation::DynamicSmem()
+
+struct Dim3 {
+  unsigned x = 1, y = 1, z = 1;
+};
+inline thread_local Dim3 threadIdx, blockIdx, blockDim, gridDim;
+
+namespace cuda_emulation {
+
+// Dynamic shared memory an sm_90 block may opt in to (227 KB).
+constexpr size_t kMaxDynamicSmemBytes = 227 * 1024;
+
+struct BlockContext {
+  std::barrier<>* barrier = nullptr;
+  float* smem = nullptr;
+};
+inline thread_local BlockContext tl_block;
+
+inline float* DynamicSmem() { return tl_block.smem; }
+
+enum class LaunchResult { kOk, kTooMuchSharedMemory, kTooManyThreads };
+inline LaunchResult& LastLaunch() {
+  static thread_local LaunchResult last = LaunchResult::kOk;
+  return last;
+}
+
+// Runs `body` as `blocks` blocks of `threads` threads with `smem_bytes` of
+// dynamic shared memory each.
+inline void Run(int64_t blocks, int threads, size_t smem_bytes, const std::function<void()>& body) {
+  if (smem_bytes > kMaxDynamicSmemBytes) {
+    LastLaunch() = LaunchResult::kTooMuchSharedMemory;
+    return;
+  }
+  if (threads < 1 || threads > 1024) {
+    LastLaunch() = LaunchResult::kTooManyThreads;
+    return;
+  }
+  static std::mutex launch_mutex;  // function statics (__shared__) need blocks not to overlap
+  std::lock_guard<std::mutex> lock(launch_mutex);
+  std::vector<float> smem(smem_bytes / sizeof(float) + 1, std::numeric_limits<float>::quiet_NaN());
+  for (int64_t b = 0; b < blocks; ++b) {
+    std::fill(smem.begin(), smem.end(), std::numeric_limits<float>::quiet_NaN());
+    std::barrier<> barrier(threads);
+    std::vector<std::thread> pool;
+    pool.reserve(threads);
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        threadIdx = {static_cast<unsigned>(t), 1, 1};
+        blockIdx = {static_cast<unsigned>(b), 1, 1};
+        blockDim = {static_cast<unsigned>(threads), 1, 1};
+        gridDim = {static_cast<unsigned>(blocks), 1, 1};
+        tl_block = {&barrier, smem.data()};
+        body();
+      });
+    }
+    for (std::thread& th : pool) th.join();
+  }
+  LastLaunch() = LaunchResult::kOk;
+}
+
+}  // namespace cuda_emulation
+
+inline void __syncthreads() { cuda_emulation::tl_block.barrier->arrive_and_wait(); }
+
+inline float __expf(float x) { return std::exp(x); }
+
+inline float atomicAdd(float* address, float value) {
+  return std::atomic_ref<float>(*address).fetch_add(value);
+}
+
+// bfloat16 as bits, converted like the device (round to nearest even).
+struct __nv_bfloat16 {
+  uint16_t bits;
+};
+inline float __bfloat162float(__nv_bfloat16 x) {
+  return std::bit_cast<float>(static_cast<uint32_t>(x.bits) << 16);
+}
+inline __nv_bfloat16 __float2bfloat16_rn(float x) {
+  const uint32_t u = std::bit_cast<uint32_t>(x);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return {static_cast<uint16_t>((u >> 16) | 0x40)};
+  return {static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16)};
+}
+
+// Runtime API: what the host side of linear_attn_cuda.cu calls.
+enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2 };
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+using cudaStream_t = void*;
+
+inline const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+  }
+  return "unknown error";
+}
+
+inline cudaError_t cudaGetLastError() {
+  const auto last = cuda_emulation::LastLaunch();
+  cuda_emulation::LastLaunch() = cuda_emulation::LaunchResult::kOk;
+  return last == cuda_emulation::LaunchResult::kOk ? cudaSuccess : cudaErrorInvalidValue;
+}
+
+template <typename Kernel>
+cudaError_t cudaFuncSetAttribute(Kernel, cudaFuncAttribute, int value) {
+  return value >= 0 && static_cast<size_t>(value) <= cuda_emulation::kMaxDynamicSmemBytes
+             ? cudaSuccess
+             : cudaErrorInvalidValue;
+}
+
+// Device memory is host memory, NaN-filled like a fresh, unwritten buffer.
+template <typename T>
+cudaError_t cudaMallocAsync(T** ptr, size_t bytes, cudaStream_t) {
+  *ptr = static_cast<T*>(std::malloc(bytes == 0 ? 1 : bytes));
+  if (*ptr == nullptr) return cudaErrorMemoryAllocation;
+  float* f = reinterpret_cast<float*>(*ptr);
+  std::fill(f, f + bytes / sizeof(float), std::numeric_limits<float>::quiet_NaN());
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaFreeAsync(void* ptr, cudaStream_t) {
+  std::free(ptr);
+  return cudaSuccess;
+}

@@ -1,0 +1,17 @@
+// The CUDA kernels of linear_attn_cuda.cu compiled for the CPU emulation in
+// cuda_emulation.h: same code, same params, run by blocks of std::threads.
+// For tests on machines without a GPU; far too slow for anything else.
+// Threading: launches are serialized inside; safe to call from any thread.
+#pragma once
+
+#include "kernels/linear_attn_params.h"
+
+namespace murmur::kernels {
+
+// Pointers in the params are host memory. Throws std::runtime_error where
+// the device build would report a CUDA error, std::invalid_argument for
+// shapes the CUDA kernels do not support.
+void LinearAttnForwardCudaEmulated(const LinearAttnForwardParams& p);
+void LinearAttnBackwardCudaEmulated(const LinearAttnBackwardParams& p);
+
+}  // namespace murmur::kernels

@@ -1,0 +1,155 @@
+// The CUDA kernels (linear_attn_cuda.cu) run under the CPU emulation of the
+// CUDA execution model and must agree with the CPU kernels, which the tests
+// in linear_attn_kernel_test.cc check against the fp64 references: every
+// output and gradient, every gate kind, fp32 and bf16, T not a multiple of
+// the chunk, odd head dims, initial and final states. Outputs are NaN-
+// poisoned and shared memory NaN-filled, so an unwritten element or a read
+// of unwritten shared memory fails. The GPU itself is exercised by
+// kernels/gpu_check.sh.
+#include "kernels/cuda/linear_attn_cuda_emulated.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/linear_attn_params.h"
+
+namespace murmur::kernels {
+namespace {
+
+using at::Tensor;
+
+struct Case {
+  int64_t B, T, H, DK, DV;
+  GateKind gate;
+  at::ScalarType dtype;
+};
+
+std::string Describe(const Case& c) {
+  return "B=" + std::to_string(c.B) + " T=" + std::to_string(c.T) + " H=" + std::to_string(c.H) +
+         " DK=" + std::to_string(c.DK) + " DV=" + std::to_string(c.DV) +
+         " gate=" + std::to_string(static_cast<int>(c.gate)) +
+         (c.dtype == at::kBFloat16 ? " bf16" : " fp32");
+}
+
+// Inputs, and one set of NaN-poisoned outputs per implementation.
+struct Run {
+  Tensor o, ht, dq, dk, dv, dg, dh0;
+};
+
+struct Problem {
+  Tensor q, k, v, g, h0, dht, d_o;
+
+  explicit Problem(const Case& c, uint64_t seed) {
+    at::manual_seed(seed);
+    q = at::randn({c.B, c.T, c.H, c.DK}).to(c.dtype);
+    k = at::randn({c.B, c.T, c.H, c.DK}).to(c.dtype);
+    v = at::randn({c.B, c.T, c.H, c.DV}).to(c.dtype);
+    d_o = at::randn({c.B, c.T, c.H, c.DV}).to(c.dtype);
+    // Log gates in (-0.7, 0): a chunk of 64 decays by up to e^-40.
+    g = c.gate == GateKind::kPerDim ? at::log_sigmoid(at::randn({c.B, c.T, c.H, c.DK}) + 2.0)
+                                    : at::log_sigmoid(at::randn({c.B, c.T, c.H}) + 2.0);
+    h0 = at::randn({c.B, c.H, c.DK, c.DV});
+    dht = at::randn({c.B, c.H, c.DK, c.DV});
+  }
+
+  template <typename Fwd, typename Bwd>
+  Run Execute(const Case& c, Fwd forward, Bwd backward) const {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    Run r;
+    r.o = at::full({c.B, c.T, c.H, c.DV}, nan).to(c.dtype);
+    r.ht = at::full({c.B, c.H, c.DK, c.DV}, nan);
+    r.dq = at::full_like(q, nan);
+    r.dk = at::full_like(k, nan);
+    r.dv = at::full_like(v, nan);
+    r.dg = at::full_like(g, nan);
+    r.dh0 = at::full_like(h0, nan);
+    LinearAttnForwardParams p;
+    p.B = c.B;
+    p.T = c.T;
+    p.H = c.H;
+    p.DK = c.DK;
+    p.DV = c.DV;
+    p.dtype = c.dtype == at::kBFloat16 ? DType::kBFloat16 : DType::kFloat32;
+    p.gate = c.gate;
+    p.scale = 0.25f;
+    p.q = q.data_ptr();
+    p.k = k.data_ptr();
+    p.v = v.data_ptr();
+    p.g = c.gate == GateKind::kNone ? nullptr : g.data_ptr();
+    p.initial_state = h0.data_ptr();
+    p.o = r.o.data_ptr();
+    p.final_state = r.ht.data_ptr();
+    forward(p);
+    LinearAttnBackwardParams bp;
+    bp.fwd = p;
+    bp.d_o = d_o.data_ptr();
+    bp.d_final_state = dht.data_ptr();
+    bp.dq = r.dq.data_ptr();
+    bp.dk = r.dk.data_ptr();
+    bp.dv = r.dv.data_ptr();
+    bp.dg = c.gate == GateKind::kNone ? nullptr : r.dg.data_ptr();
+    bp.d_initial_state = r.dh0.data_ptr();
+    backward(bp);
+    return r;
+  }
+};
+
+double RelErr(const Tensor& a, const Tensor& b) {
+  Tensor a64 = a.to(at::kDouble), b64 = b.to(at::kDouble);
+  return (a64 - b64).norm().item<double>() / std::max(b64.norm().item<double>(), 1e-30);
+}
+
+void ExpectAgree(const Case& c, double tol) {
+  const Problem prob(c, 1000 + c.T + c.DK * 7 + static_cast<int>(c.gate));
+  const Run emu = prob.Execute(c, LinearAttnForwardCudaEmulated, LinearAttnBackwardCudaEmulated);
+  const Run cpu = prob.Execute(c, LinearAttnForwardCpu, LinearAttnBackwardCpu);
+  std::vector<std::pair<const char*, std::pair<Tensor, Tensor>>> outputs = {
+      {"o", {emu.o, cpu.o}},       {"final_state", {emu.ht, cpu.ht}}, {"dq", {emu.dq, cpu.dq}},
+      {"dk", {emu.dk, cpu.dk}},    {"dv", {emu.dv, cpu.dv}},          {"dh0", {emu.dh0, cpu.dh0}}};
+  if (c.gate != GateKind::kNone) outputs.push_back({"dg", {emu.dg, cpu.dg}});
+  for (const auto& [name, pair] : outputs) {
+    ASSERT_TRUE(pair.first.isfinite().all().item<bool>()) << name << " has unwritten (NaN) "
+                                                          << "elements: " << Describe(c);
+    EXPECT_LE(RelErr(pair.first, pair.second), tol) << name << ": " << Describe(c);
+  }
+}
+
+TEST(CudaKernelEmulated, Fp32MatchesCpuForEveryGate) {
+  for (GateKind gate : {GateKind::kNone, GateKind::kScalar, GateKind::kPerDim}) {
+    // Odd dims, T = one full chunk + a ragged one.
+    ExpectAgree({2, 70, 3, 9, 7, gate, at::kFloat}, 2e-5);
+    // The benchmark's head dim, three chunks (the last ragged).
+    ExpectAgree({1, 150, 2, 64, 64, gate, at::kFloat}, 2e-5);
+  }
+}
+
+TEST(CudaKernelEmulated, Bf16MatchesCpuForEveryGate) {
+  // Same bf16 inputs and outputs rounded to bf16 on both sides: they differ
+  // by the accumulation order only, and by one bf16 rounding where it tips.
+  for (GateKind gate : {GateKind::kNone, GateKind::kScalar, GateKind::kPerDim}) {
+    ExpectAgree({2, 100, 2, 32, 16, gate, at::kBFloat16}, 1e-2);
+  }
+}
+
+TEST(CudaKernelEmulated, LargestSupportedHeadDimFitsSharedMemory) {
+  ExpectAgree({1, 65, 1, 128, 128, GateKind::kPerDim, at::kFloat}, 2e-5);
+}
+
+TEST(CudaKernelEmulated, RejectsWhatTheKernelsCannotRun) {
+  const Problem prob({1, 8, 1, 129, 8, GateKind::kNone, at::kFloat}, 5);
+  const Case wide{1, 8, 1, 129, 8, GateKind::kNone, at::kFloat};
+  try {
+    prob.Execute(wide, LinearAttnForwardCudaEmulated, LinearAttnBackwardCudaEmulated);
+    FAIL() << "DK=129 was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("up to 128"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace murmur::kernels
