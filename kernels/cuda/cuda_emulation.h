@@ -4,8 +4,9 @@
 // MURMUR_CUDA_EMULATION is defined (see linear_attn_cuda_emulated.cc).
 //
 // Model: a launch runs its blocks one after another; a block is blockDim.x
-// std::threads that share one std::barrier (__syncthreads) and one dynamic
-// shared-memory buffer, NaN-filled before each block so a read of shared
+// std::threads (kept for the whole launch) that share one std::barrier
+// (__syncthreads) and one dynamic shared-memory buffer, NaN-filled before
+// each block so a read of shared
 // memory no thread wrote shows up in the results. Static __shared__ arrays
 // become function statics: shared by a block's threads, which is right
 // because blocks never overlap. A launch asking for more dynamic shared
@@ -73,24 +74,28 @@ inline void Run(int64_t blocks, int threads, size_t smem_bytes, const std::funct
   }
   static std::mutex launch_mutex;  // function statics (__shared__) need blocks not to overlap
   std::lock_guard<std::mutex> lock(launch_mutex);
-  std::vector<float> smem(smem_bytes / sizeof(float) + 1, std::numeric_limits<float>::quiet_NaN());
-  for (int64_t b = 0; b < blocks; ++b) {
-    std::fill(smem.begin(), smem.end(), std::numeric_limits<float>::quiet_NaN());
-    std::barrier<> barrier(threads);
-    std::vector<std::thread> pool;
-    pool.reserve(threads);
-    for (int t = 0; t < threads; ++t) {
-      pool.emplace_back([&, t] {
-        threadIdx = {static_cast<unsigned>(t), 1, 1};
+  std::vector<float> smem(smem_bytes / sizeof(float) + 1);
+  std::barrier<> barrier(threads);
+  // One thread per block thread for the whole launch; each walks the blocks
+  // in turn, with a barrier on either side of a block.
+  std::vector<std::thread> pool;
+  pool.reserve(threads);
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      threadIdx = {static_cast<unsigned>(t), 1, 1};
+      blockDim = {static_cast<unsigned>(threads), 1, 1};
+      gridDim = {static_cast<unsigned>(blocks), 1, 1};
+      tl_block = {&barrier, smem.data()};
+      for (int64_t b = 0; b < blocks; ++b) {
+        if (t == 0) std::fill(smem.begin(), smem.end(), std::numeric_limits<float>::quiet_NaN());
         blockIdx = {static_cast<unsigned>(b), 1, 1};
-        blockDim = {static_cast<unsigned>(threads), 1, 1};
-        gridDim = {static_cast<unsigned>(blocks), 1, 1};
-        tl_block = {&barrier, smem.data()};
+        barrier.arrive_and_wait();
         body();
-      });
-    }
-    for (std::thread& th : pool) th.join();
+        barrier.arrive_and_wait();
+      }
+    });
   }
+  for (std::thread& th : pool) th.join();
   LastLaunch() = LaunchResult::kOk;
 }
 

@@ -1,15 +1,25 @@
 // CUDA implementation of chunked causal linear attention (plain, scalar
 // decay, per-dimension GLA gates), forward and backward.
 //
-// One thread block per (batch, head) walks the sequence chunk by chunk.
-// A chunk of q, k, v (and dO) is staged in shared memory as fp32; the
-// intra-chunk matrix A_ts = sum_d q_td k_sd exp(b_td - b_sd) (s <= t) is
-// formed elementwise with the exponent masked before exp, so every exponent
-// is <= 0 for all gate kinds; the running state S (DK x DV, fp32) lives in a
-// global workspace that stays in L2. The backward pass stores the state at
-// the start of every chunk in a first sweep, then walks the chunks in
-// reverse carrying dS, and accumulates the gate gradient with the identity
-// dlog a_t = sum_{t' >= t} (q . dq - k . dk)_{t'} + <dS_T, S_T>.
+// Chunk-parallel, as in KERNELS.md: the sequence is cut into chunks of C=64
+// and every (batch, head, chunk) is one thread block, so a B=4, H=4, T=4096
+// call runs 1,024 blocks rather than 16 sequential walks. Only the state
+// recurrence is sequential, and it is elementwise:
+//   forward   1. ChunkUpdate: per chunk, dS_n = (K e^(G-b))^T V and G_n
+//             2. StateScan:   S_{n+1} = e^(G_n) S_n + dS_n, one thread per
+//                state element, every S_n kept (one state per chunk)
+//             3. ChunkOutput: O_n = scale ((Q e^b) S_n + ((Q K^T) (.) D) V)
+//   backward  1-2 again for the S_n, then
+//             4. ChunkDState: per chunk, scale (Q e^b)^T dO
+//             5. DStateScan:  gradient of every S_{n+1}, in reverse; dh0
+//             6. ChunkGrad:   dq, dk, dv of the chunk, and the chunk-local
+//                reverse cumsum of (q . dq - k . dk) for the gate gradient
+//             7. GateOffsetScan + GateGradFinish: add the later chunks' sums
+//                and <dS_T, S_T> (dlog a_t = sum_{t' >= t} (...) + <dS_T, S_T>)
+// A chunk of q, k, v (and dO) is staged in shared memory as fp32; the intra-
+// chunk matrix A_ts = sum_d q_td k_sd exp(b_td - b_sd) (s <= t) is formed
+// with the exponent masked before exp, so every exponent is <= 0 for all
+// gate kinds. States, accumulators and gate gradients are fp32.
 // Only LinearAttn{Forward,Backward}Cuda are visible; they see params only.
 //
 // The same source also compiles as C++ under kernels/cuda/cuda_emulation.h
@@ -67,6 +77,7 @@ __device__ __forceinline__ __nv_bfloat16 FromF<__nv_bfloat16>(float x) {
 struct Dims {
   int64_t T, H, DK, DV;
   int C;
+  int64_t N;  // chunks: ceil(T / C)
   GateKind gate;
   float scale;
 };
@@ -171,205 +182,252 @@ __device__ void BuildA(const Smem& s, const Dims& d, int L) {
   }
 }
 
-// S <- e^G S + (K e^(G-b))^T V.
-__device__ void AdvanceState(const Smem& s, const Dims& d, int L, float* S) {
+// The block's chunk: batch-head bh, chunk n, rows [t0, t0 + L).
+struct ChunkPos {
+  int64_t bh, b, h, n, t0;
+  int L;
+};
+
+__device__ __forceinline__ ChunkPos ThisChunk(const Dims& d) {
+  ChunkPos c;
+  c.bh = blockIdx.x / d.N;
+  c.n = blockIdx.x % d.N;
+  c.b = c.bh / d.H;
+  c.h = c.bh % d.H;
+  c.t0 = c.n * d.C;
+  c.L = static_cast<int>(d.T - c.t0 < d.C ? d.T - c.t0 : d.C);
+  return c;
+}
+
+// Workspace layouts, per batch-head: states [N + 1][DK * DV] (slot n is the
+// state at the start of chunk n, slot N the final state; slot n + 1 first
+// holds chunk n's update), chunk log-decay totals [N][DK].
+template <typename F>  // float or const float
+__device__ __forceinline__ F* StateSlot(F* states, const Dims& d, int64_t bh, int64_t n) {
+  return states + (bh * (d.N + 1) + n) * d.DK * d.DV;
+}
+
+// 1. Slot n + 1 <- (K e^(G-b))^T V for this chunk; gam[n] <- G (0 without gates).
+template <typename in_t>
+__global__ void ChunkUpdateKernel(LinearAttnForwardParams p, Dims d, float* states, float* gam) {
+  MURMUR_DYNAMIC_SMEM(smem);
+  Smem s = CarveSmem(smem, d);
+  const ChunkPos c = ThisChunk(d);
+  LoadTile(static_cast<const in_t*>(p.k), d, c.b, c.h, c.t0, c.L, d.DK, s.K);
+  LoadTile(static_cast<const in_t*>(p.v), d, c.b, c.h, c.t0, c.L, d.DV, s.V);
+  LoadGates(static_cast<const float*>(p.g), d, c.b, c.h, c.t0, c.L, s);
+  __syncthreads();
+  float* out = StateSlot(states, d, c.bh, c.n + 1);
   for (int idx = threadIdx.x; idx < d.DK * d.DV; idx += blockDim.x) {
-    const int c = idx / d.DV, j = idx % d.DV;
-    float acc = S[idx] * __expf(Total(s, d, c));
-    for (int i = 0; i < L; ++i) acc += s.K[i * d.DK + c] * __expf(ToEnd(s, d, i, c)) * s.V[i * d.DV + j];
-    S[idx] = acc;
+    const int k = idx / d.DV, j = idx % d.DV;
+    float acc = 0.f;
+    for (int i = 0; i < c.L; ++i) acc += s.K[i * d.DK + k] * __expf(ToEnd(s, d, i, k)) * s.V[i * d.DV + j];
+    out[idx] = acc;
+  }
+  for (int k = threadIdx.x; k < d.DK; k += blockDim.x) {
+    gam[(c.bh * d.N + c.n) * d.DK + k] = Total(s, d, k);
   }
 }
 
+// 2. Slot 0 <- h0 (or 0); slot n + 1 <- e^(G_n) slot n + slot n + 1. One
+// thread per state element; also writes the final state when asked.
+__global__ void StateScanKernel(Dims d, const float* h0, float* states, const float* gam,
+                                float* final_state) {
+  const int64_t elems = d.DK * d.DV;
+  const int64_t tiles = (elems + blockDim.x - 1) / blockDim.x;
+  const int64_t bh = blockIdx.x / tiles;
+  const int64_t idx = (blockIdx.x % tiles) * blockDim.x + threadIdx.x;
+  if (idx >= elems) return;
+  const int64_t k = idx / d.DV;
+  float S = h0 != nullptr ? h0[bh * elems + idx] : 0.f;
+  StateSlot(states, d, bh, 0)[idx] = S;
+  for (int64_t n = 0; n < d.N; ++n) {
+    float* next = StateSlot(states, d, bh, n + 1) + idx;
+    S = __expf(gam[(bh * d.N + n) * d.DK + k]) * S + *next;
+    *next = S;
+  }
+  if (final_state != nullptr) final_state[bh * elems + idx] = S;
+}
+
+// 3. O = scale ((Q e^b) S_n + A V) for this chunk.
 template <typename in_t>
-__global__ void ForwardKernel(LinearAttnForwardParams p, Dims d, float* workspace) {
+__global__ void ChunkOutputKernel(LinearAttnForwardParams p, Dims d, const float* states) {
   MURMUR_DYNAMIC_SMEM(smem);
   Smem s = CarveSmem(smem, d);
-  const int64_t bh = blockIdx.x, b = bh / d.H, h = bh % d.H;
-  const int64_t state_elems = d.DK * d.DV;
-  float* S = workspace + bh * state_elems;
-  const float* h0 = static_cast<const float*>(p.initial_state);
-  for (int idx = threadIdx.x; idx < state_elems; idx += blockDim.x) {
-    S[idx] = h0 ? h0[bh * state_elems + idx] : 0.f;
-  }
-  const in_t* q = static_cast<const in_t*>(p.q);
-  const in_t* k = static_cast<const in_t*>(p.k);
-  const in_t* v = static_cast<const in_t*>(p.v);
+  const ChunkPos c = ThisChunk(d);
+  LoadTile(static_cast<const in_t*>(p.q), d, c.b, c.h, c.t0, c.L, d.DK, s.Q);
+  LoadTile(static_cast<const in_t*>(p.k), d, c.b, c.h, c.t0, c.L, d.DK, s.K);
+  LoadTile(static_cast<const in_t*>(p.v), d, c.b, c.h, c.t0, c.L, d.DV, s.V);
+  LoadGates(static_cast<const float*>(p.g), d, c.b, c.h, c.t0, c.L, s);
+  __syncthreads();
+  BuildA(s, d, c.L);
+  __syncthreads();
+  const float* S = StateSlot(states, d, c.bh, c.n);
   in_t* o = static_cast<in_t*>(p.o);
-  const float* g = static_cast<const float*>(p.g);
-  for (int64_t t0 = 0; t0 < d.T; t0 += d.C) {
-    const int L = static_cast<int>(d.T - t0 < d.C ? d.T - t0 : d.C);
-    LoadTile(q, d, b, h, t0, L, d.DK, s.Q);
-    LoadTile(k, d, b, h, t0, L, d.DK, s.K);
-    LoadTile(v, d, b, h, t0, L, d.DV, s.V);
-    LoadGates(g, d, b, h, t0, L, s);
-    __syncthreads();
-    BuildA(s, d, L);
-    __syncthreads();
-    for (int idx = threadIdx.x; idx < L * d.DV; idx += blockDim.x) {
-      const int t = idx / d.DV, j = idx % d.DV;
-      float acc = 0.f;
-      for (int c = 0; c < d.DK; ++c) acc += s.Q[t * d.DK + c] * __expf(FromStart(s, d, t, c)) * S[c * d.DV + j];
-      for (int sr = 0; sr <= t; ++sr) acc += s.A[t * d.C + sr] * s.V[sr * d.DV + j];
-      o[Row(d, b, t0 + t, h, d.DV) + j] = FromF<in_t>(d.scale * acc);
-    }
-    __syncthreads();
-    AdvanceState(s, d, L, S);
-    __syncthreads();
-  }
-  if (p.final_state != nullptr) {
-    float* ht = static_cast<float*>(p.final_state) + bh * state_elems;
-    for (int idx = threadIdx.x; idx < state_elems; idx += blockDim.x) ht[idx] = S[idx];
+  for (int idx = threadIdx.x; idx < c.L * d.DV; idx += blockDim.x) {
+    const int t = idx / d.DV, j = idx % d.DV;
+    float acc = 0.f;
+    for (int k = 0; k < d.DK; ++k) acc += s.Q[t * d.DK + k] * __expf(FromStart(s, d, t, k)) * S[k * d.DV + j];
+    for (int sr = 0; sr <= t; ++sr) acc += s.A[t * d.C + sr] * s.V[sr * d.DV + j];
+    o[Row(d, c.b, c.t0 + t, c.h, d.DV) + j] = FromF<in_t>(d.scale * acc);
   }
 }
 
-// Workspace per (b,h): (n_chunks + 1) states, dS, and fp32 dq, dk for one chunk.
+// 4. Slot n of dstates <- scale (Q e^b)^T dO for this chunk.
 template <typename in_t>
-__global__ void BackwardKernel(LinearAttnBackwardParams bp, Dims d, float* workspace,
-                               int64_t n_chunks) {
+__global__ void ChunkDStateKernel(LinearAttnBackwardParams bp, Dims d, float* dstates) {
   MURMUR_DYNAMIC_SMEM(smem);
   Smem s = CarveSmem(smem, d);
+  const ChunkPos c = ThisChunk(d);
+  LoadTile(static_cast<const in_t*>(bp.fwd.q), d, c.b, c.h, c.t0, c.L, d.DK, s.Q);
+  LoadTile(static_cast<const in_t*>(bp.d_o), d, c.b, c.h, c.t0, c.L, d.DV, s.dO);
+  LoadGates(static_cast<const float*>(bp.fwd.g), d, c.b, c.h, c.t0, c.L, s);
+  __syncthreads();
+  float* out = StateSlot(dstates, d, c.bh, c.n);
+  for (int idx = threadIdx.x; idx < d.DK * d.DV; idx += blockDim.x) {
+    const int k = idx / d.DV, j = idx % d.DV;
+    float acc = 0.f;
+    for (int t = 0; t < c.L; ++t) acc += s.Q[t * d.DK + k] * __expf(FromStart(s, d, t, k)) * s.dO[t * d.DV + j];
+    out[idx] = d.scale * acc;
+  }
+}
+
+// 5. dstates slot n + 1 becomes the gradient of the state after chunk n:
+// slot N <- dS_T (or 0), slot n <- e^(G_n) slot n + 1 + slot n, in reverse;
+// slot 0 ends as the gradient of h0.
+__global__ void DStateScanKernel(Dims d, const float* dht, float* dstates, const float* gam,
+                                 float* dh0) {
+  const int64_t elems = d.DK * d.DV;
+  const int64_t tiles = (elems + blockDim.x - 1) / blockDim.x;
+  const int64_t bh = blockIdx.x / tiles;
+  const int64_t idx = (blockIdx.x % tiles) * blockDim.x + threadIdx.x;
+  if (idx >= elems) return;
+  const int64_t k = idx / d.DV;
+  float dS = dht != nullptr ? dht[bh * elems + idx] : 0.f;
+  StateSlot(dstates, d, bh, d.N)[idx] = dS;
+  for (int64_t n = d.N - 1; n >= 0; --n) {
+    float* slot = StateSlot(dstates, d, bh, n) + idx;
+    dS = __expf(gam[(bh * d.N + n) * d.DK + k]) * dS + *slot;
+    *slot = dS;
+  }
+  if (dh0 != nullptr) dh0[bh * elems + idx] = dS;
+}
+
+// 6. dq, dk, dv of this chunk from S_n (states slot n) and the gradient of
+// the state after it (dstates slot n + 1). With gates, dg gets the chunk-
+// local reverse cumsum of r_t = q_t . dq_t - k_t . dk_t (per key dim for
+// GLA) and `totals` the chunk's sum.
+template <typename in_t>
+__global__ void ChunkGradKernel(LinearAttnBackwardParams bp, Dims d, const float* states,
+                                const float* dstates, float* totals) {
+  MURMUR_DYNAMIC_SMEM(smem);
+  Smem s = CarveSmem(smem, d);
+  const ChunkPos c = ThisChunk(d);
   const LinearAttnForwardParams& p = bp.fwd;
-  const int64_t bh = blockIdx.x, b = bh / d.H, h = bh % d.H;
-  const int64_t state_elems = d.DK * d.DV;
-  const int64_t per_bh = (n_chunks + 2) * state_elems + 2 * d.C * d.DK;
-  float* states = workspace + bh * per_bh;
-  float* dS = states + (n_chunks + 1) * state_elems;
-  float* dq32 = dS + state_elems;
-  float* dk32 = dq32 + d.C * d.DK;
-  const in_t* q = static_cast<const in_t*>(p.q);
-  const in_t* k = static_cast<const in_t*>(p.k);
-  const in_t* v = static_cast<const in_t*>(p.v);
-  const in_t* d_o = static_cast<const in_t*>(bp.d_o);
-  const float* g = static_cast<const float*>(p.g);
-  const float* h0 = static_cast<const float*>(p.initial_state);
-  const float* dht = static_cast<const float*>(bp.d_final_state);
-
-  // Sweep 1: the state at the start of every chunk (and the final state).
-  float* S = states;
-  for (int idx = threadIdx.x; idx < state_elems; idx += blockDim.x) {
-    S[idx] = h0 ? h0[bh * state_elems + idx] : 0.f;
-  }
-  for (int64_t n = 0; n < n_chunks; ++n) {
-    const int64_t t0 = n * d.C;
-    const int L = static_cast<int>(d.T - t0 < d.C ? d.T - t0 : d.C);
-    float* next = states + (n + 1) * state_elems;
-    LoadTile(k, d, b, h, t0, L, d.DK, s.K);
-    LoadTile(v, d, b, h, t0, L, d.DV, s.V);
-    LoadGates(g, d, b, h, t0, L, s);
-    for (int idx = threadIdx.x; idx < state_elems; idx += blockDim.x) next[idx] = states[n * state_elems + idx];
-    __syncthreads();
-    AdvanceState(s, d, L, next);
-    __syncthreads();
-  }
-  const float* ST = states + n_chunks * state_elems;
-  // Gate-gradient suffix sums start at <dS_T, S_T> (per key dim): s.r is
-  // too small for DK, so keep them in G's slot after each chunk's use.
-  const int gcols = d.gate == GateKind::kPerDim ? static_cast<int>(d.DK) : 1;
-  __shared__ float suffix[256];
-  for (int c = threadIdx.x; c < gcols; c += blockDim.x) suffix[c] = 0.f;
+  LoadTile(static_cast<const in_t*>(p.q), d, c.b, c.h, c.t0, c.L, d.DK, s.Q);
+  LoadTile(static_cast<const in_t*>(p.k), d, c.b, c.h, c.t0, c.L, d.DK, s.K);
+  LoadTile(static_cast<const in_t*>(p.v), d, c.b, c.h, c.t0, c.L, d.DV, s.V);
+  LoadTile(static_cast<const in_t*>(bp.d_o), d, c.b, c.h, c.t0, c.L, d.DV, s.dO);
+  LoadGates(static_cast<const float*>(p.g), d, c.b, c.h, c.t0, c.L, s);
+  for (int t = threadIdx.x; t < d.C; t += blockDim.x) s.r[t] = 0.f;
   __syncthreads();
-  if (dht != nullptr && d.gate != GateKind::kNone) {
-    for (int c = threadIdx.x; c < d.DK; c += blockDim.x) {
-      float acc = 0.f;
-      for (int j = 0; j < d.DV; ++j) acc += dht[bh * state_elems + c * d.DV + j] * ST[c * d.DV + j];
-      atomicAdd(&suffix[d.gate == GateKind::kPerDim ? c : 0], acc);
+  BuildA(s, d, c.L);
+  // dA = scale (dO V^T), masked.
+  for (int idx = threadIdx.x; idx < c.L * c.L; idx += blockDim.x) {
+    const int t = idx / c.L, sr = idx % c.L;
+    float acc = 0.f;
+    if (sr <= t) {
+      for (int j = 0; j < d.DV; ++j) acc += s.dO[t * d.DV + j] * s.V[sr * d.DV + j];
     }
-  }
-  for (int idx = threadIdx.x; idx < state_elems; idx += blockDim.x) {
-    dS[idx] = dht ? dht[bh * state_elems + idx] : 0.f;
+    s.dA[t * d.C + sr] = d.scale * acc;
   }
   __syncthreads();
-
-  for (int64_t n = n_chunks - 1; n >= 0; --n) {
-    const int64_t t0 = n * d.C;
-    const int L = static_cast<int>(d.T - t0 < d.C ? d.T - t0 : d.C);
-    const float* Sn = states + n * state_elems;
-    LoadTile(q, d, b, h, t0, L, d.DK, s.Q);
-    LoadTile(k, d, b, h, t0, L, d.DK, s.K);
-    LoadTile(v, d, b, h, t0, L, d.DV, s.V);
-    LoadTile(d_o, d, b, h, t0, L, d.DV, s.dO);
-    LoadGates(g, d, b, h, t0, L, s);
-    __syncthreads();
-    BuildA(s, d, L);
-    for (int idx = threadIdx.x; idx < L * L; idx += blockDim.x) {
-      const int t = idx / L, sr = idx % L;
-      float acc = 0.f;
-      if (sr <= t) {
-        for (int j = 0; j < d.DV; ++j) acc += s.dO[t * d.DV + j] * s.V[sr * d.DV + j];
-      }
-      s.dA[t * d.C + sr] = d.scale * acc;
-    }
-    __syncthreads();
-    // dq and dk (fp32 scratch), dv (written out).
-    for (int idx = threadIdx.x; idx < L * d.DK; idx += blockDim.x) {
-      const int t = idx / d.DK, c = idx % d.DK;
-      float inter = 0.f;
-      for (int j = 0; j < d.DV; ++j) inter += s.dO[t * d.DV + j] * Sn[c * d.DV + j];
-      float acc = d.scale * __expf(FromStart(s, d, t, c)) * inter;
-      for (int sr = 0; sr <= t; ++sr) acc += s.dA[t * d.C + sr] * s.K[sr * d.DK + c] * __expf(Between(s, d, t, sr, c));
-      dq32[idx] = acc;
-      float kin = 0.f;
-      for (int j = 0; j < d.DV; ++j) kin += s.V[t * d.DV + j] * dS[c * d.DV + j];
-      float kacc = __expf(ToEnd(s, d, t, c)) * kin;
-      for (int tt = t; tt < L; ++tt) kacc += s.dA[tt * d.C + t] * s.Q[tt * d.DK + c] * __expf(Between(s, d, tt, t, c));
-      dk32[idx] = kacc;
-    }
-    in_t* dv = static_cast<in_t*>(bp.dv);
-    for (int idx = threadIdx.x; idx < L * d.DV; idx += blockDim.x) {
-      const int sr = idx / d.DV, j = idx % d.DV;
-      float acc = 0.f;
-      for (int c = 0; c < d.DK; ++c) acc += s.K[sr * d.DK + c] * __expf(ToEnd(s, d, sr, c)) * dS[c * d.DV + j];
-      for (int t = sr; t < L; ++t) acc += d.scale * s.A[t * d.C + sr] * s.dO[t * d.DV + j];
-      dv[Row(d, b, t0 + sr, h, d.DV) + j] = FromF<in_t>(acc);
-    }
-    __syncthreads();
-    // dS <- e^G dS + scale (Q e^b)^T dO.
-    for (int idx = threadIdx.x; idx < state_elems; idx += blockDim.x) {
-      const int c = idx / d.DV, j = idx % d.DV;
-      float acc = __expf(Total(s, d, c)) * dS[idx];
-      for (int t = 0; t < L; ++t) acc += d.scale * s.Q[t * d.DK + c] * __expf(FromStart(s, d, t, c)) * s.dO[t * d.DV + j];
-      dS[idx] = acc;
-    }
-    // Write dq, dk; gate gradients from the fp32 values.
-    in_t* dqo = static_cast<in_t*>(bp.dq);
-    in_t* dko = static_cast<in_t*>(bp.dk);
-    for (int idx = threadIdx.x; idx < L * d.DK; idx += blockDim.x) {
-      const int t = idx / d.DK, c = idx % d.DK;
-      dqo[Row(d, b, t0 + t, h, d.DK) + c] = FromF<in_t>(dq32[idx]);
-      dko[Row(d, b, t0 + t, h, d.DK) + c] = FromF<in_t>(dk32[idx]);
-    }
-    __syncthreads();
-    if (d.gate != GateKind::kNone && bp.dg != nullptr) {
-      float* dg = static_cast<float*>(bp.dg);
+  const float* Sn = StateSlot(states, d, c.bh, c.n);
+  const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
+  const bool gate_grad = d.gate != GateKind::kNone && bp.dg != nullptr;
+  float* dg = static_cast<float*>(bp.dg);
+  in_t* dqo = static_cast<in_t*>(bp.dq);
+  in_t* dko = static_cast<in_t*>(bp.dk);
+  for (int idx = threadIdx.x; idx < c.L * d.DK; idx += blockDim.x) {
+    const int t = idx / d.DK, k = idx % d.DK;
+    float inter = 0.f;
+    for (int j = 0; j < d.DV; ++j) inter += s.dO[t * d.DV + j] * Sn[k * d.DV + j];
+    float dq = d.scale * __expf(FromStart(s, d, t, k)) * inter;
+    for (int sr = 0; sr <= t; ++sr) dq += s.dA[t * d.C + sr] * s.K[sr * d.DK + k] * __expf(Between(s, d, t, sr, k));
+    float kin = 0.f;
+    for (int j = 0; j < d.DV; ++j) kin += s.V[t * d.DV + j] * dS[k * d.DV + j];
+    float dk = __expf(ToEnd(s, d, t, k)) * kin;
+    for (int tt = t; tt < c.L; ++tt) dk += s.dA[tt * d.C + t] * s.Q[tt * d.DK + k] * __expf(Between(s, d, tt, t, k));
+    dqo[Row(d, c.b, c.t0 + t, c.h, d.DK) + k] = FromF<in_t>(dq);
+    dko[Row(d, c.b, c.t0 + t, c.h, d.DK) + k] = FromF<in_t>(dk);
+    if (gate_grad) {
+      const float r = s.Q[t * d.DK + k] * dq - s.K[t * d.DK + k] * dk;
       if (d.gate == GateKind::kPerDim) {
-        for (int c = threadIdx.x; c < d.DK; c += blockDim.x) {
-          for (int t = L - 1; t >= 0; --t) {
-            const int i = t * d.DK + c;
-            suffix[c] += s.Q[i] * dq32[i] - s.K[i] * dk32[i];
-            dg[Row(d, b, t0 + t, h, d.DK) + c] = suffix[c];
-          }
-        }
+        dg[Row(d, c.b, c.t0 + t, c.h, d.DK) + k] = r;
       } else {
-        for (int t = threadIdx.x; t < L; t += blockDim.x) {
-          float acc = 0.f;
-          for (int c = 0; c < d.DK; ++c) acc += s.Q[t * d.DK + c] * dq32[t * d.DK + c] - s.K[t * d.DK + c] * dk32[t * d.DK + c];
-          s.r[t] = acc;
-        }
-        __syncthreads();
-        if (threadIdx.x == 0) {
-          for (int t = L - 1; t >= 0; --t) {
-            suffix[0] += s.r[t];
-            dg[Row(d, b, t0 + t, h, 1)] = suffix[0];
-          }
-        }
+        atomicAdd(&s.r[t], r);
       }
     }
-    __syncthreads();
   }
-  if (bp.d_initial_state != nullptr) {
-    float* dh0 = static_cast<float*>(bp.d_initial_state) + bh * state_elems;
-    for (int idx = threadIdx.x; idx < state_elems; idx += blockDim.x) dh0[idx] = dS[idx];
+  in_t* dvo = static_cast<in_t*>(bp.dv);
+  for (int idx = threadIdx.x; idx < c.L * d.DV; idx += blockDim.x) {
+    const int sr = idx / d.DV, j = idx % d.DV;
+    float acc = 0.f;
+    for (int k = 0; k < d.DK; ++k) acc += s.K[sr * d.DK + k] * __expf(ToEnd(s, d, sr, k)) * dS[k * d.DV + j];
+    for (int t = sr; t < c.L; ++t) acc += d.scale * s.A[t * d.C + sr] * s.dO[t * d.DV + j];
+    dvo[Row(d, c.b, c.t0 + sr, c.h, d.DV) + j] = FromF<in_t>(acc);
+  }
+  if (!gate_grad) return;
+  __syncthreads();  // r complete in s.r (scalar) or dg (per dim, this block's rows)
+  const int cols = d.gate == GateKind::kPerDim ? static_cast<int>(d.DK) : 1;
+  for (int k = threadIdx.x; k < cols; k += blockDim.x) {
+    float run = 0.f;
+    for (int t = c.L - 1; t >= 0; --t) {
+      float* out = dg + Row(d, c.b, c.t0 + t, c.h, cols) + k;
+      run += d.gate == GateKind::kPerDim ? *out : s.r[t];
+      *out = run;
+    }
+    totals[(c.bh * d.N + c.n) * cols + k] = run;
+  }
+}
+
+// 7a. Per batch-head and gate column: totals[n] <- <dS_T, S_T> + the sum of
+// totals of the chunks after n (exclusive reverse scan over chunks).
+__global__ void GateOffsetScanKernel(Dims d, const float* dht, const float* states,
+                                     float* totals) {
+  __shared__ float final_term[128];
+  const int cols = d.gate == GateKind::kPerDim ? static_cast<int>(d.DK) : 1;
+  const int64_t bh = blockIdx.x;
+  for (int k = threadIdx.x; k < cols; k += blockDim.x) final_term[k] = 0.f;
+  __syncthreads();
+  if (dht != nullptr) {
+    const float* ST = StateSlot(states, d, bh, d.N);
+    const float* dST = dht + bh * d.DK * d.DV;
+    for (int idx = threadIdx.x; idx < d.DK * d.DV; idx += blockDim.x) {
+      const int k = static_cast<int>(idx / d.DV);
+      atomicAdd(&final_term[d.gate == GateKind::kPerDim ? k : 0], dST[idx] * ST[idx]);
+    }
+  }
+  __syncthreads();
+  for (int k = threadIdx.x; k < cols; k += blockDim.x) {
+    float run = final_term[k];
+    for (int64_t n = d.N - 1; n >= 0; --n) {
+      float* slot = totals + (bh * d.N + n) * cols + k;
+      const float chunk_sum = *slot;
+      *slot = run;
+      run += chunk_sum;
+    }
+  }
+}
+
+// 7b. dg of this chunk += its offset from 7a.
+__global__ void GateGradFinishKernel(LinearAttnBackwardParams bp, Dims d, const float* totals) {
+  const ChunkPos c = ThisChunk(d);
+  const int cols = d.gate == GateKind::kPerDim ? static_cast<int>(d.DK) : 1;
+  float* dg = static_cast<float*>(bp.dg);
+  for (int idx = threadIdx.x; idx < c.L * cols; idx += blockDim.x) {
+    const int t = idx / cols, k = idx % cols;
+    dg[Row(d, c.b, c.t0 + t, c.h, cols) + k] += totals[(c.bh * d.N + c.n) * cols + k];
   }
 }
 
@@ -387,6 +445,7 @@ Dims MakeDims(const LinearAttnForwardParams& p) {
   d.DK = p.DK;
   d.DV = p.DV;
   d.C = 64;
+  d.N = (p.T + d.C - 1) / d.C;
   d.gate = p.gate;
   d.scale = p.scale;
   return d;
@@ -399,45 +458,104 @@ void AllowSmem(Kernel kernel, size_t smem) {
         "raising the shared-memory limit");
 }
 
+// One device allocation on the stream, freed (stream-ordered) on scope exit.
+class Workspace {
+ public:
+  Workspace(size_t floats, cudaStream_t stream) : stream_(stream) {
+    Check(cudaMallocAsync(&data_, sizeof(float) * (floats == 0 ? 1 : floats), stream), "workspace");
+  }
+  ~Workspace() { cudaFreeAsync(data_, stream_); }
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  float* data() const { return data_; }
+
+ private:
+  float* data_ = nullptr;
+  cudaStream_t stream_;
+};
+
+// Blocks of the elementwise state scans: one thread per state element.
+int64_t ScanBlocks(const Dims& d, int64_t bh) {
+  return bh * ((d.DK * d.DV + kThreads - 1) / kThreads);
+}
+
+template <typename in_t>
+void Forward(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
+  const int64_t BH = p.B * p.H, chunks = BH * d.N;
+  const size_t smem = SmemBytes(d.C, d.DK, d.DV);
+  AllowSmem(ChunkUpdateKernel<in_t>, smem);
+  AllowSmem(ChunkOutputKernel<in_t>, smem);
+  Workspace ws(static_cast<size_t>(BH * ((d.N + 1) * d.DK * d.DV + d.N * d.DK)), stream);
+  float* states = ws.data();
+  float* gam = states + BH * (d.N + 1) * d.DK * d.DV;
+  if (chunks > 0) Launch(ChunkUpdateKernel<in_t>, chunks, smem, stream, p, d, states, gam);
+  Launch(StateScanKernel, ScanBlocks(d, BH), 0, stream, d,
+         static_cast<const float*>(p.initial_state), states, static_cast<const float*>(gam),
+         static_cast<float*>(p.final_state));
+  if (chunks > 0) {
+    Launch(ChunkOutputKernel<in_t>, chunks, smem, stream, p, d, static_cast<const float*>(states));
+  }
+  Check(cudaGetLastError(), "forward launch");
+}
+
+template <typename in_t>
+void Backward(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t stream) {
+  const LinearAttnForwardParams& p = bp.fwd;
+  const int64_t BH = p.B * p.H, chunks = BH * d.N;
+  const int64_t state_floats = BH * (d.N + 1) * d.DK * d.DV;
+  const int64_t cols = d.gate == GateKind::kPerDim ? d.DK : 1;
+  const size_t smem = SmemBytes(d.C, d.DK, d.DV);
+  AllowSmem(ChunkUpdateKernel<in_t>, smem);
+  AllowSmem(ChunkDStateKernel<in_t>, smem);
+  AllowSmem(ChunkGradKernel<in_t>, smem);
+  Workspace ws(static_cast<size_t>(2 * state_floats + BH * d.N * (d.DK + cols)), stream);
+  float* states = ws.data();
+  float* dstates = states + state_floats;
+  float* gam = dstates + state_floats;
+  float* totals = gam + BH * d.N * d.DK;
+  const auto* cgam = static_cast<const float*>(gam);
+  const auto* dht = static_cast<const float*>(bp.d_final_state);
+  // The chunk-start states, as in the forward.
+  if (chunks > 0) Launch(ChunkUpdateKernel<in_t>, chunks, smem, stream, p, d, states, gam);
+  Launch(StateScanKernel, ScanBlocks(d, BH), 0, stream, d,
+         static_cast<const float*>(p.initial_state), states, cgam, static_cast<float*>(nullptr));
+  // Gradients of every chunk-start state, and of h0.
+  if (chunks > 0) Launch(ChunkDStateKernel<in_t>, chunks, smem, stream, bp, d, dstates);
+  Launch(DStateScanKernel, ScanBlocks(d, BH), 0, stream, d, dht, dstates, cgam,
+         static_cast<float*>(bp.d_initial_state));
+  if (chunks > 0) {
+    Launch(ChunkGradKernel<in_t>, chunks, smem, stream, bp, d, static_cast<const float*>(states),
+           static_cast<const float*>(dstates), totals);
+    if (d.gate != GateKind::kNone && bp.dg != nullptr) {
+      Launch(GateOffsetScanKernel, BH, 0, stream, d, dht, static_cast<const float*>(states), totals);
+      Launch(GateGradFinishKernel, chunks, 0, stream, bp, d, static_cast<const float*>(totals));
+    }
+  }
+  Check(cudaGetLastError(), "backward launch");
+}
+
 }  // namespace
 
 void LinearAttnForwardCuda(const LinearAttnForwardParams& p, void* stream_ptr) {
-  if (p.B * p.H == 0 || p.T == 0) return;
-  Dims d = MakeDims(p);
-  auto stream = static_cast<cudaStream_t>(stream_ptr);
-  const size_t smem = SmemBytes(d.C, d.DK, d.DV);
-  float* ws = nullptr;
-  Check(cudaMallocAsync(&ws, sizeof(float) * p.B * p.H * p.DK * p.DV, stream), "workspace");
+  if (p.B * p.H == 0) return;
+  const Dims d = MakeDims(p);
+  const auto stream = static_cast<cudaStream_t>(stream_ptr);
   if (p.dtype == DType::kBFloat16) {
-    AllowSmem(ForwardKernel<__nv_bfloat16>, smem);
-    Launch(ForwardKernel<__nv_bfloat16>, p.B * p.H, smem, stream, p, d, ws);
+    Forward<__nv_bfloat16>(p, d, stream);
   } else {
-    AllowSmem(ForwardKernel<float>, smem);
-    Launch(ForwardKernel<float>, p.B * p.H, smem, stream, p, d, ws);
+    Forward<float>(p, d, stream);
   }
-  Check(cudaGetLastError(), "forward launch");
-  Check(cudaFreeAsync(ws, stream), "workspace free");
 }
 
 void LinearAttnBackwardCuda(const LinearAttnBackwardParams& bp, void* stream_ptr) {
-  const LinearAttnForwardParams& p = bp.fwd;
-  if (p.B * p.H == 0 || p.T == 0) return;
-  Dims d = MakeDims(p);
-  auto stream = static_cast<cudaStream_t>(stream_ptr);
-  const int64_t n_chunks = (p.T + d.C - 1) / d.C;
-  const size_t smem = SmemBytes(d.C, d.DK, d.DV);
-  const int64_t per_bh = (n_chunks + 2) * p.DK * p.DV + 2 * d.C * p.DK;
-  float* ws = nullptr;
-  Check(cudaMallocAsync(&ws, sizeof(float) * p.B * p.H * per_bh, stream), "workspace");
-  if (p.dtype == DType::kBFloat16) {
-    AllowSmem(BackwardKernel<__nv_bfloat16>, smem);
-    Launch(BackwardKernel<__nv_bfloat16>, p.B * p.H, smem, stream, bp, d, ws, n_chunks);
+  if (bp.fwd.B * bp.fwd.H == 0) return;
+  const Dims d = MakeDims(bp.fwd);
+  const auto stream = static_cast<cudaStream_t>(stream_ptr);
+  if (bp.fwd.dtype == DType::kBFloat16) {
+    Backward<__nv_bfloat16>(bp, d, stream);
   } else {
-    AllowSmem(BackwardKernel<float>, smem);
-    Launch(BackwardKernel<float>, p.B * p.H, smem, stream, bp, d, ws, n_chunks);
+    Backward<float>(bp, d, stream);
   }
-  Check(cudaGetLastError(), "backward launch");
-  Check(cudaFreeAsync(ws, stream), "workspace free");
 }
 
 }  // namespace murmur::kernels

@@ -4,6 +4,11 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
+#ifdef MURMUR_TORCH_CUDA  // a LibTorch with CUDA (c10_cuda) to launch on
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 namespace murmur::kernels {
 namespace {
 
@@ -39,10 +44,25 @@ LinearAttnForwardParams MakeParams(const at::Tensor& q, const at::Tensor& k, con
   return p;
 }
 
+#ifdef MURMUR_WITH_CUDA
+// Runs launch(stream) on the tensors' device and PyTorch's current stream
+// there, so the kernels order with the ops around them.
+template <typename LaunchFn>
+void OnCudaDevice(const at::Device& device, LaunchFn launch) {
+#ifdef MURMUR_TORCH_CUDA
+  const c10::cuda::CUDAGuard guard(device);
+  launch(static_cast<void*>(c10::cuda::getCurrentCUDAStream(device.index()).stream()));
+#else
+  (void)device;  // a LibTorch without CUDA holds no CUDA tensors: never reached
+  launch(nullptr);
+#endif
+}
+#endif
+
 void RunForward(const LinearAttnForwardParams& p, const at::Device& device) {
   if (device.is_cuda()) {
 #ifdef MURMUR_WITH_CUDA
-    LinearAttnForwardCuda(p, nullptr);
+    OnCudaDevice(device, [&](void* stream) { LinearAttnForwardCuda(p, stream); });
     return;
 #else
     TORCH_CHECK(false, "murmur: this build of the kernels has no CUDA support");
@@ -54,7 +74,7 @@ void RunForward(const LinearAttnForwardParams& p, const at::Device& device) {
 void RunBackward(const LinearAttnBackwardParams& p, const at::Device& device) {
   if (device.is_cuda()) {
 #ifdef MURMUR_WITH_CUDA
-    LinearAttnBackwardCuda(p, nullptr);
+    OnCudaDevice(device, [&](void* stream) { LinearAttnBackwardCuda(p, stream); });
     return;
 #else
     TORCH_CHECK(false, "murmur: this build of the kernels has no CUDA support");
