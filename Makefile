@@ -1,7 +1,8 @@
 # murmur: the two commands (see README.md).
 #   make demo   set up, build, and run murmur's main job
 #   make test   set up, build, and run the whole test suite
-# Others: make build, make bench, make fuzz [FUZZ_SECONDS=600], make sanitize, make clean.
+# Others: make build, make bench, make fuzz [FUZZ_SECONDS=600], make sanitize,
+# make cuda-race-check, make clean.
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
@@ -10,7 +11,7 @@ CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 600
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test demo bench fuzz sanitize clean
+.PHONY: all deps configure build test demo bench fuzz sanitize cuda-race-check clean
 
 all: build
 
@@ -32,6 +33,7 @@ demo: build
 bench: build
 	@mkdir -p $(BUILD_DIR)/bench
 	$(BUILD_DIR)/common/murmur-bench-codec --json $(BUILD_DIR)/bench/codec.json
+	$(BUILD_DIR)/kernels/murmur-bench-kernels --json $(BUILD_DIR)/bench/kernels.json
 
 # Coverage-guided fuzzing of the tensor decoder with clang's libFuzzer (+ASan/UBSan).
 fuzz: deps
@@ -47,5 +49,17 @@ fuzz: deps
 sanitize:
 	@$(MAKE) test BUILD_DIR=build-asan CMAKE_FLAGS="-DMURMUR_SANITIZE=address,undefined"
 
+# The CUDA kernels run under the CPU emulation of CUDA with ThreadSanitizer:
+# a missing __syncthreads shows up as a data race on shared memory. The CPU
+# kernels the test compares against run on one OpenMP thread (libgomp is not
+# instrumented), and function entry/exit hooks are off because TSan is not
+# yet initialized when the AVX2 clones' resolvers run.
+cuda-race-check: deps
+	@CXXFLAGS="--param=tsan-instrument-func-entry-exit=0" cmake -S . -B build-tsan -G Ninja \
+	  -DMURMUR_SANITIZE=thread -DMURMUR_NO_CUDA=ON -DMURMUR_BUILD_BENCHMARKS=OFF \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target murmur_kernels_cuda_emulated_test
+	OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/kernels/murmur_kernels_cuda_emulated_test
+
 clean:
-	rm -rf $(BUILD_DIR) build-fuzz build-asan
+	rm -rf $(BUILD_DIR) build-fuzz build-asan build-tsan

@@ -143,40 +143,68 @@ __device__ void LoadGates(const float* g, const Dims& d, int64_t b, int64_t h, i
   }
 }
 
-// log-decay between rows t >= s for key dim c (0 when there is no gate).
-__device__ __forceinline__ float Between(const Smem& s, const Dims& d, int t, int sr, int c) {
-  if (d.gate == GateKind::kNone) return 0.f;
-  const int cc = d.gate == GateKind::kPerDim ? c : 0;
-  return s.b[t * d.DK + cc] - s.b[sr * d.DK + cc];
+// Decay factors for key dim c, e^(exponent) with every exponent <= 0; a
+// compile-time 1 without a gate, so plain attention runs no exp at all.
+// Between rows t >= sr:
+template <GateKind G>
+__device__ __forceinline__ float DecayBetween(const Smem& s, const Dims& d, int t, int sr, int c) {
+  if constexpr (G == GateKind::kNone) {
+    return 1.f;
+  } else {
+    const int cc = G == GateKind::kPerDim ? c : 0;
+    return __expf(s.b[t * d.DK + cc] - s.b[sr * d.DK + cc]);
+  }
 }
-__device__ __forceinline__ float FromStart(const Smem& s, const Dims& d, int t, int c) {
-  if (d.gate == GateKind::kNone) return 0.f;
-  return s.b[t * d.DK + (d.gate == GateKind::kPerDim ? c : 0)];
+// From the chunk start to row t (inclusive):
+template <GateKind G>
+__device__ __forceinline__ float DecayFromStart(const Smem& s, const Dims& d, int t, int c) {
+  if constexpr (G == GateKind::kNone) {
+    return 1.f;
+  } else {
+    return __expf(s.b[t * d.DK + (G == GateKind::kPerDim ? c : 0)]);
+  }
 }
-__device__ __forceinline__ float ToEnd(const Smem& s, const Dims& d, int t, int c) {
-  if (d.gate == GateKind::kNone) return 0.f;
-  const int cc = d.gate == GateKind::kPerDim ? c : 0;
-  return s.G[cc] - s.b[t * d.DK + cc];
+// From row t to the chunk end:
+template <GateKind G>
+__device__ __forceinline__ float DecayToEnd(const Smem& s, const Dims& d, int t, int c) {
+  if constexpr (G == GateKind::kNone) {
+    return 1.f;
+  } else {
+    const int cc = G == GateKind::kPerDim ? c : 0;
+    return __expf(s.G[cc] - s.b[t * d.DK + cc]);
+  }
 }
-__device__ __forceinline__ float Total(const Smem& s, const Dims& d, int c) {
-  if (d.gate == GateKind::kNone) return 0.f;
-  return s.G[d.gate == GateKind::kPerDim ? c : 0];
+// The chunk's total log decay (not exponentiated).
+template <GateKind G>
+__device__ __forceinline__ float LogTotal(const Smem& s, int c) {
+  if constexpr (G == GateKind::kNone) {
+    return 0.f;
+  } else {
+    return s.G[G == GateKind::kPerDim ? c : 0];
+  }
+}
+// The part of the decay between rows that depends on the key dim: all of it
+// for GLA; for a scalar gate it is folded into A and dA once per (t, sr).
+template <GateKind G>
+__device__ __forceinline__ float DecayPerDim(const Smem& s, const Dims& d, int t, int sr, int c) {
+  if constexpr (G == GateKind::kPerDim) {
+    return DecayBetween<G>(s, d, t, sr, c);
+  } else {
+    return 1.f;
+  }
 }
 
 // A_ts = sum_d q_td k_sd e^(b_td - b_sd) for s <= t, else 0 (unscaled).
+template <GateKind G>
 __device__ void BuildA(const Smem& s, const Dims& d, int L) {
   for (int idx = threadIdx.x; idx < L * L; idx += blockDim.x) {
     const int t = idx / L, sr = idx % L;
     float acc = 0.f;
     if (sr <= t) {
-      if (d.gate == GateKind::kPerDim) {
-        for (int c = 0; c < d.DK; ++c) {
-          acc += s.Q[t * d.DK + c] * s.K[sr * d.DK + c] * __expf(Between(s, d, t, sr, c));
-        }
-      } else {
-        for (int c = 0; c < d.DK; ++c) acc += s.Q[t * d.DK + c] * s.K[sr * d.DK + c];
-        acc *= __expf(Between(s, d, t, sr, 0));
+      for (int c = 0; c < d.DK; ++c) {
+        acc += s.Q[t * d.DK + c] * s.K[sr * d.DK + c] * DecayPerDim<G>(s, d, t, sr, c);
       }
+      if constexpr (G == GateKind::kScalar) acc *= DecayBetween<G>(s, d, t, sr, 0);
     }
     s.A[t * d.C + sr] = acc;
   }
@@ -208,7 +236,7 @@ __device__ __forceinline__ F* StateSlot(F* states, const Dims& d, int64_t bh, in
 }
 
 // 1. Slot n + 1 <- (K e^(G-b))^T V for this chunk; gam[n] <- G (0 without gates).
-template <typename in_t>
+template <typename in_t, GateKind G>
 __global__ void ChunkUpdateKernel(LinearAttnForwardParams p, Dims d, float* states, float* gam) {
   MURMUR_DYNAMIC_SMEM(smem);
   Smem s = CarveSmem(smem, d);
@@ -221,11 +249,11 @@ __global__ void ChunkUpdateKernel(LinearAttnForwardParams p, Dims d, float* stat
   for (int idx = threadIdx.x; idx < d.DK * d.DV; idx += blockDim.x) {
     const int k = idx / d.DV, j = idx % d.DV;
     float acc = 0.f;
-    for (int i = 0; i < c.L; ++i) acc += s.K[i * d.DK + k] * __expf(ToEnd(s, d, i, k)) * s.V[i * d.DV + j];
+    for (int i = 0; i < c.L; ++i) acc += s.K[i * d.DK + k] * DecayToEnd<G>(s, d, i, k) * s.V[i * d.DV + j];
     out[idx] = acc;
   }
   for (int k = threadIdx.x; k < d.DK; k += blockDim.x) {
-    gam[(c.bh * d.N + c.n) * d.DK + k] = Total(s, d, k);
+    gam[(c.bh * d.N + c.n) * d.DK + k] = LogTotal<G>(s, k);
   }
 }
 
@@ -250,7 +278,7 @@ __global__ void StateScanKernel(Dims d, const float* h0, float* states, const fl
 }
 
 // 3. O = scale ((Q e^b) S_n + A V) for this chunk.
-template <typename in_t>
+template <typename in_t, GateKind G>
 __global__ void ChunkOutputKernel(LinearAttnForwardParams p, Dims d, const float* states) {
   MURMUR_DYNAMIC_SMEM(smem);
   Smem s = CarveSmem(smem, d);
@@ -260,21 +288,21 @@ __global__ void ChunkOutputKernel(LinearAttnForwardParams p, Dims d, const float
   LoadTile(static_cast<const in_t*>(p.v), d, c.b, c.h, c.t0, c.L, d.DV, s.V);
   LoadGates(static_cast<const float*>(p.g), d, c.b, c.h, c.t0, c.L, s);
   __syncthreads();
-  BuildA(s, d, c.L);
+  BuildA<G>(s, d, c.L);
   __syncthreads();
   const float* S = StateSlot(states, d, c.bh, c.n);
   in_t* o = static_cast<in_t*>(p.o);
   for (int idx = threadIdx.x; idx < c.L * d.DV; idx += blockDim.x) {
     const int t = idx / d.DV, j = idx % d.DV;
     float acc = 0.f;
-    for (int k = 0; k < d.DK; ++k) acc += s.Q[t * d.DK + k] * __expf(FromStart(s, d, t, k)) * S[k * d.DV + j];
+    for (int k = 0; k < d.DK; ++k) acc += s.Q[t * d.DK + k] * DecayFromStart<G>(s, d, t, k) * S[k * d.DV + j];
     for (int sr = 0; sr <= t; ++sr) acc += s.A[t * d.C + sr] * s.V[sr * d.DV + j];
     o[Row(d, c.b, c.t0 + t, c.h, d.DV) + j] = FromF<in_t>(d.scale * acc);
   }
 }
 
 // 4. Slot n of dstates <- scale (Q e^b)^T dO for this chunk.
-template <typename in_t>
+template <typename in_t, GateKind G>
 __global__ void ChunkDStateKernel(LinearAttnBackwardParams bp, Dims d, float* dstates) {
   MURMUR_DYNAMIC_SMEM(smem);
   Smem s = CarveSmem(smem, d);
@@ -287,7 +315,7 @@ __global__ void ChunkDStateKernel(LinearAttnBackwardParams bp, Dims d, float* ds
   for (int idx = threadIdx.x; idx < d.DK * d.DV; idx += blockDim.x) {
     const int k = idx / d.DV, j = idx % d.DV;
     float acc = 0.f;
-    for (int t = 0; t < c.L; ++t) acc += s.Q[t * d.DK + k] * __expf(FromStart(s, d, t, k)) * s.dO[t * d.DV + j];
+    for (int t = 0; t < c.L; ++t) acc += s.Q[t * d.DK + k] * DecayFromStart<G>(s, d, t, k) * s.dO[t * d.DV + j];
     out[idx] = d.scale * acc;
   }
 }
@@ -317,7 +345,7 @@ __global__ void DStateScanKernel(Dims d, const float* dht, float* dstates, const
 // the state after it (dstates slot n + 1). With gates, dg gets the chunk-
 // local reverse cumsum of r_t = q_t . dq_t - k_t . dk_t (per key dim for
 // GLA) and `totals` the chunk's sum.
-template <typename in_t>
+template <typename in_t, GateKind G>
 __global__ void ChunkGradKernel(LinearAttnBackwardParams bp, Dims d, const float* states,
                                 const float* dstates, float* totals) {
   MURMUR_DYNAMIC_SMEM(smem);
@@ -331,13 +359,15 @@ __global__ void ChunkGradKernel(LinearAttnBackwardParams bp, Dims d, const float
   LoadGates(static_cast<const float*>(p.g), d, c.b, c.h, c.t0, c.L, s);
   for (int t = threadIdx.x; t < d.C; t += blockDim.x) s.r[t] = 0.f;
   __syncthreads();
-  BuildA(s, d, c.L);
-  // dA = scale (dO V^T), masked.
+  BuildA<G>(s, d, c.L);
+  // dA = scale (dO V^T), masked; with a scalar gate already times the
+  // decay e^(b_t - b_sr), the factor dq and dk need for each (t, sr).
   for (int idx = threadIdx.x; idx < c.L * c.L; idx += blockDim.x) {
     const int t = idx / c.L, sr = idx % c.L;
     float acc = 0.f;
     if (sr <= t) {
       for (int j = 0; j < d.DV; ++j) acc += s.dO[t * d.DV + j] * s.V[sr * d.DV + j];
+      if constexpr (G == GateKind::kScalar) acc *= DecayBetween<G>(s, d, t, sr, 0);
     }
     s.dA[t * d.C + sr] = d.scale * acc;
   }
@@ -352,12 +382,12 @@ __global__ void ChunkGradKernel(LinearAttnBackwardParams bp, Dims d, const float
     const int t = idx / d.DK, k = idx % d.DK;
     float inter = 0.f;
     for (int j = 0; j < d.DV; ++j) inter += s.dO[t * d.DV + j] * Sn[k * d.DV + j];
-    float dq = d.scale * __expf(FromStart(s, d, t, k)) * inter;
-    for (int sr = 0; sr <= t; ++sr) dq += s.dA[t * d.C + sr] * s.K[sr * d.DK + k] * __expf(Between(s, d, t, sr, k));
+    float dq = d.scale * DecayFromStart<G>(s, d, t, k) * inter;
+    for (int sr = 0; sr <= t; ++sr) dq += s.dA[t * d.C + sr] * s.K[sr * d.DK + k] * DecayPerDim<G>(s, d, t, sr, k);
     float kin = 0.f;
     for (int j = 0; j < d.DV; ++j) kin += s.V[t * d.DV + j] * dS[k * d.DV + j];
-    float dk = __expf(ToEnd(s, d, t, k)) * kin;
-    for (int tt = t; tt < c.L; ++tt) dk += s.dA[tt * d.C + t] * s.Q[tt * d.DK + k] * __expf(Between(s, d, tt, t, k));
+    float dk = DecayToEnd<G>(s, d, t, k) * kin;
+    for (int tt = t; tt < c.L; ++tt) dk += s.dA[tt * d.C + t] * s.Q[tt * d.DK + k] * DecayPerDim<G>(s, d, tt, t, k);
     dqo[Row(d, c.b, c.t0 + t, c.h, d.DK) + k] = FromF<in_t>(dq);
     dko[Row(d, c.b, c.t0 + t, c.h, d.DK) + k] = FromF<in_t>(dk);
     if (gate_grad) {
@@ -373,7 +403,7 @@ __global__ void ChunkGradKernel(LinearAttnBackwardParams bp, Dims d, const float
   for (int idx = threadIdx.x; idx < c.L * d.DV; idx += blockDim.x) {
     const int sr = idx / d.DV, j = idx % d.DV;
     float acc = 0.f;
-    for (int k = 0; k < d.DK; ++k) acc += s.K[sr * d.DK + k] * __expf(ToEnd(s, d, sr, k)) * dS[k * d.DV + j];
+    for (int k = 0; k < d.DK; ++k) acc += s.K[sr * d.DK + k] * DecayToEnd<G>(s, d, sr, k) * dS[k * d.DV + j];
     for (int t = sr; t < c.L; ++t) acc += d.scale * s.A[t * d.C + sr] * s.dO[t * d.DV + j];
     dvo[Row(d, c.b, c.t0 + sr, c.h, d.DV) + j] = FromF<in_t>(acc);
   }
@@ -479,35 +509,35 @@ int64_t ScanBlocks(const Dims& d, int64_t bh) {
   return bh * ((d.DK * d.DV + kThreads - 1) / kThreads);
 }
 
-template <typename in_t>
-void Forward(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
+template <typename in_t, GateKind G>
+void ForwardGated(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
   const size_t smem = SmemBytes(d.C, d.DK, d.DV);
-  AllowSmem(ChunkUpdateKernel<in_t>, smem);
-  AllowSmem(ChunkOutputKernel<in_t>, smem);
+  AllowSmem(ChunkUpdateKernel<in_t, G>, smem);
+  AllowSmem(ChunkOutputKernel<in_t, G>, smem);
   Workspace ws(static_cast<size_t>(BH * ((d.N + 1) * d.DK * d.DV + d.N * d.DK)), stream);
   float* states = ws.data();
   float* gam = states + BH * (d.N + 1) * d.DK * d.DV;
-  if (chunks > 0) Launch(ChunkUpdateKernel<in_t>, chunks, smem, stream, p, d, states, gam);
+  if (chunks > 0) Launch(ChunkUpdateKernel<in_t, G>, chunks, smem, stream, p, d, states, gam);
   Launch(StateScanKernel, ScanBlocks(d, BH), 0, stream, d,
          static_cast<const float*>(p.initial_state), states, static_cast<const float*>(gam),
          static_cast<float*>(p.final_state));
   if (chunks > 0) {
-    Launch(ChunkOutputKernel<in_t>, chunks, smem, stream, p, d, static_cast<const float*>(states));
+    Launch(ChunkOutputKernel<in_t, G>, chunks, smem, stream, p, d, static_cast<const float*>(states));
   }
   Check(cudaGetLastError(), "forward launch");
 }
 
-template <typename in_t>
-void Backward(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t stream) {
+template <typename in_t, GateKind G>
+void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t stream) {
   const LinearAttnForwardParams& p = bp.fwd;
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
   const int64_t state_floats = BH * (d.N + 1) * d.DK * d.DV;
   const int64_t cols = d.gate == GateKind::kPerDim ? d.DK : 1;
   const size_t smem = SmemBytes(d.C, d.DK, d.DV);
-  AllowSmem(ChunkUpdateKernel<in_t>, smem);
-  AllowSmem(ChunkDStateKernel<in_t>, smem);
-  AllowSmem(ChunkGradKernel<in_t>, smem);
+  AllowSmem(ChunkUpdateKernel<in_t, G>, smem);
+  AllowSmem(ChunkDStateKernel<in_t, G>, smem);
+  AllowSmem(ChunkGradKernel<in_t, G>, smem);
   Workspace ws(static_cast<size_t>(2 * state_floats + BH * d.N * (d.DK + cols)), stream);
   float* states = ws.data();
   float* dstates = states + state_floats;
@@ -516,15 +546,15 @@ void Backward(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t st
   const auto* cgam = static_cast<const float*>(gam);
   const auto* dht = static_cast<const float*>(bp.d_final_state);
   // The chunk-start states, as in the forward.
-  if (chunks > 0) Launch(ChunkUpdateKernel<in_t>, chunks, smem, stream, p, d, states, gam);
+  if (chunks > 0) Launch(ChunkUpdateKernel<in_t, G>, chunks, smem, stream, p, d, states, gam);
   Launch(StateScanKernel, ScanBlocks(d, BH), 0, stream, d,
          static_cast<const float*>(p.initial_state), states, cgam, static_cast<float*>(nullptr));
   // Gradients of every chunk-start state, and of h0.
-  if (chunks > 0) Launch(ChunkDStateKernel<in_t>, chunks, smem, stream, bp, d, dstates);
+  if (chunks > 0) Launch(ChunkDStateKernel<in_t, G>, chunks, smem, stream, bp, d, dstates);
   Launch(DStateScanKernel, ScanBlocks(d, BH), 0, stream, d, dht, dstates, cgam,
          static_cast<float*>(bp.d_initial_state));
   if (chunks > 0) {
-    Launch(ChunkGradKernel<in_t>, chunks, smem, stream, bp, d, static_cast<const float*>(states),
+    Launch(ChunkGradKernel<in_t, G>, chunks, smem, stream, bp, d, static_cast<const float*>(states),
            static_cast<const float*>(dstates), totals);
     if (d.gate != GateKind::kNone && bp.dg != nullptr) {
       Launch(GateOffsetScanKernel, BH, 0, stream, d, dht, static_cast<const float*>(states), totals);
@@ -532,6 +562,26 @@ void Backward(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t st
     }
   }
   Check(cudaGetLastError(), "backward launch");
+}
+
+// The gate kind is a template argument of the chunk kernels: plain
+// attention then carries no exp in its inner loops.
+template <typename in_t>
+void Forward(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
+  switch (d.gate) {
+    case GateKind::kNone: return ForwardGated<in_t, GateKind::kNone>(p, d, stream);
+    case GateKind::kScalar: return ForwardGated<in_t, GateKind::kScalar>(p, d, stream);
+    case GateKind::kPerDim: return ForwardGated<in_t, GateKind::kPerDim>(p, d, stream);
+  }
+}
+
+template <typename in_t>
+void Backward(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t stream) {
+  switch (d.gate) {
+    case GateKind::kNone: return BackwardGated<in_t, GateKind::kNone>(bp, d, stream);
+    case GateKind::kScalar: return BackwardGated<in_t, GateKind::kScalar>(bp, d, stream);
+    case GateKind::kPerDim: return BackwardGated<in_t, GateKind::kPerDim>(bp, d, stream);
+  }
 }
 
 }  // namespace
