@@ -8,6 +8,7 @@
 // accumulator type: fp32, or fp64 when the inputs are fp64 (gradcheck).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace murmur::kernels {
@@ -34,6 +35,10 @@ struct LinearAttnForwardParams {
   const void* initial_state = nullptr;  // accumulator type; may be null
   void* o = nullptr;
   void* final_state = nullptr;          // accumulator type; may be null
+  // CUDA only: device scratch of LinearAttnForwardCudaWorkspaceBytes(*this)
+  // bytes (the binding takes it from PyTorch's caching allocator); null has
+  // the kernels allocate it on the stream themselves.
+  void* workspace = nullptr;
 };
 
 struct LinearAttnBackwardParams {
@@ -45,14 +50,20 @@ struct LinearAttnBackwardParams {
   void* dv = nullptr;
   void* dg = nullptr;                   // accumulator type, like g; may be null
   void* d_initial_state = nullptr;      // accumulator type; may be null
+  // CUDA only: LinearAttnBackwardCudaWorkspaceBytes(*this) bytes, or null.
+  void* workspace = nullptr;
 };
 
 // CPU implementations (kernels/cpu/).
 void LinearAttnForwardCpu(const LinearAttnForwardParams& p);
 void LinearAttnBackwardCpu(const LinearAttnBackwardParams& p);
 
-// CUDA implementations (kernels/cuda/), built when nvcc is found.
+// CUDA implementations (kernels/cuda/), built when nvcc is found. They run
+// on the current device and `stream` (a cudaStream_t; null: the default
+// stream) and throw std::invalid_argument for shapes they cannot run there.
 void LinearAttnForwardCuda(const LinearAttnForwardParams& p, void* stream);
 void LinearAttnBackwardCuda(const LinearAttnBackwardParams& p, void* stream);
+size_t LinearAttnForwardCudaWorkspaceBytes(const LinearAttnForwardParams& p);
+size_t LinearAttnBackwardCudaWorkspaceBytes(const LinearAttnBackwardParams& p);
 
 }  // namespace murmur::kernels

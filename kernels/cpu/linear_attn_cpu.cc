@@ -498,16 +498,22 @@ struct WorkSplit {
   int64_t items = 0;
 };
 
+// A worker's backward keeps every chunk-start state of each head in its
+// group; groups stay within this much of it (one head always fits).
+constexpr size_t kMaxGroupStateBytes = size_t{16} << 20;
+
 // The largest head group that still keeps the threads as evenly loaded as
 // any smaller one: whole groups stream each chunk contiguously, but a worker
-// left idle costs more than the strided copies saved.
-WorkSplit SplitWork(const LinearAttnForwardParams& p, bool value_tiles) {
+// left idle costs more than the strided copies saved. `head_bytes` is the
+// per-head scratch that grows with the group (the backward's states).
+WorkSplit SplitWork(const LinearAttnForwardParams& p, bool value_tiles, size_t head_bytes) {
   const int64_t threads = std::max(1, at::get_num_threads());
   const int H = static_cast<int>(p.H);
   WorkSplit best;
   double best_balance = -1;
   for (int nh = H; nh >= 1; --nh) {
     if (H % nh != 0) continue;
+    if (nh > 1 && head_bytes * nh > kMaxGroupStateBytes) continue;
     const int64_t items = p.B * (H / nh);
     const int64_t rounds = (items + threads - 1) / threads;
     const double balance = static_cast<double>(items) / static_cast<double>(rounds * threads);
@@ -516,7 +522,7 @@ WorkSplit SplitWork(const LinearAttnForwardParams& p, bool value_tiles) {
       best = {nh, 1, items};
     }
   }
-  if (value_tiles && p.B * p.H < threads && p.DV >= 32) {
+  if (value_tiles && p.B * p.H > 0 && p.B * p.H < threads && p.DV >= 32) {
     best.heads = 1;
     best.tiles = static_cast<int>(
         std::min<int64_t>((threads + p.B * p.H - 1) / (p.B * p.H), p.DV / 16));
@@ -527,7 +533,7 @@ WorkSplit SplitWork(const LinearAttnForwardParams& p, bool value_tiles) {
 
 template <typename in_t, typename acc_t>
 void Forward(const LinearAttnForwardParams& p) {
-  const WorkSplit split = SplitWork(p, /*value_tiles=*/true);
+  const WorkSplit split = SplitWork(p, /*value_tiles=*/true, /*head_bytes=*/0);
   const int64_t groups = p.H / split.heads;
   const int64_t tile_width = (p.DV + split.tiles - 1) / split.tiles;
   at::parallel_for(0, split.items, 1, [&](int64_t begin, int64_t end) {
@@ -545,7 +551,10 @@ void Forward(const LinearAttnForwardParams& p) {
 
 template <typename in_t, typename acc_t>
 void Backward(const LinearAttnBackwardParams& bp) {
-  const WorkSplit split = SplitWork(bp.fwd, /*value_tiles=*/false);
+  const LinearAttnForwardParams& p = bp.fwd;
+  const size_t states_per_head = sizeof(acc_t) * static_cast<size_t>(
+      (p.T + p.chunk - 1) / p.chunk * p.DK * p.DV);
+  const WorkSplit split = SplitWork(p, /*value_tiles=*/false, states_per_head);
   const int64_t groups = bp.fwd.H / split.heads;
   at::parallel_for(0, split.items, 1, [&](int64_t begin, int64_t end) {
     ChunkRunner<in_t, acc_t> runner(bp.fwd, split.heads);

@@ -9,16 +9,21 @@
 // each block so a read of shared
 // memory no thread wrote shows up in the results. Static __shared__ arrays
 // become function statics: shared by a block's threads, which is right
-// because blocks never overlap. A launch asking for more dynamic shared
-// memory than an H100/H200 block may have fails as on the device.
+// because blocks never overlap (but, unlike a device, they start zeroed and
+// keep their values from block to block). A launch fails as on the device
+// when its grid is empty or too large, or when it asks for more dynamic
+// shared memory than the kernel opted in to (48 KB without
+// cudaFuncSetAttribute) or the device allows (227 KB, as on an H100/H200;
+// MaxDynamicSmemBytes() lowers it to model smaller GPUs); the error stays
+// until cudaGetLastError().
 //
 // Not modelled: warps and their intrinsics, the weak memory model between
-// barriers, fast-math intrinsics' error (__expf is std::exp here), timing.
+// barriers, races between blocks (they run in order), streams (everything is
+// synchronous), fast-math intrinsics' error (__expf is std::exp here), timing.
 // Threading: Run() may be called from any thread; launches are serialized.
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <barrier>
 #include <bit>
 #include <cmath>
@@ -26,6 +31,7 @@
 #include <cstdlib>
 #include <functional>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -44,8 +50,13 @@ inline thread_local Dim3 threadIdx, blockIdx, blockDim, gridDim;
 
 namespace cuda_emulation {
 
-// Dynamic shared memory an sm_90 block may opt in to (227 KB).
-constexpr size_t kMaxDynamicSmemBytes = 227 * 1024;
+// What a block may use without opting in, and the opt-in ceiling of the
+// emulated device (sm_90: 227 KB; tests lower it to model smaller GPUs).
+constexpr size_t kDefaultDynamicSmemBytes = 48 * 1024;
+inline size_t& MaxDynamicSmemBytes() {
+  static size_t bytes = 227 * 1024;
+  return bytes;
+}
 
 struct BlockContext {
   std::barrier<>* barrier = nullptr;
@@ -55,26 +66,48 @@ inline thread_local BlockContext tl_block;
 
 inline float* DynamicSmem() { return tl_block.smem; }
 
-enum class LaunchResult { kOk, kTooMuchSharedMemory, kTooManyThreads };
+// Per kernel: the dynamic shared memory it opted in to (cudaFuncSetAttribute).
+inline std::mutex& StateMutex() {
+  static std::mutex m;
+  return m;
+}
+inline std::map<const void*, size_t>& SmemOptIn() {
+  static std::map<const void*, size_t> opt_in;
+  return opt_in;
+}
+
+// The first launch error since the last cudaGetLastError(), as on a device.
+enum class LaunchResult { kOk, kInvalidConfiguration, kTooMuchSharedMemory };
 inline LaunchResult& LastLaunch() {
   static thread_local LaunchResult last = LaunchResult::kOk;
   return last;
 }
 
 // Runs `body` as `blocks` blocks of `threads` threads with `smem_bytes` of
-// dynamic shared memory each.
-inline void Run(int64_t blocks, int threads, size_t smem_bytes, const std::function<void()>& body) {
-  if (smem_bytes > kMaxDynamicSmemBytes) {
-    LastLaunch() = LaunchResult::kTooMuchSharedMemory;
-    return;
+// dynamic shared memory each; `kernel` identifies the kernel for its
+// shared-memory opt-in.
+inline void Run(const void* kernel, int64_t blocks, int threads, size_t smem_bytes,
+                const std::function<void()>& body) {
+  size_t allowed = kDefaultDynamicSmemBytes;
+  {
+    std::lock_guard<std::mutex> lock(StateMutex());
+    auto it = SmemOptIn().find(kernel);
+    if (it != SmemOptIn().end()) allowed = it->second;
   }
-  if (threads < 1 || threads > 1024) {
-    LastLaunch() = LaunchResult::kTooManyThreads;
+  LaunchResult result = LaunchResult::kOk;
+  if (blocks < 1 || blocks > 0x7fffffff || threads < 1 || threads > 1024) {
+    result = LaunchResult::kInvalidConfiguration;
+  } else if (smem_bytes > allowed || smem_bytes > MaxDynamicSmemBytes()) {
+    result = LaunchResult::kTooMuchSharedMemory;
+  }
+  if (result != LaunchResult::kOk) {
+    if (LastLaunch() == LaunchResult::kOk) LastLaunch() = result;
     return;
   }
   static std::mutex launch_mutex;  // function statics (__shared__) need blocks not to overlap
   std::lock_guard<std::mutex> lock(launch_mutex);
-  std::vector<float> smem(smem_bytes / sizeof(float) + 1);
+  // Exactly the bytes asked for, so a sanitizer sees an overrun.
+  std::vector<float> smem((smem_bytes + sizeof(float) - 1) / sizeof(float));
   std::barrier<> barrier(threads);
   // One thread per block thread for the whole launch; each walks the blocks
   // in turn, with a barrier on either side of a block.
@@ -96,7 +129,6 @@ inline void Run(int64_t blocks, int threads, size_t smem_bytes, const std::funct
     });
   }
   for (std::thread& th : pool) th.join();
-  LastLaunch() = LaunchResult::kOk;
 }
 
 }  // namespace cuda_emulation
@@ -104,10 +136,6 @@ inline void Run(int64_t blocks, int threads, size_t smem_bytes, const std::funct
 inline void __syncthreads() { cuda_emulation::tl_block.barrier->arrive_and_wait(); }
 
 inline float __expf(float x) { return std::exp(x); }
-
-inline float atomicAdd(float* address, float value) {
-  return std::atomic_ref<float>(*address).fetch_add(value);
-}
 
 // bfloat16 as bits, converted like the device (round to nearest even).
 struct __nv_bfloat16 {
@@ -123,8 +151,14 @@ inline __nv_bfloat16 __float2bfloat16_rn(float x) {
 }
 
 // Runtime API: what the host side of linear_attn_cuda.cu calls.
-enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2 };
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInvalidConfiguration = 9,
+};
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
 using cudaStream_t = void*;
 
 inline const char* cudaGetErrorString(cudaError_t e) {
@@ -132,6 +166,7 @@ inline const char* cudaGetErrorString(cudaError_t e) {
     case cudaSuccess: return "no error";
     case cudaErrorInvalidValue: return "invalid argument";
     case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
   }
   return "unknown error";
 }
@@ -139,14 +174,34 @@ inline const char* cudaGetErrorString(cudaError_t e) {
 inline cudaError_t cudaGetLastError() {
   const auto last = cuda_emulation::LastLaunch();
   cuda_emulation::LastLaunch() = cuda_emulation::LaunchResult::kOk;
-  return last == cuda_emulation::LaunchResult::kOk ? cudaSuccess : cudaErrorInvalidValue;
+  switch (last) {
+    case cuda_emulation::LaunchResult::kOk: return cudaSuccess;
+    case cuda_emulation::LaunchResult::kInvalidConfiguration: return cudaErrorInvalidConfiguration;
+    case cuda_emulation::LaunchResult::kTooMuchSharedMemory: return cudaErrorInvalidValue;
+  }
+  return cudaErrorInvalidValue;
+}
+
+inline cudaError_t cudaGetDevice(int* device) {
+  *device = 0;
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
+  if (attr != cudaDevAttrMaxSharedMemoryPerBlockOptin || device != 0) return cudaErrorInvalidValue;
+  *value = static_cast<int>(cuda_emulation::MaxDynamicSmemBytes());
+  return cudaSuccess;
 }
 
 template <typename Kernel>
-cudaError_t cudaFuncSetAttribute(Kernel, cudaFuncAttribute, int value) {
-  return value >= 0 && static_cast<size_t>(value) <= cuda_emulation::kMaxDynamicSmemBytes
-             ? cudaSuccess
-             : cudaErrorInvalidValue;
+cudaError_t cudaFuncSetAttribute(Kernel kernel, cudaFuncAttribute attr, int value) {
+  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 ||
+      static_cast<size_t>(value) > cuda_emulation::MaxDynamicSmemBytes()) {
+    return cudaErrorInvalidValue;
+  }
+  std::lock_guard<std::mutex> lock(cuda_emulation::StateMutex());
+  cuda_emulation::SmemOptIn()[reinterpret_cast<const void*>(kernel)] = static_cast<size_t>(value);
+  return cudaSuccess;
 }
 
 // Device memory is host memory, NaN-filled like a fresh, unwritten buffer.

@@ -43,14 +43,22 @@ namespace murmur::kernels {
 namespace {
 
 constexpr int kThreads = 256;
+// Largest head dim the kernels take: GateOffsetScanKernel's static shared
+// array and the shared-memory budget below are sized for it.
+constexpr int kMaxCudaHeadDim = 128;
 
 // kernel<<<blocks, kThreads, smem, stream>>>(args...), or its CPU emulation.
 template <typename... Params, typename... Args>
 void Launch(void (*kernel)(Params...), int64_t blocks, size_t smem, cudaStream_t stream,
             Args... args) {
+  if (blocks < 1 || blocks > 0x7fffffff) {
+    throw std::invalid_argument("murmur CUDA kernel: " + std::to_string(blocks) +
+                                " blocks is outside a grid's range [1, 2^31 - 1]");
+  }
 #ifdef MURMUR_CUDA_EMULATION
   (void)stream;
-  cuda_emulation::Run(blocks, kThreads, smem, [&] { kernel(args...); });
+  cuda_emulation::Run(reinterpret_cast<const void*>(kernel), blocks, kThreads, smem,
+                      [&] { kernel(args...); });
 #else
   kernel<<<static_cast<unsigned>(blocks), kThreads, smem, stream>>>(args...);
 #endif
@@ -87,17 +95,19 @@ __device__ __forceinline__ int64_t Row(const Dims& d, int64_t b, int64_t t, int6
   return ((b * d.T + t) * d.H + h) * width;
 }
 
-// Shared-memory layout of one chunk.
+// Shared-memory layout of one chunk. The forward kernels' layout stops
+// before dO and dA (Smem::kForward), the backward ones carry them too.
 struct Smem {
-  float* Q;  // [C, DK]
-  float* K;  // [C, DK]
-  float* V;  // [C, DV]
-  float* dO; // [C, DV] (backward)
-  float* A;  // [C, C]
-  float* dA; // [C, C] (backward)
-  float* b;  // [C, DK] cumulative log gates (scalar: column 0)
-  float* G;  // [DK] chunk totals
-  float* r;  // [C] scratch
+  enum Layout { kForward, kBackward };
+  float* Q;   // [C, DK]
+  float* K;   // [C, DK]
+  float* V;   // [C, DV]
+  float* A;   // [C, C]
+  float* b;   // [C, DK] cumulative log gates (scalar: column 0)
+  float* G;   // [DK] chunk totals
+  float* r;   // [C] scratch
+  float* dO;  // [C, DV] (backward layout only)
+  float* dA;  // [C, C] (backward layout only)
 };
 
 __device__ Smem CarveSmem(float* base, const Dims& d) {
@@ -106,17 +116,19 @@ __device__ Smem CarveSmem(float* base, const Dims& d) {
   s.Q = base;
   s.K = s.Q + C * d.DK;
   s.V = s.K + C * d.DK;
-  s.dO = s.V + C * d.DV;
-  s.A = s.dO + C * d.DV;
-  s.dA = s.A + C * C;
-  s.b = s.dA + C * C;
+  s.A = s.V + C * d.DV;
+  s.b = s.A + C * C;
   s.G = s.b + C * d.DK;
   s.r = s.G + d.DK;
+  s.dO = s.r + C;
+  s.dA = s.dO + C * d.DV;
   return s;
 }
 
-size_t SmemBytes(int C, int64_t DK, int64_t DV) {
-  return sizeof(float) * (2 * C * DK + 2 * C * DV + 2 * C * C + C * DK + DK + C);
+size_t SmemBytes(const Dims& d, Smem::Layout layout) {
+  const int64_t C = d.C;
+  const int64_t forward = 2 * C * d.DK + C * d.DV + C * C + C * d.DK + d.DK + C;
+  return sizeof(float) * (layout == Smem::kForward ? forward : forward + C * d.DV + C * C);
 }
 
 template <typename in_t>
@@ -344,10 +356,12 @@ __global__ void DStateScanKernel(Dims d, const float* dht, float* dstates, const
 // 6. dq, dk, dv of this chunk from S_n (states slot n) and the gradient of
 // the state after it (dstates slot n + 1). With gates, dg gets the chunk-
 // local reverse cumsum of r_t = q_t . dq_t - k_t . dk_t (per key dim for
-// GLA) and `totals` the chunk's sum.
+// GLA) and `totals` the chunk's sum. A scalar gate's r_t is summed over the
+// key dims from `terms` ([C, DK] per chunk) in a fixed order, so dg is the
+// same bit for bit from run to run (no float atomics).
 template <typename in_t, GateKind G>
 __global__ void ChunkGradKernel(LinearAttnBackwardParams bp, Dims d, const float* states,
-                                const float* dstates, float* totals) {
+                                const float* dstates, float* totals, float* terms) {
   MURMUR_DYNAMIC_SMEM(smem);
   Smem s = CarveSmem(smem, d);
   const ChunkPos c = ThisChunk(d);
@@ -357,7 +371,6 @@ __global__ void ChunkGradKernel(LinearAttnBackwardParams bp, Dims d, const float
   LoadTile(static_cast<const in_t*>(p.v), d, c.b, c.h, c.t0, c.L, d.DV, s.V);
   LoadTile(static_cast<const in_t*>(bp.d_o), d, c.b, c.h, c.t0, c.L, d.DV, s.dO);
   LoadGates(static_cast<const float*>(p.g), d, c.b, c.h, c.t0, c.L, s);
-  for (int t = threadIdx.x; t < d.C; t += blockDim.x) s.r[t] = 0.f;
   __syncthreads();
   BuildA<G>(s, d, c.L);
   // dA = scale (dO V^T), masked; with a scalar gate already times the
@@ -376,6 +389,7 @@ __global__ void ChunkGradKernel(LinearAttnBackwardParams bp, Dims d, const float
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
   const bool gate_grad = d.gate != GateKind::kNone && bp.dg != nullptr;
   float* dg = static_cast<float*>(bp.dg);
+  float* chunk_terms = terms + (c.bh * d.N + c.n) * d.C * d.DK;
   in_t* dqo = static_cast<in_t*>(bp.dq);
   in_t* dko = static_cast<in_t*>(bp.dk);
   for (int idx = threadIdx.x; idx < c.L * d.DK; idx += blockDim.x) {
@@ -392,10 +406,10 @@ __global__ void ChunkGradKernel(LinearAttnBackwardParams bp, Dims d, const float
     dko[Row(d, c.b, c.t0 + t, c.h, d.DK) + k] = FromF<in_t>(dk);
     if (gate_grad) {
       const float r = s.Q[t * d.DK + k] * dq - s.K[t * d.DK + k] * dk;
-      if (d.gate == GateKind::kPerDim) {
+      if constexpr (G == GateKind::kPerDim) {
         dg[Row(d, c.b, c.t0 + t, c.h, d.DK) + k] = r;
       } else {
-        atomicAdd(&s.r[t], r);
+        chunk_terms[t * d.DK + k] = r;
       }
     }
   }
@@ -408,7 +422,15 @@ __global__ void ChunkGradKernel(LinearAttnBackwardParams bp, Dims d, const float
     dvo[Row(d, c.b, c.t0 + sr, c.h, d.DV) + j] = FromF<in_t>(acc);
   }
   if (!gate_grad) return;
-  __syncthreads();  // r complete in s.r (scalar) or dg (per dim, this block's rows)
+  __syncthreads();  // r complete in dg (per dim) or chunk_terms (scalar)
+  if constexpr (G == GateKind::kScalar) {
+    for (int t = threadIdx.x; t < c.L; t += blockDim.x) {
+      float r = 0.f;
+      for (int k = 0; k < d.DK; ++k) r += chunk_terms[t * d.DK + k];
+      s.r[t] = r;
+    }
+    __syncthreads();
+  }
   const int cols = d.gate == GateKind::kPerDim ? static_cast<int>(d.DK) : 1;
   for (int k = threadIdx.x; k < cols; k += blockDim.x) {
     float run = 0.f;
@@ -425,18 +447,25 @@ __global__ void ChunkGradKernel(LinearAttnBackwardParams bp, Dims d, const float
 // totals of the chunks after n (exclusive reverse scan over chunks).
 __global__ void GateOffsetScanKernel(Dims d, const float* dht, const float* states,
                                      float* totals) {
-  __shared__ float final_term[128];
+  // <dS_T, S_T> per key dim, then summed over them for a scalar gate, each
+  // in a fixed order (no float atomics: dg is reproducible).
+  __shared__ float final_term[kMaxCudaHeadDim];
   const int cols = d.gate == GateKind::kPerDim ? static_cast<int>(d.DK) : 1;
   const int64_t bh = blockIdx.x;
-  for (int k = threadIdx.x; k < cols; k += blockDim.x) final_term[k] = 0.f;
-  __syncthreads();
-  if (dht != nullptr) {
-    const float* ST = StateSlot(states, d, bh, d.N);
-    const float* dST = dht + bh * d.DK * d.DV;
-    for (int idx = threadIdx.x; idx < d.DK * d.DV; idx += blockDim.x) {
-      const int k = static_cast<int>(idx / d.DV);
-      atomicAdd(&final_term[d.gate == GateKind::kPerDim ? k : 0], dST[idx] * ST[idx]);
+  const float* ST = StateSlot(states, d, bh, d.N);
+  for (int k = threadIdx.x; k < d.DK; k += blockDim.x) {
+    float acc = 0.f;
+    if (dht != nullptr) {
+      const float* dST = dht + bh * d.DK * d.DV;
+      for (int j = 0; j < d.DV; ++j) acc += dST[k * d.DV + j] * ST[k * d.DV + j];
     }
+    final_term[k] = acc;
+  }
+  __syncthreads();
+  if (d.gate != GateKind::kPerDim && threadIdx.x == 0) {
+    float acc = 0.f;
+    for (int k = 0; k < d.DK; ++k) acc += final_term[k];
+    final_term[0] = acc;
   }
   __syncthreads();
   for (int k = threadIdx.x; k < cols; k += blockDim.x) {
@@ -462,8 +491,9 @@ __global__ void GateGradFinishKernel(LinearAttnBackwardParams bp, Dims d, const 
 }
 
 Dims MakeDims(const LinearAttnForwardParams& p) {
-  if (p.DK > 128 || p.DV > 128) {
-    throw std::invalid_argument("murmur CUDA kernels support head dims up to 128 (got DK=" +
+  if (p.DK > kMaxCudaHeadDim || p.DV > kMaxCudaHeadDim) {
+    throw std::invalid_argument("murmur CUDA kernels support head dims up to " +
+                                std::to_string(kMaxCudaHeadDim) + " (got DK=" +
                                 std::to_string(p.DK) + ", DV=" + std::to_string(p.DV) + ")");
   }
   if (p.dtype == DType::kFloat64) {
@@ -488,19 +518,59 @@ void AllowSmem(Kernel kernel, size_t smem) {
         "raising the shared-memory limit");
 }
 
-// One device allocation on the stream, freed (stream-ordered) on scope exit.
+// The block's shared memory must fit what this GPU lets one block opt in to
+// (227 KB on an H100/H200, 163 KB on an A100, 99 KB on most others).
+void CheckSmemFits(const Dims& d, size_t smem) {
+  int device = 0, limit = 0;
+  Check(cudaGetDevice(&device), "cudaGetDevice");
+  Check(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+        "reading the shared-memory limit");
+  if (smem > static_cast<size_t>(limit)) {
+    throw std::invalid_argument(
+        "murmur CUDA kernels need " + std::to_string(smem / 1024) +
+        " KB of shared memory per block at DK=" + std::to_string(d.DK) + ", DV=" +
+        std::to_string(d.DV) + "; this GPU allows " + std::to_string(limit / 1024) +
+        " KB (an H100/H200 allows 227 KB): use smaller head dims or the CPU op");
+  }
+}
+
+// Workspace floats, per batch-head: forward states [N + 1][DK * DV] and
+// chunk totals [N][DK]; the backward adds the state gradients [N + 1][DK * DV],
+// the gate-gradient chunk sums [N][cols] and, for a scalar gate, the terms
+// of r_t [N][C][DK].
+int64_t ForwardWorkspaceFloats(const Dims& d, int64_t BH) {
+  return BH * ((d.N + 1) * d.DK * d.DV + d.N * d.DK);
+}
+int64_t BackwardWorkspaceFloats(const Dims& d, int64_t BH) {
+  const int64_t cols = d.gate == GateKind::kPerDim ? d.DK : 1;
+  const int64_t terms = d.gate == GateKind::kScalar ? d.N * d.C * d.DK : 0;
+  return BH * (2 * (d.N + 1) * d.DK * d.DV + d.N * (d.DK + cols) + terms);
+}
+
+// The caller's workspace, or one allocated on the stream and freed
+// (stream-ordered) on scope exit.
 class Workspace {
  public:
-  Workspace(size_t floats, cudaStream_t stream) : stream_(stream) {
-    Check(cudaMallocAsync(&data_, sizeof(float) * (floats == 0 ? 1 : floats), stream), "workspace");
+  Workspace(void* given, int64_t floats, cudaStream_t stream) : stream_(stream) {
+    if (given != nullptr) {
+      data_ = static_cast<float*>(given);
+      return;
+    }
+    Check(cudaMallocAsync(&data_, sizeof(float) * static_cast<size_t>(floats == 0 ? 1 : floats),
+                          stream),
+          "workspace");
+    owned_ = true;
   }
-  ~Workspace() { cudaFreeAsync(data_, stream_); }
+  ~Workspace() {
+    if (owned_) cudaFreeAsync(data_, stream_);
+  }
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
   float* data() const { return data_; }
 
  private:
   float* data_ = nullptr;
+  bool owned_ = false;
   cudaStream_t stream_;
 };
 
@@ -512,10 +582,11 @@ int64_t ScanBlocks(const Dims& d, int64_t bh) {
 template <typename in_t, GateKind G>
 void ForwardGated(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
-  const size_t smem = SmemBytes(d.C, d.DK, d.DV);
+  const size_t smem = SmemBytes(d, Smem::kForward);
+  CheckSmemFits(d, smem);
   AllowSmem(ChunkUpdateKernel<in_t, G>, smem);
   AllowSmem(ChunkOutputKernel<in_t, G>, smem);
-  Workspace ws(static_cast<size_t>(BH * ((d.N + 1) * d.DK * d.DV + d.N * d.DK)), stream);
+  Workspace ws(p.workspace, ForwardWorkspaceFloats(d, BH), stream);
   float* states = ws.data();
   float* gam = states + BH * (d.N + 1) * d.DK * d.DV;
   if (chunks > 0) Launch(ChunkUpdateKernel<in_t, G>, chunks, smem, stream, p, d, states, gam);
@@ -533,20 +604,21 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
   const LinearAttnForwardParams& p = bp.fwd;
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
   const int64_t state_floats = BH * (d.N + 1) * d.DK * d.DV;
-  const int64_t cols = d.gate == GateKind::kPerDim ? d.DK : 1;
-  const size_t smem = SmemBytes(d.C, d.DK, d.DV);
-  AllowSmem(ChunkUpdateKernel<in_t, G>, smem);
+  const size_t smem_fwd = SmemBytes(d, Smem::kForward), smem = SmemBytes(d, Smem::kBackward);
+  CheckSmemFits(d, smem);
+  AllowSmem(ChunkUpdateKernel<in_t, G>, smem_fwd);
   AllowSmem(ChunkDStateKernel<in_t, G>, smem);
   AllowSmem(ChunkGradKernel<in_t, G>, smem);
-  Workspace ws(static_cast<size_t>(2 * state_floats + BH * d.N * (d.DK + cols)), stream);
+  Workspace ws(bp.workspace, BackwardWorkspaceFloats(d, BH), stream);
   float* states = ws.data();
   float* dstates = states + state_floats;
   float* gam = dstates + state_floats;
   float* totals = gam + BH * d.N * d.DK;
+  float* terms = totals + BH * d.N * (d.gate == GateKind::kPerDim ? d.DK : 1);
   const auto* cgam = static_cast<const float*>(gam);
   const auto* dht = static_cast<const float*>(bp.d_final_state);
   // The chunk-start states, as in the forward.
-  if (chunks > 0) Launch(ChunkUpdateKernel<in_t, G>, chunks, smem, stream, p, d, states, gam);
+  if (chunks > 0) Launch(ChunkUpdateKernel<in_t, G>, chunks, smem_fwd, stream, p, d, states, gam);
   Launch(StateScanKernel, ScanBlocks(d, BH), 0, stream, d,
          static_cast<const float*>(p.initial_state), states, cgam, static_cast<float*>(nullptr));
   // Gradients of every chunk-start state, and of h0.
@@ -555,7 +627,7 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
          static_cast<float*>(bp.d_initial_state));
   if (chunks > 0) {
     Launch(ChunkGradKernel<in_t, G>, chunks, smem, stream, bp, d, static_cast<const float*>(states),
-           static_cast<const float*>(dstates), totals);
+           static_cast<const float*>(dstates), totals, terms);
     if (d.gate != GateKind::kNone && bp.dg != nullptr) {
       Launch(GateOffsetScanKernel, BH, 0, stream, d, dht, static_cast<const float*>(states), totals);
       Launch(GateGradFinishKernel, chunks, 0, stream, bp, d, static_cast<const float*>(totals));
@@ -585,6 +657,15 @@ void Backward(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t st
 }
 
 }  // namespace
+
+size_t LinearAttnForwardCudaWorkspaceBytes(const LinearAttnForwardParams& p) {
+  return sizeof(float) * static_cast<size_t>(ForwardWorkspaceFloats(MakeDims(p), p.B * p.H));
+}
+
+size_t LinearAttnBackwardCudaWorkspaceBytes(const LinearAttnBackwardParams& bp) {
+  return sizeof(float) *
+         static_cast<size_t>(BackwardWorkspaceFloats(MakeDims(bp.fwd), bp.fwd.B * bp.fwd.H));
+}
 
 void LinearAttnForwardCuda(const LinearAttnForwardParams& p, void* stream_ptr) {
   if (p.B * p.H == 0) return;

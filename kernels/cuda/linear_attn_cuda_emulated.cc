@@ -12,11 +12,19 @@ void LinearAttnBackwardCudaEmulatedOnStream(const LinearAttnBackwardParams& p, v
 
 #define LinearAttnForwardCuda LinearAttnForwardCudaEmulatedOnStream
 #define LinearAttnBackwardCuda LinearAttnBackwardCudaEmulatedOnStream
+#define LinearAttnForwardCudaWorkspaceBytes LinearAttnForwardCudaEmulatedWorkspaceBytes
+#define LinearAttnBackwardCudaWorkspaceBytes LinearAttnBackwardCudaEmulatedWorkspaceBytes
 #include "kernels/cuda/linear_attn_cuda.cu"  // NOLINT(bugprone-suspicious-include)
 #undef LinearAttnForwardCuda
 #undef LinearAttnBackwardCuda
+#undef LinearAttnForwardCudaWorkspaceBytes
+#undef LinearAttnBackwardCudaWorkspaceBytes
 
 namespace murmur::kernels {
+
+void SetEmulatedMaxSharedMemoryPerBlock(size_t bytes) {
+  cuda_emulation::MaxDynamicSmemBytes() = bytes;
+}
 
 void LinearAttnForwardCudaEmulated(const LinearAttnForwardParams& p) {
   LinearAttnForwardCudaEmulatedOnStream(p, nullptr);

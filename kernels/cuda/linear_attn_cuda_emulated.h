@@ -4,6 +4,8 @@
 // Threading: launches are serialized inside; safe to call from any thread.
 #pragma once
 
+#include <cstddef>
+
 #include "kernels/linear_attn_params.h"
 
 namespace murmur::kernels {
@@ -13,5 +15,13 @@ namespace murmur::kernels {
 // shapes the CUDA kernels do not support.
 void LinearAttnForwardCudaEmulated(const LinearAttnForwardParams& p);
 void LinearAttnBackwardCudaEmulated(const LinearAttnBackwardParams& p);
+
+// Scratch the kernels need when the caller provides it (params.workspace).
+size_t LinearAttnForwardCudaEmulatedWorkspaceBytes(const LinearAttnForwardParams& p);
+size_t LinearAttnBackwardCudaEmulatedWorkspaceBytes(const LinearAttnBackwardParams& p);
+
+// The emulated GPU's per-block shared-memory ceiling (default 227 KB, an
+// H100/H200); lower it to model an A100 (163 KB) or an RTX/L4 (99 KB).
+void SetEmulatedMaxSharedMemoryPerBlock(size_t bytes);
 
 }  // namespace murmur::kernels

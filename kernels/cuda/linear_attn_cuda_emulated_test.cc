@@ -37,7 +37,7 @@ std::string Describe(const Case& c) {
 }
 
 // Inputs, and one set of NaN-poisoned outputs per implementation.
-struct Run {
+struct Outputs {
   Tensor o, ht, dq, dk, dv, dg, dh0;
 };
 
@@ -58,9 +58,9 @@ struct Problem {
   }
 
   template <typename Fwd, typename Bwd>
-  Run Execute(const Case& c, Fwd forward, Bwd backward) const {
+  Outputs Execute(const Case& c, Fwd forward, Bwd backward) const {
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    Run r;
+    Outputs r;
     r.o = at::full({c.B, c.T, c.H, c.DV}, nan).to(c.dtype);
     r.ht = at::full({c.B, c.H, c.DK, c.DV}, nan);
     r.dq = at::full_like(q, nan);
@@ -106,8 +106,8 @@ double RelErr(const Tensor& a, const Tensor& b) {
 
 void ExpectAgree(const Case& c, double tol) {
   const Problem prob(c, 1000 + c.T + c.DK * 7 + static_cast<int>(c.gate));
-  const Run emu = prob.Execute(c, LinearAttnForwardCudaEmulated, LinearAttnBackwardCudaEmulated);
-  const Run cpu = prob.Execute(c, LinearAttnForwardCpu, LinearAttnBackwardCpu);
+  const Outputs emu = prob.Execute(c, LinearAttnForwardCudaEmulated, LinearAttnBackwardCudaEmulated);
+  const Outputs cpu = prob.Execute(c, LinearAttnForwardCpu, LinearAttnBackwardCpu);
   std::vector<std::pair<const char*, std::pair<Tensor, Tensor>>> outputs = {
       {"o", {emu.o, cpu.o}},       {"final_state", {emu.ht, cpu.ht}}, {"dq", {emu.dq, cpu.dq}},
       {"dk", {emu.dk, cpu.dk}},    {"dv", {emu.dv, cpu.dv}},          {"dh0", {emu.dh0, cpu.dh0}}};
@@ -138,6 +138,63 @@ TEST(CudaKernelEmulated, Bf16MatchesCpuForEveryGate) {
 
 TEST(CudaKernelEmulated, LargestSupportedHeadDimFitsSharedMemory) {
   ExpectAgree({1, 65, 1, 128, 128, GateKind::kPerDim, at::kFloat}, 2e-5);
+}
+
+// Bit for bit the same results on a second run (no float atomics: the
+// emulated threads interleave differently every run) and with the workspace
+// given by the caller, as the binding does from PyTorch's caching allocator.
+TEST(CudaKernelEmulated, ReproducibleBitForBitWithOrWithoutACallerWorkspace) {
+  const Case c{2, 130, 2, 16, 24, GateKind::kScalar, at::kFloat};
+  const Problem prob(c, 77);
+  const Outputs own = prob.Execute(c, LinearAttnForwardCudaEmulated, LinearAttnBackwardCudaEmulated);
+  std::vector<float> ws;
+  auto with_workspace = [&ws](size_t bytes, auto* params) {
+    ws.assign(bytes / sizeof(float) + 1, std::numeric_limits<float>::quiet_NaN());
+    params->workspace = ws.data();
+  };
+  const Outputs given = prob.Execute(
+      c,
+      [&](LinearAttnForwardParams p) {
+        with_workspace(LinearAttnForwardCudaEmulatedWorkspaceBytes(p), &p);
+        LinearAttnForwardCudaEmulated(p);
+      },
+      [&](LinearAttnBackwardParams bp) {
+        with_workspace(LinearAttnBackwardCudaEmulatedWorkspaceBytes(bp), &bp);
+        LinearAttnBackwardCudaEmulated(bp);
+      });
+  for (auto [a, b] : {std::pair{own.o, given.o}, {own.ht, given.ht}, {own.dq, given.dq},
+                      {own.dk, given.dk}, {own.dv, given.dv}, {own.dg, given.dg},
+                      {own.dh0, given.dh0}}) {
+    EXPECT_TRUE(at::equal(a, b));
+  }
+}
+
+// A GPU that lets a block have less shared memory than these kernels need
+// (99 KB on an RTX 30/40 or L4; 227 KB on an H100/H200) gets a clear error
+// naming the sizes, before anything runs.
+TEST(CudaKernelEmulated, TooLittleSharedMemoryIsAClearError) {
+  SetEmulatedMaxSharedMemoryPerBlock(99 * 1024);
+  auto expect_rejected = [](const Case& c, bool forward_fits) {
+    const Problem prob(c, 9);
+    try {
+      prob.Execute(
+          c,
+          [&](const LinearAttnForwardParams& p) {
+            LinearAttnForwardCudaEmulated(p);
+            EXPECT_TRUE(forward_fits) << "forward ran at " << Describe(c);
+          },
+          LinearAttnBackwardCudaEmulated);
+      ADD_FAILURE() << "ran with 99 KB of shared memory: " << Describe(c);
+    } catch (const std::invalid_argument& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("KB of shared memory per block"), std::string::npos) << what;
+      EXPECT_NE(what.find("this GPU allows 99 KB"), std::string::npos) << what;
+    }
+  };
+  expect_rejected({1, 70, 1, 128, 128, GateKind::kNone, at::kFloat}, /*forward_fits=*/false);
+  // D=64: the forward layout (82 KB) fits, the backward one (115 KB) does not.
+  expect_rejected({1, 70, 1, 64, 64, GateKind::kNone, at::kFloat}, /*forward_fits=*/true);
+  SetEmulatedMaxSharedMemoryPerBlock(227 * 1024);
 }
 
 TEST(CudaKernelEmulated, RejectsWhatTheKernelsCannotRun) {

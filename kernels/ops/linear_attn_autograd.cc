@@ -45,16 +45,24 @@ LinearAttnForwardParams MakeParams(const at::Tensor& q, const at::Tensor& k, con
 }
 
 #ifdef MURMUR_WITH_CUDA
-// Runs launch(stream) on the tensors' device and PyTorch's current stream
-// there, so the kernels order with the ops around them.
+// Runs launch(stream, workspace) on the tensors' device and PyTorch's
+// current stream there, so the kernels order with the ops around them, with
+// `workspace_bytes` of scratch from PyTorch's caching allocator (freed when
+// this returns; the allocator orders its reuse on the same stream).
 template <typename LaunchFn>
-void OnCudaDevice(const at::Device& device, LaunchFn launch) {
+void OnCudaDevice(const at::Device& device, size_t workspace_bytes, LaunchFn launch) {
 #ifdef MURMUR_TORCH_CUDA
   const c10::cuda::CUDAGuard guard(device);
-  launch(static_cast<void*>(c10::cuda::getCurrentCUDAStream(device.index()).stream()));
+  const at::Tensor workspace = at::empty({static_cast<int64_t>(workspace_bytes)},
+                                         at::TensorOptions().dtype(at::kByte).device(device));
+  launch(static_cast<void*>(c10::cuda::getCurrentCUDAStream(device.index()).stream()),
+         workspace.data_ptr());
 #else
-  (void)device;  // a LibTorch without CUDA holds no CUDA tensors: never reached
-  launch(nullptr);
+  (void)workspace_bytes;
+  (void)launch;
+  TORCH_CHECK(false, "murmur: the kernels were built with CUDA but against a LibTorch without ",
+              "c10_cuda, so they cannot launch on ", device, "; rebuild against PyTorch's ",
+              "LibTorch (kernels/gpu_check.sh)");
 #endif
 }
 #endif
@@ -62,7 +70,11 @@ void OnCudaDevice(const at::Device& device, LaunchFn launch) {
 void RunForward(const LinearAttnForwardParams& p, const at::Device& device) {
   if (device.is_cuda()) {
 #ifdef MURMUR_WITH_CUDA
-    OnCudaDevice(device, [&](void* stream) { LinearAttnForwardCuda(p, stream); });
+    OnCudaDevice(device, LinearAttnForwardCudaWorkspaceBytes(p), [&](void* stream, void* ws) {
+      LinearAttnForwardParams with_workspace = p;
+      with_workspace.workspace = ws;
+      LinearAttnForwardCuda(with_workspace, stream);
+    });
     return;
 #else
     TORCH_CHECK(false, "murmur: this build of the kernels has no CUDA support");
@@ -74,7 +86,11 @@ void RunForward(const LinearAttnForwardParams& p, const at::Device& device) {
 void RunBackward(const LinearAttnBackwardParams& p, const at::Device& device) {
   if (device.is_cuda()) {
 #ifdef MURMUR_WITH_CUDA
-    OnCudaDevice(device, [&](void* stream) { LinearAttnBackwardCuda(p, stream); });
+    OnCudaDevice(device, LinearAttnBackwardCudaWorkspaceBytes(p), [&](void* stream, void* ws) {
+      LinearAttnBackwardParams with_workspace = p;
+      with_workspace.workspace = ws;
+      LinearAttnBackwardCuda(with_workspace, stream);
+    });
     return;
 #else
     TORCH_CHECK(false, "murmur: this build of the kernels has no CUDA support");
