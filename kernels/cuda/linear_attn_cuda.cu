@@ -247,6 +247,20 @@ __device__ __forceinline__ F* StateSlot(F* states, const Dims& d, int64_t bh, in
   return states + (bh * (d.N + 1) + n) * d.DK * d.DV;
 }
 
+// Rows of a [C, DK] tile times their decay, in place: e^(G - b_t) (to the
+// chunk end) or e^(b_t) (from its start). One exp per element here instead
+// of one per multiply-add in the loops that use the decayed rows. The caller
+// syncs before and after; without a gate there is nothing to do.
+template <GateKind G, bool kToEnd>
+__device__ void DecayRowsInPlace(const Smem& s, const Dims& d, int L, float* X) {
+  if constexpr (G != GateKind::kNone) {
+    for (int idx = threadIdx.x; idx < L * d.DK; idx += blockDim.x) {
+      const int t = idx / d.DK, k = idx % d.DK;
+      X[idx] *= kToEnd ? DecayToEnd<G>(s, d, t, k) : DecayFromStart<G>(s, d, t, k);
+    }
+  }
+}
+
 // 1. Slot n + 1 <- (K e^(G-b))^T V for this chunk; gam[n] <- G (0 without gates).
 template <typename in_t, GateKind G>
 __global__ void ChunkUpdateKernel(LinearAttnForwardParams p, Dims d, float* states, float* gam) {
@@ -257,11 +271,15 @@ __global__ void ChunkUpdateKernel(LinearAttnForwardParams p, Dims d, float* stat
   LoadTile(static_cast<const in_t*>(p.v), d, c.b, c.h, c.t0, c.L, d.DV, s.V);
   LoadGates(static_cast<const float*>(p.g), d, c.b, c.h, c.t0, c.L, s);
   __syncthreads();
+  if constexpr (G != GateKind::kNone) {
+    DecayRowsInPlace<G, /*kToEnd=*/true>(s, d, c.L, s.K);
+    __syncthreads();
+  }
   float* out = StateSlot(states, d, c.bh, c.n + 1);
   for (int idx = threadIdx.x; idx < d.DK * d.DV; idx += blockDim.x) {
     const int k = idx / d.DV, j = idx % d.DV;
     float acc = 0.f;
-    for (int i = 0; i < c.L; ++i) acc += s.K[i * d.DK + k] * DecayToEnd<G>(s, d, i, k) * s.V[i * d.DV + j];
+    for (int i = 0; i < c.L; ++i) acc += s.K[i * d.DK + k] * s.V[i * d.DV + j];
     out[idx] = acc;
   }
   for (int k = threadIdx.x; k < d.DK; k += blockDim.x) {
@@ -302,12 +320,16 @@ __global__ void ChunkOutputKernel(LinearAttnForwardParams p, Dims d, const float
   __syncthreads();
   BuildA<G>(s, d, c.L);
   __syncthreads();
+  if constexpr (G != GateKind::kNone) {  // Q is used decayed from here on
+    DecayRowsInPlace<G, /*kToEnd=*/false>(s, d, c.L, s.Q);
+    __syncthreads();
+  }
   const float* S = StateSlot(states, d, c.bh, c.n);
   in_t* o = static_cast<in_t*>(p.o);
   for (int idx = threadIdx.x; idx < c.L * d.DV; idx += blockDim.x) {
     const int t = idx / d.DV, j = idx % d.DV;
     float acc = 0.f;
-    for (int k = 0; k < d.DK; ++k) acc += s.Q[t * d.DK + k] * DecayFromStart<G>(s, d, t, k) * S[k * d.DV + j];
+    for (int k = 0; k < d.DK; ++k) acc += s.Q[t * d.DK + k] * S[k * d.DV + j];
     for (int sr = 0; sr <= t; ++sr) acc += s.A[t * d.C + sr] * s.V[sr * d.DV + j];
     o[Row(d, c.b, c.t0 + t, c.h, d.DV) + j] = FromF<in_t>(d.scale * acc);
   }
@@ -323,11 +345,15 @@ __global__ void ChunkDStateKernel(LinearAttnBackwardParams bp, Dims d, float* ds
   LoadTile(static_cast<const in_t*>(bp.d_o), d, c.b, c.h, c.t0, c.L, d.DV, s.dO);
   LoadGates(static_cast<const float*>(bp.fwd.g), d, c.b, c.h, c.t0, c.L, s);
   __syncthreads();
+  if constexpr (G != GateKind::kNone) {
+    DecayRowsInPlace<G, /*kToEnd=*/false>(s, d, c.L, s.Q);
+    __syncthreads();
+  }
   float* out = StateSlot(dstates, d, c.bh, c.n);
   for (int idx = threadIdx.x; idx < d.DK * d.DV; idx += blockDim.x) {
     const int k = idx / d.DV, j = idx % d.DV;
     float acc = 0.f;
-    for (int t = 0; t < c.L; ++t) acc += s.Q[t * d.DK + k] * DecayFromStart<G>(s, d, t, k) * s.dO[t * d.DV + j];
+    for (int t = 0; t < c.L; ++t) acc += s.Q[t * d.DK + k] * s.dO[t * d.DV + j];
     out[idx] = d.scale * acc;
   }
 }
@@ -413,11 +439,16 @@ __global__ void ChunkGradKernel(LinearAttnBackwardParams bp, Dims d, const float
       }
     }
   }
+  if constexpr (G != GateKind::kNone) {  // K is used decayed from here on
+    __syncthreads();
+    DecayRowsInPlace<G, /*kToEnd=*/true>(s, d, c.L, s.K);
+    __syncthreads();
+  }
   in_t* dvo = static_cast<in_t*>(bp.dv);
   for (int idx = threadIdx.x; idx < c.L * d.DV; idx += blockDim.x) {
     const int sr = idx / d.DV, j = idx % d.DV;
     float acc = 0.f;
-    for (int k = 0; k < d.DK; ++k) acc += s.K[sr * d.DK + k] * DecayToEnd<G>(s, d, sr, k) * dS[k * d.DV + j];
+    for (int k = 0; k < d.DK; ++k) acc += s.K[sr * d.DK + k] * dS[k * d.DV + j];
     for (int t = sr; t < c.L; ++t) acc += d.scale * s.A[t * d.C + sr] * s.dO[t * d.DV + j];
     dvo[Row(d, c.b, c.t0 + sr, c.h, d.DV) + j] = FromF<in_t>(acc);
   }
