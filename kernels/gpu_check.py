@@ -2,10 +2,11 @@
 
 Run through kernels/gpu_check.sh (which builds the library). Checks, per
 KERNELS.md: fp32 inputs (TF32 off) vs an fp64 reference <= 1e-4 relative RMS
-error for o and every gradient; bf16 <= 5e-3; CUDA vs the CPU op. Benchmark:
+error for o, the final state and every gradient; bf16 <= 5e-3. Benchmark:
 forward+backward of chunk_linear_attn (bf16) vs torch's causal
 scaled_dot_product_attention at equal tokens, and the memory-bound floor
-(22*D bytes per token-head at 4.3 TB/s).
+(22*D bytes per token-head at 4.3 TB/s). Then the per-kernel CUDA time of
+one call (torch.profiler), to show which chunk kernel to work on next.
 """
 import argparse
 import json
@@ -131,6 +132,44 @@ def bench(T, D, H, tokens, reps):
     return out
 
 
+def profile(T, D, H, tokens, top=12):
+    """Per-kernel CUDA time of one forward+backward of ours at this shape, so
+    one run on a device also says which of the chunk kernels to speed up."""
+    B = max(1, tokens // T)
+    dev, dt = "cuda", torch.bfloat16
+    q, k, v = (torch.randn(B, T, H, D, device=dev, dtype=dt, requires_grad=True) for _ in range(3))
+    w = torch.randn(B, T, H, D, device=dev, dtype=dt)
+
+    def step():
+        o, _ = torch.ops.murmur.chunk_linear_attn(q, k, v, None, None, None, None, False)
+        torch.autograd.grad(o, (q, k, v), w)
+
+    for _ in range(3):
+        step()
+    torch.cuda.synchronize()
+    acts = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=acts) as prof:
+        for _ in range(5):
+            step()
+        torch.cuda.synchronize()
+    from torch.autograd import DeviceType
+
+    rows = []
+    for e in prof.key_averages():
+        if getattr(e, "device_type", None) != DeviceType.CUDA:
+            continue  # CPU-side ops; their device time is their kernels'
+        us = getattr(e, "self_device_time_total", None)
+        if us is None:
+            us = getattr(e, "self_cuda_time_total", 0)
+        if us > 0:
+            rows.append((us / 5 / 1e3, e.count // 5, e.key))
+    rows.sort(reverse=True)
+    print(f"per-kernel CUDA time, one fwd+bwd at T={T} B={B} H={H} D={D} (bf16):")
+    for ms, count, name in rows[:top]:
+        print(f"  {ms:8.3f} ms  x{count:<3d} {name[:100]}")
+    return [{"ms": ms, "launches": count, "kernel": name} for ms, count, name in rows[:top]]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
@@ -157,9 +196,14 @@ def main():
         r = bench(T, 128, 16, 65536, 5 if args.quick else 20)
         results.append(r)
         print(f"{T:6d} {r['B']:4d} {r['ours_ms']:9.3f} {r['sdpa_ms']:9.3f} {r['floor_ms']:9.3f} {r['ours_vs_floor']:8.1f} {r['speedup_vs_sdpa']:8.2f}")
+    breakdown = []
+    try:
+        breakdown = profile(2048, 128, 16, 65536)
+    except Exception as e:  # the profiler is a diagnostic: never fail the run on it
+        print(f"profile skipped: {e}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"checks": rows, "bench": results}, f, indent=2)
+            json.dump({"checks": rows, "bench": results, "profile": breakdown}, f, indent=2)
     sys.exit(0 if ok_all else 1)
 
 
