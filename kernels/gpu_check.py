@@ -75,8 +75,7 @@ def rel_rms(a, b):
     return ((a - b).norm() / b.norm().clamp_min(1e-30)).item()
 
 
-def check(kind, D, dtype, tol, T):
-    dev = "cuda"
+def check(kind, D, dtype, tol, T, dev="cuda"):
     q, k, v, g, h0 = make(kind, 2, T, 3, D, dtype, dev, 7)
     leaves = [x for x in (q, k, v, g, h0) if x is not None]
     for x in leaves:
@@ -175,20 +174,31 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", default="")
+    ap.add_argument("--device", default="cuda",
+                    help="cpu runs the same checks on the CPU op (no benchmark): a test of this "
+                         "script and of the library's PyTorch loading where there is no GPU")
     args = ap.parse_args()
     torch.ops.load_library(args.lib)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    print(f"device: {torch.cuda.get_device_name()}  torch {torch.__version__}")
+    if args.device == "cuda":
+        print(f"device: {torch.cuda.get_device_name()}  torch {torch.__version__}")
+    else:
+        print(f"device: {args.device}  torch {torch.__version__}")
     ok_all, rows = True, []
     for kind in ("plain", "scalar", "const", "gla"):
         for D in (64, 128):
             for dtype, tol in ((torch.float32, 1e-4), (torch.bfloat16, 5e-3)):
                 T = 200 if kind == "gla" else 300
-                ok, worst, errs = check(kind, D, dtype, tol, T)
+                ok, worst, errs = check(kind, D, dtype, tol, T, args.device)
                 ok_all &= ok
                 rows.append({"kind": kind, "D": D, "dtype": str(dtype), "worst": worst, "ok": ok})
                 print(f"check {kind:6s} D={D:3d} {str(dtype):15s} worst rel err {worst:.2e}  {'ok' if ok else 'FAIL'}  {errs if not ok else ''}")
+    if args.device != "cuda":
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"checks": rows}, f, indent=2)
+        sys.exit(0 if ok_all else 1)
     results = []
     Ts = (2048,) if args.quick else (1024, 2048, 4096, 8192)
     print(f"{'T':>6} {'B':>4} {'ours ms':>9} {'sdpa ms':>9} {'floor ms':>9} {'x floor':>8} {'vs sdpa':>8}")
