@@ -82,7 +82,12 @@ def check(kind, D, dtype, tol, T, dev="cuda"):
         x.requires_grad_(True)
     o, hT = run_op(kind, q, k, v, g, h0)
     ro, rhT = reference(q, k, v, g, kind, 1 / math.sqrt(D), h0)
-    wo, ws = torch.randn_like(ro), torch.randn_like(rhT)
+    # Seeded like the inputs, so a check gives the same error every run: the
+    # constant-gate dg sums T suffix sums that largely cancel, and its fp32
+    # error moves between 1e-5 and 1e-4 with the weights alone.
+    gen = torch.Generator(device="cpu").manual_seed(11)
+    wo = torch.randn(ro.shape, generator=gen, dtype=torch.float64).to(ro.device)
+    ws = torch.randn(rhT.shape, generator=gen, dtype=torch.float64).to(rhT.device)
     ours = torch.autograd.grad((o.double() * wo).sum() + (hT.double() * ws).sum(), leaves)
     refs = torch.autograd.grad((ro * wo).sum() + (rhT * ws).sum(), leaves)
     errs = {"o": rel_rms(o, ro), "hT": rel_rms(hT, rhT)}
