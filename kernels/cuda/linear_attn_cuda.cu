@@ -20,7 +20,9 @@
 // chunk matrix A_ts = sum_d q_td k_sd exp(b_td - b_sd) (s <= t) is formed
 // with the exponent masked before exp, so every exponent is <= 0 for all
 // gate kinds. States, accumulators and gate gradients are fp32.
-// Only LinearAttn{Forward,Backward}Cuda are visible; they see params only.
+// Only LinearAttn{Forward,Backward}Cuda and their *WorkspaceBytes are
+// visible; they see params only. Threading: callable from any host thread;
+// the work is queued on the given stream and returns before it runs.
 //
 // The same source also compiles as C++ under kernels/cuda/cuda_emulation.h
 // (MURMUR_CUDA_EMULATION): blocks of std::threads with a barrier and a
