@@ -98,7 +98,9 @@ def check(kind, D, dtype, tol, T, dev="cuda"):
     return worst <= tol, worst, errs
 
 
-def bench(T, D, H, tokens, reps):
+def bench_problem(T, D, H, tokens):
+    """bf16 q, k, v (and the output weights w) at B = tokens // T, and one
+    forward+backward of ours on them."""
     B = max(1, tokens // T)
     dev, dt = "cuda", torch.bfloat16
     q, k, v = (torch.randn(B, T, H, D, device=dev, dtype=dt, requires_grad=True) for _ in range(3))
@@ -107,6 +109,12 @@ def bench(T, D, H, tokens, reps):
     def ours():
         o, _ = torch.ops.murmur.chunk_linear_attn(q, k, v, None, None, None, None, False)
         torch.autograd.grad(o, (q, k, v), w)
+
+    return B, (q, k, v, w), ours
+
+
+def bench(T, D, H, tokens, reps):
+    B, (q, k, v, w), ours = bench_problem(T, D, H, tokens)
 
     qs, ks, vs = (x.detach().transpose(1, 2).contiguous().requires_grad_(True) for x in (q, k, v))
     ws_ = w.transpose(1, 2).contiguous()
@@ -139,14 +147,7 @@ def bench(T, D, H, tokens, reps):
 def profile(T, D, H, tokens, top=12):
     """Per-kernel CUDA time of one forward+backward of ours at this shape, so
     one run on a device also says which of the chunk kernels to speed up."""
-    B = max(1, tokens // T)
-    dev, dt = "cuda", torch.bfloat16
-    q, k, v = (torch.randn(B, T, H, D, device=dev, dtype=dt, requires_grad=True) for _ in range(3))
-    w = torch.randn(B, T, H, D, device=dev, dtype=dt)
-
-    def step():
-        o, _ = torch.ops.murmur.chunk_linear_attn(q, k, v, None, None, None, None, False)
-        torch.autograd.grad(o, (q, k, v), w)
+    B, _, step = bench_problem(T, D, H, tokens)
 
     for _ in range(3):
         step()

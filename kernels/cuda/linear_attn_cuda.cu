@@ -6,12 +6,12 @@
 // call runs 1,024 blocks rather than 16 sequential walks. Only the state
 // recurrence is sequential, and it is elementwise:
 //   forward   1. ChunkUpdate: per chunk, dS_n = (K e^(G-b))^T V and G_n
-//             2. StateScan:   S_{n+1} = e^(G_n) S_n + dS_n, one thread per
+//             2. Scan:        S_{n+1} = e^(G_n) S_n + dS_n, one thread per
 //                state element, every S_n kept (one state per chunk)
 //             3. ChunkOutput: O_n = scale ((Q e^b) S_n + ((Q K^T) (.) D) V)
 //   backward  1-2 again for the S_n, then
 //             4. ChunkDState: per chunk, scale (Q e^b)^T dO
-//             5. DStateScan:  gradient of every S_{n+1}, in reverse; dh0
+//             5. the same scan in reverse: gradient of every S_{n+1}; dh0
 //             6. ChunkGrad:   dq, dk, dv of the chunk, and the chunk-local
 //                reverse cumsum of (q . dq - k . dk) for the gate gradient
 //             7. GateOffsetScan + GateGradFinish: add the later chunks' sums
@@ -289,24 +289,31 @@ __global__ void ChunkUpdateKernel(LinearAttnForwardParams p, Dims d, float* stat
   }
 }
 
-// 2. Slot 0 <- h0 (or 0); slot n + 1 <- e^(G_n) slot n + slot n + 1. One
-// thread per state element; also writes the final state when asked.
-__global__ void StateScanKernel(Dims d, const float* h0, float* states, const float* gam,
-                                float* final_state) {
+// 2 and 5. The elementwise recurrence over the chunks' slots, one thread per
+// state element. Forward (states): slot 0 <- h0 (or 0), then in chunk order
+// slot n + 1 <- e^(G_n) slot n + slot n + 1 (which held chunk n's update).
+// Reverse (dstates): slot N <- dS_T (or 0), then slot n <- e^(G_n) slot n + 1
+// + slot n (which held chunk n's dS term), so slot n + 1 ends as the
+// gradient of the state after chunk n. `last` (may be null) gets the final
+// value: the final state, or the gradient of h0.
+template <bool kReverse>
+__global__ void ScanKernel(Dims d, const float* first, float* slots, const float* gam,
+                           float* last) {
   const int64_t elems = d.DK * d.DV;
   const int64_t tiles = (elems + blockDim.x - 1) / blockDim.x;
   const int64_t bh = blockIdx.x / tiles;
   const int64_t idx = (blockIdx.x % tiles) * blockDim.x + threadIdx.x;
   if (idx >= elems) return;
   const int64_t k = idx / d.DV;
-  float S = h0 != nullptr ? h0[bh * elems + idx] : 0.f;
-  StateSlot(states, d, bh, 0)[idx] = S;
-  for (int64_t n = 0; n < d.N; ++n) {
-    float* next = StateSlot(states, d, bh, n + 1) + idx;
-    S = __expf(gam[(bh * d.N + n) * d.DK + k]) * S + *next;
-    *next = S;
+  float value = first != nullptr ? first[bh * elems + idx] : 0.f;
+  StateSlot(slots, d, bh, kReverse ? d.N : 0)[idx] = value;
+  for (int64_t i = 0; i < d.N; ++i) {
+    const int64_t n = kReverse ? d.N - 1 - i : i;  // the chunk this step crosses
+    float* slot = StateSlot(slots, d, bh, kReverse ? n : n + 1) + idx;
+    value = __expf(gam[(bh * d.N + n) * d.DK + k]) * value + *slot;
+    *slot = value;
   }
-  if (final_state != nullptr) final_state[bh * elems + idx] = S;
+  if (last != nullptr) last[bh * elems + idx] = value;
 }
 
 // 3. O = scale ((Q e^b) S_n + A V) for this chunk.
@@ -358,27 +365,6 @@ __global__ void ChunkDStateKernel(LinearAttnBackwardParams bp, Dims d, float* ds
     for (int t = 0; t < c.L; ++t) acc += s.Q[t * d.DK + k] * s.dO[t * d.DV + j];
     out[idx] = d.scale * acc;
   }
-}
-
-// 5. dstates slot n + 1 becomes the gradient of the state after chunk n:
-// slot N <- dS_T (or 0), slot n <- e^(G_n) slot n + 1 + slot n, in reverse;
-// slot 0 ends as the gradient of h0.
-__global__ void DStateScanKernel(Dims d, const float* dht, float* dstates, const float* gam,
-                                 float* dh0) {
-  const int64_t elems = d.DK * d.DV;
-  const int64_t tiles = (elems + blockDim.x - 1) / blockDim.x;
-  const int64_t bh = blockIdx.x / tiles;
-  const int64_t idx = (blockIdx.x % tiles) * blockDim.x + threadIdx.x;
-  if (idx >= elems) return;
-  const int64_t k = idx / d.DV;
-  float dS = dht != nullptr ? dht[bh * elems + idx] : 0.f;
-  StateSlot(dstates, d, bh, d.N)[idx] = dS;
-  for (int64_t n = d.N - 1; n >= 0; --n) {
-    float* slot = StateSlot(dstates, d, bh, n) + idx;
-    dS = __expf(gam[(bh * d.N + n) * d.DK + k]) * dS + *slot;
-    *slot = dS;
-  }
-  if (dh0 != nullptr) dh0[bh * elems + idx] = dS;
 }
 
 // 6. dq, dk, dv of this chunk from S_n (states slot n) and the gradient of
@@ -623,7 +609,7 @@ void ForwardGated(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t 
   float* states = ws.data();
   float* gam = states + BH * (d.N + 1) * d.DK * d.DV;
   if (chunks > 0) Launch(ChunkUpdateKernel<in_t, G>, chunks, smem, stream, p, d, states, gam);
-  Launch(StateScanKernel, ScanBlocks(d, BH), 0, stream, d,
+  Launch(ScanKernel</*kReverse=*/false>, ScanBlocks(d, BH), 0, stream, d,
          static_cast<const float*>(p.initial_state), states, static_cast<const float*>(gam),
          static_cast<float*>(p.final_state));
   if (chunks > 0) {
@@ -652,11 +638,11 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
   const auto* dht = static_cast<const float*>(bp.d_final_state);
   // The chunk-start states, as in the forward.
   if (chunks > 0) Launch(ChunkUpdateKernel<in_t, G>, chunks, smem_fwd, stream, p, d, states, gam);
-  Launch(StateScanKernel, ScanBlocks(d, BH), 0, stream, d,
+  Launch(ScanKernel</*kReverse=*/false>, ScanBlocks(d, BH), 0, stream, d,
          static_cast<const float*>(p.initial_state), states, cgam, static_cast<float*>(nullptr));
   // Gradients of every chunk-start state, and of h0.
   if (chunks > 0) Launch(ChunkDStateKernel<in_t, G>, chunks, smem, stream, bp, d, dstates);
-  Launch(DStateScanKernel, ScanBlocks(d, BH), 0, stream, d, dht, dstates, cgam,
+  Launch(ScanKernel</*kReverse=*/true>, ScanBlocks(d, BH), 0, stream, d, dht, dstates, cgam,
          static_cast<float*>(bp.d_initial_state));
   if (chunks > 0) {
     Launch(ChunkGradKernel<in_t, G>, chunks, smem, stream, bp, d, static_cast<const float*>(states),
