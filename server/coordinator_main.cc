@@ -55,7 +55,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--round-deadline-s", cfg.round_deadline_s, "Close a round after this long (0: off)")
       ->capture_default_str();
-  app.add_option("--max-staleness", cfg.max_staleness, "tau_max")->capture_default_str();
+  int64_t max_staleness = -1;
+  app.add_option("--max-staleness", max_staleness, "tau_max (-1: 0 in sync mode, 4 in async)")
+      ->capture_default_str();
   app.add_option("--max-rounds", cfg.max_rounds, "Finish after this many rounds (0: never)")
       ->capture_default_str();
   app.add_option("--max-trainers", cfg.max_concurrent_trainers, "Cap on concurrent trainers (0: none)")
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   app.add_option("--max-k", cfg.recipe.max_local_steps, "Most local steps accepted")->capture_default_str();
   if (auto code = ParseCommandLine(app, argc, argv)) return *code;
   cfg.mode = mode == "sync" ? server::RoundMode::kSync : server::RoundMode::kAsync;
+  if (max_staleness >= 0) cfg.max_staleness = static_cast<uint64_t>(max_staleness);
   if (Status s = log::Init(log_options); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     return 2;

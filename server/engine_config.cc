@@ -44,6 +44,11 @@ bool StrategyNeedsOneUpdatePerClient(std::string_view name) {
          name == "fedvarp";
 }
 
+uint64_t MaxStaleness(const EngineConfig& c) {
+  if (c.max_staleness) return *c.max_staleness;
+  return c.mode == RoundMode::kSync ? 0 : 4;
+}
+
 Status ValidateEngineConfig(const EngineConfig& c) {
   if (c.updates_per_round == 0 && !(c.round_deadline_s > 0) && c.mode != RoundMode::kSync) {
     return InvalidArgumentError(
@@ -73,11 +78,18 @@ Status ValidateEngineConfig(const EngineConfig& c) {
   if (c.max_queued_updates == 0 || c.max_queued_bytes == 0) {
     return InvalidArgumentError("max_queued_updates and max_queued_bytes must be > 0");
   }
-  if (!(c.poll_interval_s > 0 && c.poll_interval_s <= 60)) {
-    return InvalidArgumentError(
-        fmt::format("poll_interval_s must be in (0, 60], got {}", c.poll_interval_s));
-  }
   if (c.strategy.name == "fedavg_known_p") {
+    if (c.known_p_by_name.empty() && c.known_participation_prob.empty()) {
+      return InvalidArgumentError(
+          "fedavg_known_p needs every client's participation probability p_n, and none is "
+          "configured (give a known-p file mapping client names to p_n)");
+    }
+    for (const auto& [name, p] : c.known_p_by_name) {
+      if (!(p > 0 && p <= 1)) {
+        return InvalidArgumentError(fmt::format(
+            "known participation probability of client '{}' must be in (0, 1], got {}", name, p));
+      }
+    }
     for (const auto& [id, p] : c.known_participation_prob) {
       if (!(p > 0 && p <= 1)) {
         return InvalidArgumentError(fmt::format(

@@ -22,6 +22,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 
@@ -42,10 +45,14 @@ struct EngineConfig {
   // it: every client was absent) or just restart the deadline.
   bool close_empty_rounds = false;
   strategy::StrategyConfig strategy;  // name, server_lr (eta), ...
-  // fedavg_known_p: p_n per client id.
+  // fedavg_known_p: p_n per client name (a client whose name is missing
+  // cannot register), and/or per client id (tests, simulators).
+  std::map<std::string, double> known_p_by_name;
   std::unordered_map<uint64_t, double> known_participation_prob;
 
-  uint64_t max_staleness = 4;            // tau_max
+  // tau_max. Unset: 0 in sync mode (a round takes only updates computed from
+  // its own model, as in the FedAU paper), 4 in async mode.
+  std::optional<uint64_t> max_staleness;
   uint64_t max_rounds = 0;               // finish after this many rounds (0: never)
   uint32_t max_concurrent_trainers = 0;  // 0: no cap
   double wait_retry_s = 1.0;             // hint sent with "wait"
@@ -63,10 +70,10 @@ struct EngineConfig {
   // History records of rejections waiting for the worker; beyond it they
   // are dropped (counted) so a flood of bad requests cannot grow memory.
   size_t max_queued_records = 100000;
-  // How often (real time) the worker wakes to look at the deadline when
-  // nothing arrives. Deadlines themselves are read from the injected Clock.
-  double poll_interval_s = 0.05;
 };
+
+// The effective tau_max (see EngineConfig::max_staleness).
+uint64_t MaxStaleness(const EngineConfig& config);
 
 // INVALID_ARGUMENT naming the bad field; also validates the strategy config.
 Status ValidateEngineConfig(const EngineConfig& config);

@@ -1,4 +1,8 @@
-// RoundEngine: the coordinator's core state machine, with no networking.
+// RoundEngine: the coordinator's engine, with no networking: the threaded
+// shell around RoundCore (server/core/round_core.h), which holds every rule.
+// The shell adds a bounded queue, payload decoding off the caller's lock, a
+// worker thread that aggregates and writes the store, and a deadline timer
+// on the injected Clock (a deadline is an event, not a poll).
 //
 // It registers clients, answers check-ins (train now with K steps, wait, or
 // finished), publishes encoded global model versions, validates incoming
@@ -65,6 +69,7 @@
 #include "common/clock.h"
 #include "common/rng.h"
 #include "common/status.h"
+#include "server/core/round_core.h"
 #include "server/engine_config.h"
 #include "server/engine_types.h"
 #include "server/store/store.h"
@@ -104,8 +109,8 @@ class RoundEngine {
   void RecordMetrics(uint64_t version, std::map<std::string, double> metrics);
 
   // Waits until everything queued before the call is processed and
-  // committed and the time triggers have been checked against the Clock
-  // (advance a ManualClock, then Flush). Returns the engine's health.
+  // committed and the deadline has been checked against the Clock (advance
+  // a ManualClock, then Flush). Returns the engine's health.
   Status Flush();
 
   // Called on the worker thread after each round is committed and published,
@@ -114,8 +119,8 @@ class RoundEngine {
   // GlobalModel, version; not Flush or SubmitUpdate.
   void SetRoundObserver(std::function<void(const RoundSummary&)> observer);
 
-  const EngineConfig& config() const { return config_; }
-  const ModelSpec& model_spec() const { return spec_; }
+  const EngineConfig& config() const;
+  const ModelSpec& model_spec() const;
   uint64_t version() const;
   bool finished() const;
   TensorList GlobalModel() const;  // a copy of the current published model
@@ -125,124 +130,56 @@ class RoundEngine {
   Status health() const;
 
  private:
-  struct ClientState {
-    std::string name;
-    std::string token_sha256;  // TokenDigest of the session token
-    ClientCapabilities caps;
-    double registered_at_s = 0;
-    uint64_t registered_version = 0;
-    bool training = false;  // checked in, update not yet received
-    bool grace = false;     // resumed after a restart: one update without a check-in
-    bool left = false;
-    bool sent_from_current = false;  // sync mode: sent an update from `sent_base`
-    uint64_t sent_base = 0;
-  };
   struct QueuedUpdate {
-    UpdateMeta meta;  // token cleared
-    std::string payload;
-    uint64_t checksum = 0;
+    core::ValidatedUpdate update;
     size_t reserved_bytes = 0;  // counted in queued_bytes_ until the worker takes it
-    TensorList delta;
-    double received_at_s = 0;
-    UpdateCallback done;
   };
   struct Barrier {
     std::shared_ptr<std::promise<Status>> done;
   };
-  struct Metrics {
-    uint64_t version = 0;
-    std::map<std::string, double> values;
-  };
-  using Item = std::variant<QueuedUpdate, store::ClientRecord, store::ParticipationRecord,
-                            Metrics, Barrier>;
+  using Item = std::variant<QueuedUpdate, Barrier>;
 
-  // A buffered (accepted, not yet aggregated) update: worker-owned.
-  struct Pending {
-    store::ParticipationRecord record;
-    TensorList delta;
-  };
-
-  RoundEngine(EngineConfig config, ModelSpec spec, Clock* clock, Rng* rng, store::Store* store,
-              std::unique_ptr<strategy::Strategy> strategy);
-  Status Start(TensorList initial_model);
-  Status Resume(store::RecoveredState rec);
+  RoundEngine(Clock* clock, Rng* rng, store::Store* store, std::unique_ptr<core::RoundCore> core);
+  void Start();
 
   // ---- front (callers hold mu_ where noted) ----
-  Status AuthenticateLocked(uint64_t client_id, const std::string& token) const;
-  store::ClientRecord ClientRecordLocked(uint64_t id, const ClientState& c) const;
-  void EnqueueLocked(Item item);
-  void RejectNow(const UpdateMeta& meta, double received_at_s, RejectReason reason,
-                 std::string message, uint64_t staleness, const UpdateCallback& done,
-                 bool record);
-  std::string NewToken();
+  void WakeWorkerLocked();
+  std::string NewTokenLocked();
 
   // ---- worker thread ----
   void WorkerLoop();
-  void Process(Item& item);
-  void ProcessUpdate(QueuedUpdate& u);
-  void MaybeCloseOnCount();
-  void MaybeCloseOnDeadline();
-  void CloseRound(RoundTrigger trigger);
-  // Writes the pending batch (with its round, if any) in one store
-  // transaction; false (and fail-stop) when the store refuses it.
-  bool WriteBatch();
-  // Runs the callbacks of everything written so far and updates counters.
-  void FireCallbacks();
-  void Fail(const Status& why);
-  void Publish(std::shared_ptr<const TensorList> model, uint64_t version);
-  double DeadlineWaitSeconds() const;
+  // Aggregates, writes and publishes every round the core says is due.
+  void CloseDueRounds();
+  // Writes what the core has pending (group commit) and acknowledges it.
+  void WritePending();
+  // Makes `write` durable, tells the core, publishes, runs the callbacks.
+  void Commit(core::PendingWrite write, SnapshotPtr snapshot);
+  void ScheduleDeadline();
+  SnapshotPtr Encode(const TensorList& model, uint64_t version) const;
 
-  const EngineConfig config_;
-  const ModelSpec spec_;
   Clock* const clock_;
   Rng* const rng_;
   store::Store* const store_;
-  const std::unique_ptr<strategy::Strategy> strategy_;
-  const bool one_update_per_client_;
   double started_at_s_ = 0;
 
-  // ---- front state, guarded by mu_ ----
+  // ---- guarded by mu_ ----
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::unordered_map<uint64_t, ClientState> clients_;
-  std::unordered_map<std::string, uint64_t> ids_by_name_;
-  uint64_t next_client_id_ = 1;
-  uint32_t active_trainers_ = 0;
-  uint64_t version_ = 1;
-  std::shared_ptr<const TensorList> model_;
+  const std::unique_ptr<core::RoundCore> core_;
   SnapshotPtr current_;
   SnapshotPtr previous_;  // kept so a client mid-download can finish
-  bool finished_ = false;
-  Status health_;
   std::deque<Item> queue_;
+  bool wake_pending_ = false;  // the core has something to write or a deadline passed
   size_t queued_updates_ = 0;
   size_t queued_bytes_ = 0;
-  size_t queued_records_ = 0;
-  uint64_t dropped_records_ = 0;
-  uint64_t buffered_ = 0;
-  uint64_t accepted_total_ = 0;
-  uint64_t rejected_total_ = 0;
+  core::Ticket next_ticket_ = 1;
+  std::unordered_map<core::Ticket, UpdateCallback> waiting_;
   bool stopping_ = false;
   std::function<void(const RoundSummary&)> observer_;
 
-  // ---- worker state: touched only by the worker thread (and by Create
-  // before the thread starts) ----
-  TensorList w_model_;
-  strategy::StrategyState w_state_;
-  uint64_t w_version_ = 1;
-  std::vector<Pending> w_buffer_;
-  std::set<uint64_t> w_members_;  // registered, not left
-  uint64_t w_next_participation_id_ = 1;
-  double w_opened_at_s_ = 0;
-  // (client, base, payload checksum) -> round, for accepted updates whose
-  // base can still be accepted (exactly-once across retransmissions).
-  std::map<std::tuple<uint64_t, uint64_t, uint64_t>, uint64_t> w_accepted_keys_;
-  store::WriteBatch w_batch_;
-  std::vector<std::pair<UpdateCallback, UpdateOutcome>> w_callbacks_;
-  std::vector<std::shared_ptr<std::promise<Status>>> w_barriers_;
-  uint64_t w_accepted_in_batch_ = 0;
-  uint64_t w_rejected_in_batch_ = 0;
-  Status w_failed_;
+  // ---- worker thread only ----
+  TimerId deadline_timer_ = 0;
+  double deadline_at_s_ = -1;
 
   std::thread worker_;
 };

@@ -5,12 +5,36 @@
 #include <atomic>
 #include <future>
 #include <limits>
+#include <mutex>
 #include <thread>
 
 namespace murmur::server {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Holds the engine's worker inside a callback until opened. It opens itself
+// and stops the engine when the test leaves its scope, after a failed ASSERT
+// too, so a failing test can never leave the worker waiting forever (and no
+// callback outlives the locals it uses: declare it after them).
+class WorkerGate {
+ public:
+  explicit WorkerGate(std::unique_ptr<RoundEngine>* engine) : engine_(engine) {}
+  ~WorkerGate() {
+    Open();
+    engine_->reset();
+  }
+  void Wait() { gate_.wait(); }
+  void Open() {
+    std::call_once(opened_, [this] { release_.set_value(); });
+  }
+
+ private:
+  std::unique_ptr<RoundEngine>* engine_;
+  std::promise<void> release_;
+  std::shared_future<void> gate_ = release_.get_future().share();
+  std::once_flag opened_;
+};
 
 class RoundEngineTest : public ::testing::Test {
  protected:
@@ -170,19 +194,17 @@ TEST_F(RoundEngineTest, StalenessIsFinalWhenTheUpdateIsRecorded) {
   Check(a);
   Check(b);
   Check(c);
-  std::promise<void> release;
-  std::shared_future<void> gate = release.get_future().share();
-  std::promise<UpdateOutcome> first;
+  std::promise<UpdateOutcome> first, pb, pc;
+  WorkerGate gate(&engine_);  // after the promises: it stops the engine before they go
   // a's callback runs on the worker and holds it until released.
   engine_->SubmitUpdateAsync(Meta(a, 1), Delta(1, 0, 0), [&](const UpdateOutcome& o) {
     first.set_value(o);
-    gate.wait();
+    gate.Wait();
   });
   ASSERT_TRUE(first.get_future().get().accepted);
-  std::promise<UpdateOutcome> pb, pc;
   engine_->SubmitUpdateAsync(Meta(b, 1), Delta(1, 0, 0), [&](const UpdateOutcome& o) { pb.set_value(o); });
   engine_->SubmitUpdateAsync(Meta(c, 1), Delta(1, 0, 0), [&](const UpdateOutcome& o) { pc.set_value(o); });
-  release.set_value();
+  gate.Open();
   UpdateOutcome ob = pb.get_future().get(), oc = pc.get_future().get();
   EXPECT_TRUE(ob.accepted) << ob.message;  // closes round 2
   EXPECT_FALSE(oc.accepted);
@@ -366,24 +388,22 @@ TEST_F(RoundEngineTest, AFullQueueAnswersBusyAndKeepsTheCheckInOpen) {
   Check(a);
   Check(b);
   Check(c);
-  std::promise<void> release;
-  std::shared_future<void> gate = release.get_future().share();
   std::promise<void> holding;
+  std::promise<UpdateOutcome> pa, pb;  // acknowledged after the observer returns
+  WorkerGate gate(&engine_);
   engine_->SetRoundObserver([&](const RoundSummary& s) {
     if (s.version == 2) {
       holding.set_value();
-      gate.wait();  // the worker is stuck here: nothing drains the queue
+      gate.Wait();  // the worker is stuck here: nothing drains the queue
     }
   });
-  std::promise<UpdateOutcome> pa;  // acknowledged after the observer returns
   engine_->SubmitUpdateAsync(Meta(a, 1), Delta(1, 0, 0), [&](const UpdateOutcome& o) { pa.set_value(o); });
   holding.get_future().wait();
-  std::promise<UpdateOutcome> pb;
   engine_->SubmitUpdateAsync(Meta(b, 1), Delta(1, 0, 0), [&](const UpdateOutcome& o) { pb.set_value(o); });
   UpdateOutcome busy = Push(c, 1, Delta(1, 0, 0));
   EXPECT_EQ(busy.reason, RejectReason::kBusy);
   EXPECT_NE(busy.message.find("retry"), std::string::npos) << busy.message;
-  release.set_value();
+  gate.Open();
   EXPECT_TRUE(pa.get_future().get().accepted);
   EXPECT_TRUE(pb.get_future().get().accepted);
   ASSERT_TRUE(engine_->Flush().ok());

@@ -1,0 +1,229 @@
+// RoundCore driven directly (no threads, no clock): the round protocol, the
+// deadline as an input, and the engine defects fixed with the core.
+#include "server/core/round_core.h"
+
+#include <gtest/gtest.h>
+
+#include "common/token_digest.h"
+#include "server/core/core_driver.h"
+
+namespace murmur::server::core {
+namespace {
+
+TensorList Model() { return {{"w", {2}, {1.0f, 2.0f}}, {"b", {1}, {0.5f}}}; }
+
+std::string Delta(float w0, float w1, float b) {
+  return *EncodeTensors({{"w", {2}, {w0, w1}}, {"b", {1}, {b}}});
+}
+
+class RoundCoreTest : public ::testing::Test {
+ protected:
+  void Make(EngineConfig cfg, bool history = true) {
+    auto c = RoundCore::Create(cfg, Model(), now_, history);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    core_ = std::move(*c);
+    driver_ = std::make_unique<CoreDriver>(core_.get(), nullptr);
+  }
+
+  struct Client {
+    uint64_t id = 0;
+    std::string token;
+  };
+  Client Reg(const std::string& name, ClientCapabilities caps = {}) {
+    Client c;
+    c.token = "token-" + name;
+    auto id = core_->Register(name, caps, TokenDigest(c.token), now_);
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    c.id = id.ok() ? *id : 0;
+    return c;
+  }
+  UpdateMeta Meta(const Client& c, uint64_t base, uint32_t k = 2) {
+    return {.client_id = c.id, .token = c.token, .base_version = base, .local_steps = k,
+            .num_samples = 10, .mean_loss = 1.0};
+  }
+  // Check in, then offer an update; returns an immediate rejection, if any.
+  std::optional<UpdateOutcome> Send(const Client& c, const std::string& payload, uint32_t k = 2) {
+    auto d = core_->CheckIn(c.id, c.token, k, now_);
+    EXPECT_TRUE(d.ok());
+    return driver_->Offer(Meta(c, d->model_version, k), payload, now_, next_ticket_++);
+  }
+
+  double now_ = 100;
+  Ticket next_ticket_ = 1;
+  std::unique_ptr<RoundCore> core_;
+  std::unique_ptr<CoreDriver> driver_;
+};
+
+TEST_F(RoundCoreTest, VersionChangesOnlyWhenTheRoundWriteCommits) {
+  Make({.updates_per_round = 2, .strategy = {.name = "fedavg_participants"}});
+  Client a = Reg("a"), b = Reg("b");
+  EXPECT_FALSE(Send(a, Delta(1, 0, 0)));
+  EXPECT_FALSE(Send(b, Delta(0, 1, 0)));
+  std::optional<RoundJob> job = core_->TakeRoundJob();
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->trigger, RoundTrigger::kBufferFull);
+  EXPECT_FALSE(core_->TakeRoundJob()) << "one job at a time";
+  core_->FinishRound(*job, job->Run(), now_);
+  PendingWrite w = core_->TakePendingWrite();
+  ASSERT_TRUE(w.has_round);
+  EXPECT_EQ(w.acks.size(), 2u);
+  // Not yet committed: nobody sees version 2.
+  EXPECT_EQ(core_->version(), 1u);
+  EXPECT_EQ(core_->CheckIn(a.id, a.token, 2, now_)->model_version, 1u);
+  Committed c = core_->OnWriteCommitted(std::move(w));
+  ASSERT_TRUE(c.round);
+  EXPECT_EQ(core_->version(), 2u);
+  const TensorList& m = *core_->model();
+  EXPECT_FLOAT_EQ(m[0].data[0], 1.5f);
+  EXPECT_FLOAT_EQ(m[0].data[1], 2.5f);
+  EXPECT_FLOAT_EQ(m[1].data[0], 0.5f);
+  ASSERT_EQ(c.acks.size(), 2u);
+  EXPECT_TRUE(c.acks[0].outcome.accepted);
+  EXPECT_EQ(c.acks[0].outcome.round_version, 2u);
+}
+
+TEST_F(RoundCoreTest, AFailedWriteStopsTheCoreAndRejectsWhatItCarried) {
+  Make({.updates_per_round = 1});
+  Client a = Reg("a");
+  EXPECT_FALSE(Send(a, Delta(1, 0, 0)));
+  std::optional<RoundJob> job = core_->TakeRoundJob();
+  ASSERT_TRUE(job);
+  core_->FinishRound(*job, job->Run(), now_);
+  std::vector<Ack> acks =
+      core_->OnWriteFailed(core_->TakePendingWrite(), InternalError("disk full"));
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_FALSE(acks[0].outcome.accepted);
+  EXPECT_EQ(acks[0].outcome.reason, RejectReason::kInternal);
+  EXPECT_EQ(core_->version(), 1u);
+  EXPECT_FALSE(core_->health().ok());
+  EXPECT_NE(core_->health().message().find("disk full"), std::string::npos);
+  EXPECT_EQ(core_->CheckIn(a.id, a.token, 2, now_).status().code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(core_->NextDeadline());
+}
+
+TEST_F(RoundCoreTest, DeadlineIsAnInputNotAPoll) {
+  Make({.mode = RoundMode::kSync, .updates_per_round = 0, .round_deadline_s = 10,
+        .strategy = {.name = "fedau"}});
+  Client a = Reg("a");
+  Reg("b");
+  ASSERT_EQ(core_->NextDeadline(), std::optional<double>(110));
+  EXPECT_FALSE(Send(a, Delta(1, 0, 0)));
+  driver_->Settle(now_);
+  driver_->Tick(109.9);
+  EXPECT_FALSE(core_->TakeRoundJob());
+  driver_->Tick(110);
+  Settled s = driver_->Settle(110);
+  ASSERT_EQ(s.rounds.size(), 1u);
+  EXPECT_EQ(s.rounds[0].trigger, RoundTrigger::kDeadline);
+  EXPECT_EQ(core_->NextDeadline(), std::optional<double>(120));
+}
+
+TEST_F(RoundCoreTest, EmptyDeadlineRoundsCloseOnlyWhenConfigured) {
+  Make({.mode = RoundMode::kSync, .updates_per_round = 0, .round_deadline_s = 10,
+        .strategy = {.name = "fedau"}});
+  Reg("a");
+  driver_->Tick(111);
+  EXPECT_TRUE(driver_->Settle(111).rounds.empty());
+  EXPECT_EQ(core_->NextDeadline(), std::optional<double>(121));  // restarted
+  Make({.mode = RoundMode::kSync, .updates_per_round = 0, .round_deadline_s = 10,
+        .close_empty_rounds = true, .strategy = {.name = "fedau"}});
+  Reg("a");
+  driver_->Tick(111);
+  Settled s = driver_->Settle(111);
+  ASSERT_EQ(s.rounds.size(), 1u);
+  EXPECT_EQ(s.rounds[0].num_updates, 0u);
+  EXPECT_EQ(core_->strategy_state().fedau.at(1).absent_run, 1u);  // FedAU counted the absence
+}
+
+TEST_F(RoundCoreTest, SyncModeTakesNoStaleUpdatesByDefault) {
+  EngineConfig sync{.mode = RoundMode::kSync, .updates_per_round = 1, .round_deadline_s = 10};
+  EXPECT_EQ(MaxStaleness(sync), 0u);
+  EXPECT_EQ(MaxStaleness(EngineConfig{}), 4u);
+  sync.max_staleness = 3;
+  EXPECT_EQ(MaxStaleness(sync), 3u);
+  Make({.mode = RoundMode::kSync, .updates_per_round = 1, .round_deadline_s = 10});
+  Client a = Reg("a"), b = Reg("b");
+  ASSERT_TRUE(core_->CheckIn(b.id, b.token, 2, now_).ok());  // b starts from version 1
+  EXPECT_FALSE(Send(a, Delta(1, 0, 0)));
+  ASSERT_EQ(driver_->Settle(now_).rounds.size(), 1u);
+  std::optional<UpdateOutcome> late = driver_->Offer(Meta(b, 1), Delta(1, 0, 0), now_, 99);
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->reason, RejectReason::kTooStale) << late->message;
+}
+
+TEST_F(RoundCoreTest, ClientCappedBelowTheMinimumKIsToldWhyInsteadOfTraining) {
+  EngineConfig cfg{.updates_per_round = 1};
+  cfg.recipe.min_local_steps = 5;
+  cfg.recipe.max_local_steps = 10;
+  Make(cfg);
+  Client a = Reg("a", {.max_local_steps = 3});
+  auto d = core_->CheckIn(a.id, a.token, 3, now_);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->kind, CheckInDecision::Kind::kWait);
+  EXPECT_NE(d->reason.find("at most 3 local steps"), std::string::npos) << d->reason;
+  EXPECT_EQ(core_->Counters().active_trainers, 0u);
+  Client b = Reg("b", {.max_local_steps = 7});
+  d = core_->CheckIn(b.id, b.token, 20, now_);
+  EXPECT_EQ(d->kind, CheckInDecision::Kind::kTrain);
+  EXPECT_EQ(d->local_steps, 7u);
+}
+
+TEST_F(RoundCoreTest, KnownPIsConfiguredByClientNameAndRequired) {
+  EngineConfig cfg{.mode = RoundMode::kSync, .updates_per_round = 0, .round_deadline_s = 10,
+                   .strategy = {.name = "fedavg_known_p"}};
+  EXPECT_FALSE(ValidateEngineConfig(cfg).ok()) << "no p_n anywhere must be refused at start";
+  EXPECT_NE(ValidateEngineConfig(cfg).message().find("known-p"), std::string::npos);
+  cfg.known_p_by_name = {{"a", 0.5}, {"b", 0.25}};
+  Make(cfg);
+  auto stranger = core_->Register("c", {}, TokenDigest("t"), now_);
+  EXPECT_EQ(stranger.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(stranger.status().message().find("'c'"), std::string::npos);
+  Client a = Reg("a"), b = Reg("b");
+  EXPECT_FALSE(Send(a, Delta(1, 0, 0)));
+  EXPECT_FALSE(Send(b, Delta(0, 1, 0)));
+  driver_->Tick(110);
+  Settled s = driver_->Settle(110);
+  ASSERT_EQ(s.rounds.size(), 1u);
+  // weights 1 / (N p): N = 2.
+  EXPECT_DOUBLE_EQ(s.rounds[0].weights[0].second, 1.0);
+  EXPECT_DOUBLE_EQ(s.rounds[0].weights[1].second, 2.0);
+  EngineConfig bad = cfg;
+  bad.known_p_by_name["a"] = 1.5;
+  EXPECT_FALSE(ValidateEngineConfig(bad).ok());
+}
+
+TEST_F(RoundCoreTest, RejectionsAreRecordedAndBusyKeepsTheCheckIn) {
+  Make({.updates_per_round = 4});
+  Client a = Reg("a");
+  core_->TakePendingWrite();  // the registration record
+  UpdateMeta forged = Meta(a, 1);
+  forged.token = "wrong";
+  std::optional<UpdateOutcome> o = core_->Admit(forged, std::nullopt, now_);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->reason, RejectReason::kBadToken);
+  ASSERT_TRUE(core_->CheckIn(a.id, a.token, 2, now_).ok());
+  o = core_->Admit(Meta(a, 1), std::string("queue full"), now_);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->reason, RejectReason::kBusy);
+  EXPECT_EQ(core_->Counters().active_trainers, 1u) << "busy leaves the check-in open";
+  EXPECT_FALSE(core_->Admit(Meta(a, 1), std::nullopt, now_));
+  PendingWrite w = core_->TakePendingWrite();
+  ASSERT_EQ(w.batch.participations.size(), 2u);
+  EXPECT_EQ(w.batch.participations[0].reject_reason, static_cast<int>(RejectReason::kBadToken));
+  EXPECT_EQ(w.batch.participations[1].reject_reason, static_cast<int>(RejectReason::kBusy));
+  EXPECT_LT(w.batch.participations[0].id, w.batch.participations[1].id);
+}
+
+TEST_F(RoundCoreTest, WithoutHistoryNothingIsRecorded) {
+  Make({.updates_per_round = 1}, /*history=*/false);
+  Client a = Reg("a");
+  EXPECT_FALSE(Send(a, Delta(1, 0, 0)));
+  Settled s = driver_->Settle(now_);
+  ASSERT_EQ(s.rounds.size(), 1u);
+  ASSERT_EQ(s.acks.size(), 1u);
+  EXPECT_TRUE(s.acks[0].outcome.accepted);
+  EXPECT_FALSE(core_->HasPendingWrite());
+}
+
+}  // namespace
+}  // namespace murmur::server::core
