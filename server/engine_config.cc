@@ -39,11 +39,6 @@ std::string_view RejectReasonName(RejectReason r) {
   return "unknown";
 }
 
-bool StrategyNeedsOneUpdatePerClient(std::string_view name) {
-  return name == "fedavg_all" || name == "fedavg_known_p" || name == "fedau" || name == "mifa" ||
-         name == "fedvarp";
-}
-
 Status ValidateEngineConfig(const EngineConfig& c) {
   if (c.updates_per_round == 0 && !(c.round_deadline_s > 0) && c.mode != RoundMode::kSync) {
     return InvalidArgumentError(
@@ -77,15 +72,29 @@ Status ValidateEngineConfig(const EngineConfig& c) {
     return InvalidArgumentError(
         fmt::format("poll_interval_s must be in (0, 60], got {}", c.poll_interval_s));
   }
-  if (c.strategy.name == "fedavg_known_p") {
+  MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<strategy::Strategy> strategy,
+                          strategy::MakeStrategy(c.strategy));
+  if (strategy->needs().known_participation_prob) {
+    if (c.known_participation_prob.empty() && c.known_p_by_name.empty()) {
+      return InvalidArgumentError(fmt::format(
+          "strategy {} needs each client's participation probability p_n, and none is "
+          "configured (give known_p_by_name, e.g. --known-p-file, or known_participation_prob)",
+          c.strategy.name));
+    }
     for (const auto& [id, p] : c.known_participation_prob) {
       if (!(p > 0 && p <= 1)) {
         return InvalidArgumentError(fmt::format(
             "known_participation_prob of client {} must be in (0, 1], got {}", id, p));
       }
     }
+    for (const auto& [name, p] : c.known_p_by_name) {
+      if (!(p > 0 && p <= 1)) {
+        return InvalidArgumentError(fmt::format(
+            "known_p_by_name of client '{}' must be in (0, 1], got {}", name, p));
+      }
+    }
   }
-  return strategy::MakeStrategy(c.strategy).status();
+  return Status();
 }
 
 }  // namespace murmur::server

@@ -14,14 +14,16 @@
 // kSync: as kAsync, but a client gets one update per round: after sending an
 //   update from version v it is told to wait until v+1 is published.
 // One update per client per round is also enforced in kAsync when the
-// strategy needs it (fedavg_all, fedavg_known_p, fedau, mifa, fedvarp): a
-// second one is rejected as a duplicate with that reason.
+// strategy needs it (Strategy::needs().one_update_per_client): a second one
+// is rejected as a duplicate with that reason.
 //
 // Plain values; ValidateEngineConfig is pure.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 
@@ -44,6 +46,9 @@ struct EngineConfig {
   strategy::StrategyConfig strategy;  // name, server_lr (eta), ...
   // fedavg_known_p: p_n per client id.
   std::unordered_map<uint64_t, double> known_participation_prob;
+  // fedavg_known_p: p_n per client name (e.g. from --known-p-file); the
+  // engine maps names to ids as clients register.
+  std::map<std::string, double> known_p_by_name;
 
   uint64_t max_staleness = 4;            // tau_max
   uint64_t max_rounds = 0;               // finish after this many rounds (0: never)
@@ -70,8 +75,5 @@ struct EngineConfig {
 
 // INVALID_ARGUMENT naming the bad field; also validates the strategy config.
 Status ValidateEngineConfig(const EngineConfig& config);
-
-// Whether the strategy takes at most one update per client per round.
-bool StrategyNeedsOneUpdatePerClient(std::string_view strategy_name);
 
 }  // namespace murmur::server

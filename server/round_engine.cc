@@ -51,7 +51,7 @@ RoundEngine::RoundEngine(EngineConfig config, ModelSpec spec, Clock* clock, Rng*
       store_(store),
       strategy_(std::move(strategy)),
       one_update_per_client_(config_.mode == RoundMode::kSync ||
-                             StrategyNeedsOneUpdatePerClient(config_.strategy.name)) {}
+                             strategy_->needs().one_update_per_client) {}
 
 Status RoundEngine::Resume(store::RecoveredState rec) {
   if (rec.strategy != config_.strategy.name) {

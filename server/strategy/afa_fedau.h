@@ -38,9 +38,9 @@ class AfaFedAu final : public Strategy {
   AfaFedAu(double server_lr, double local_lr, StalenessConfig staleness, uint64_t k_cut)
       : server_lr_(server_lr), local_lr_(local_lr), staleness_(staleness), k_cut_(k_cut) {}
   std::string_view name() const override { return "afa_fedau"; }
+  StrategyNeeds needs() const override { return {.all_clients = true, .local_lr = true}; }
 
  protected:
-  Needs needs() const override { return {.all_clients = true, .local_lr = true}; }
   Status Apply(const RoundInput& in, const StrategyState& state, Step& step) const override;
 
  private:

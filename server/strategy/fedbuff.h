@@ -22,9 +22,9 @@ class FedBuff final : public Strategy {
   FedBuff(double server_lr, StalenessConfig staleness)
       : server_lr_(server_lr), staleness_(staleness) {}
   std::string_view name() const override { return "fedbuff"; }
+  StrategyNeeds needs() const override { return {}; }
 
  protected:
-  Needs needs() const override { return {}; }
   Status Apply(const RoundInput& in, const StrategyState& state, Step& step) const override;
 
  private:
