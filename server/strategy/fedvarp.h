@@ -5,9 +5,11 @@
 //   v = (1/N) * sum_{j registered} y_j + (1/|S|) * sum_{i in S} (delta_i - y_i)
 //   x_{t+1} = x_t + eta * v;   then y_i <- delta_i for i in S
 // y_j is the persisted table as it stood before the round (0 for a client
-// never seen). When S is empty the correction term is an empty sum and v is
-// the table mean. Entries of clients no longer registered are dropped. One
-// update per client per round.
+// never seen). A round with no participants (S empty) takes no step, as in
+// the reference: x_{t+1} = x_t and the table keeps its rows (stepping by the
+// table mean would move the model with nobody reporting). Entries of clients
+// no longer registered are dropped, in every round. One update per client
+// per round.
 //
 // Immutable after construction; Aggregate is pure, safe from any thread.
 #pragma once
