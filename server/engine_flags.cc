@@ -49,8 +49,7 @@ void AddEngineFlags(CLI::App& app, EngineConfig* cfg, EngineFlagValues* values) 
   values->model_encoding = std::string(EncodingName(cfg->model_encoding));
 
   // The strategy.
-  app.add_option("--strategy", st.name,
-                 "Aggregation strategy: " + fmt::format("{}", fmt::join(StrategyNameList(), ", ")))
+  app.add_option("--strategy", st.name, "Aggregation rule (the rules: ALGORITHMS.md)")
       ->check(CLI::IsMember(StrategyNameList()))
       ->capture_default_str();
   app.add_option("--server-lr", st.server_lr,
