@@ -250,6 +250,58 @@ TEST_P(LinearAttnKernelTest, Bf16IsCloseToFp32) {
   EXPECT_LE(RelErr(o16, o32), 2e-2) << Name(var);
 }
 
+// bf16 is fp32 arithmetic with bf16 storage: the CPU kernel loads bf16
+// inputs into fp32, accumulates in fp32 exactly as the fp32 instantiation
+// does (same code, same work split), and rounds each output once, to nearest
+// even, when it stores it. So the bf16 op's output must equal, bit for bit,
+// the fp32 op run on the same bf16-rounded inputs and then rounded to bf16 by
+// ATen; the final state (fp32 in both) must be identical. Holds for the
+// gradients too (bf16 dq/dk/dv, fp32 gate and initial-state gradients).
+// Truncating instead of rounding to nearest even fails this.
+TEST_P(LinearAttnKernelTest, Bf16IsTheFp32OpRoundedToNearestEven) {
+  const Variant var = GetParam();
+  // T = 130: three chunks, the last partial; an initial state.
+  Inputs in = MakeInputs(var, 2, 130, 2, 32, 24, at::kFloat, /*with_h0=*/true, 43);
+  Inputs lo = in;  // bf16 q, k, v; gate and state stay fp32
+  lo.q = in.q.to(at::kBFloat16);
+  lo.k = in.k.to(at::kBFloat16);
+  lo.v = in.v.to(at::kBFloat16);
+  Inputs hi = in;  // the same values, held in fp32
+  hi.q = lo.q.to(at::kFloat);
+  hi.k = lo.k.to(at::kFloat);
+  hi.v = lo.v.to(at::kFloat);
+  if (lo.g.defined()) lo.g = in.g.clone();
+  lo.h0 = in.h0.clone();
+  std::vector<Tensor> lo_leaves = Leaves(lo);
+  std::vector<Tensor> hi_leaves = Leaves(hi);
+  auto [o16, s16] = RunOp(var, lo, true);
+  auto [o32, s32] = RunOp(var, hi, true);
+  ASSERT_EQ(o16.scalar_type(), at::kBFloat16);
+  auto same_bits = [](const Tensor& a, const Tensor& b) {
+    return a.scalar_type() == b.scalar_type() && a.sizes() == b.sizes() &&
+           at::equal(a.contiguous().view(a.scalar_type() == at::kBFloat16 ? at::kShort : at::kInt),
+                     b.contiguous().view(b.scalar_type() == at::kBFloat16 ? at::kShort : at::kInt));
+  };
+  const Tensor want = o32.detach().to(at::kBFloat16);
+  const int64_t differ = (o16.detach().to(at::kFloat) != want.to(at::kFloat)).sum().item<int64_t>();
+  EXPECT_TRUE(same_bits(o16.detach(), want))
+      << Name(var) << ": " << differ << " of " << want.numel() << " outputs differ";
+  EXPECT_TRUE(same_bits(s16.detach(), s32.detach())) << Name(var) << ": final state";
+
+  // Backward: the same upstream gradients (bf16 for o, fp32 for the state).
+  at::manual_seed(44);
+  const Tensor do16 = at::randn(o16.sizes(), at::kFloat).to(at::kBFloat16);
+  const Tensor ds = at::randn(s16.sizes(), at::kFloat);
+  std::vector<Tensor> g16 = torch::autograd::grad({o16, s16}, lo_leaves, {do16, ds});
+  std::vector<Tensor> g32 =
+      torch::autograd::grad({o32, s32}, hi_leaves, {do16.to(at::kFloat), ds});
+  ASSERT_EQ(g16.size(), g32.size());
+  for (size_t i = 0; i < g16.size(); ++i) {
+    const Tensor want_grad = g32[i].to(g16[i].scalar_type());
+    EXPECT_TRUE(same_bits(g16[i], want_grad)) << Name(var) << ": gradient of input " << i;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, LinearAttnKernelTest,
                          ::testing::Values(Variant::kPlain, Variant::kScalarGate,
                                            Variant::kConstGate, Variant::kGla),

@@ -18,6 +18,7 @@
 #include "common/logging.h"
 #include "common/model/model_config.h"
 #include "common/model/tensor_file.h"
+#include "server/engine_flags.h"
 #include "server/round_engine.h"
 #include "server/service/coordinator_service.h"
 #include "server/store/store.h"
@@ -37,7 +38,6 @@ int main(int argc, char** argv) {
   std::string model_text;
   server::EngineConfig cfg;
   cfg.strategy.name = "afa_cd";
-  std::string mode = "async";
   log::Options log_options;
   CLI::App app{"murmur-coordinator: federated-learning coordinator (gRPC + SQLite)"};
   AddConfigFileOption(app);
@@ -47,28 +47,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--init", init_path, "Initial model: a named-tensor file (default: fresh model)");
   app.add_option("--model", model_text, "Model config overrides, e.g. dim=64,depth=2");
-  app.add_option("--strategy", cfg.strategy.name, "Aggregation strategy")->capture_default_str();
-  app.add_option("--server-lr", cfg.strategy.server_lr, "Server learning rate (eta)")->capture_default_str();
-  app.add_option("--mode", mode, "async (anarchic) or sync")
-      ->check(CLI::IsMember({"async", "sync"}))->capture_default_str();
-  app.add_option("--updates-per-round", cfg.updates_per_round, "m: close a round with m updates (0: off)")
-      ->capture_default_str();
-  app.add_option("--round-deadline-s", cfg.round_deadline_s, "Close a round after this long (0: off)")
-      ->capture_default_str();
-  int64_t max_staleness = -1;
-  app.add_option("--max-staleness", max_staleness, "tau_max (-1: 0 in sync mode, 4 in async)")
-      ->capture_default_str();
-  app.add_option("--max-rounds", cfg.max_rounds, "Finish after this many rounds (0: never)")
-      ->capture_default_str();
-  app.add_option("--max-trainers", cfg.max_concurrent_trainers, "Cap on concurrent trainers (0: none)")
-      ->capture_default_str();
-  app.add_option("--local-lr", cfg.recipe.local_lr, "Clients' learning rate")->capture_default_str();
-  app.add_option("--batch", cfg.recipe.batch_size, "Clients' minibatch size")->capture_default_str();
-  app.add_option("--min-k", cfg.recipe.min_local_steps, "Fewest local steps accepted")->capture_default_str();
-  app.add_option("--max-k", cfg.recipe.max_local_steps, "Most local steps accepted")->capture_default_str();
+  server::EngineFlagValues engine_flags;
+  server::AddEngineFlags(app, &cfg, &engine_flags);
   if (auto code = ParseCommandLine(app, argc, argv)) return *code;
-  cfg.mode = mode == "sync" ? server::RoundMode::kSync : server::RoundMode::kAsync;
-  if (max_staleness >= 0) cfg.max_staleness = static_cast<uint64_t>(max_staleness);
+  if (Status s = server::FinishEngineFlags(engine_flags, &cfg); !s.ok()) {
+    std::fprintf(stderr, "murmur-coordinator: %s\n", s.ToString().c_str());
+    return 2;
+  }
   if (Status s = log::Init(log_options); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     return 2;

@@ -39,11 +39,6 @@ std::string_view RejectReasonName(RejectReason r) {
   return "unknown";
 }
 
-bool StrategyNeedsOneUpdatePerClient(std::string_view name) {
-  return name == "fedavg_all" || name == "fedavg_known_p" || name == "fedau" || name == "mifa" ||
-         name == "fedvarp";
-}
-
 uint64_t MaxStaleness(const EngineConfig& c) {
   if (c.max_staleness) return *c.max_staleness;
   return c.mode == RoundMode::kSync ? 0 : 4;
@@ -78,17 +73,14 @@ Status ValidateEngineConfig(const EngineConfig& c) {
   if (c.max_queued_updates == 0 || c.max_queued_bytes == 0) {
     return InvalidArgumentError("max_queued_updates and max_queued_bytes must be > 0");
   }
-  if (c.strategy.name == "fedavg_known_p") {
-    if (c.known_p_by_name.empty() && c.known_participation_prob.empty()) {
-      return InvalidArgumentError(
-          "fedavg_known_p needs every client's participation probability p_n, and none is "
-          "configured (give a known-p file mapping client names to p_n)");
-    }
-    for (const auto& [name, p] : c.known_p_by_name) {
-      if (!(p > 0 && p <= 1)) {
-        return InvalidArgumentError(fmt::format(
-            "known participation probability of client '{}' must be in (0, 1], got {}", name, p));
-      }
+  MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<strategy::Strategy> strategy,
+                          strategy::MakeStrategy(c.strategy));
+  if (strategy->needs().known_participation_prob) {
+    if (c.known_participation_prob.empty() && c.known_p_by_name.empty()) {
+      return InvalidArgumentError(fmt::format(
+          "strategy {} needs each client's participation probability p_n, and none is "
+          "configured (give known_p_by_name, e.g. --known-p-file, or known_participation_prob)",
+          c.strategy.name));
     }
     for (const auto& [id, p] : c.known_participation_prob) {
       if (!(p > 0 && p <= 1)) {
@@ -96,8 +88,14 @@ Status ValidateEngineConfig(const EngineConfig& c) {
             "known_participation_prob of client {} must be in (0, 1], got {}", id, p));
       }
     }
+    for (const auto& [name, p] : c.known_p_by_name) {
+      if (!(p > 0 && p <= 1)) {
+        return InvalidArgumentError(fmt::format(
+            "known_p_by_name of client '{}' must be in (0, 1], got {}", name, p));
+      }
+    }
   }
-  return strategy::MakeStrategy(c.strategy).status();
+  return Status();
 }
 
 }  // namespace murmur::server

@@ -14,8 +14,8 @@
 // kSync: as kAsync, but a client gets one update per round: after sending an
 //   update from version v it is told to wait until v+1 is published.
 // One update per client per round is also enforced in kAsync when the
-// strategy needs it (fedavg_all, fedavg_known_p, fedau, mifa, fedvarp): a
-// second one is rejected as a duplicate with that reason.
+// strategy needs it (Strategy::needs().one_update_per_client): a second one
+// is rejected as a duplicate with that reason.
 //
 // Plain values; ValidateEngineConfig is pure.
 #pragma once
@@ -77,8 +77,5 @@ uint64_t MaxStaleness(const EngineConfig& config);
 
 // INVALID_ARGUMENT naming the bad field; also validates the strategy config.
 Status ValidateEngineConfig(const EngineConfig& config);
-
-// Whether the strategy takes at most one update per client per round.
-bool StrategyNeedsOneUpdatePerClient(std::string_view strategy_name);
 
 }  // namespace murmur::server

@@ -453,24 +453,5 @@ TEST(RoundEngineConfigTest, BadConfigsAreRefusedWithTheField) {
   EXPECT_NE(bad_strategy.status().message().find("unknown strategy"), std::string::npos);
 }
 
-// The engine's list of strategies that take one update per client per round
-// must match what the strategies themselves enforce.
-TEST(RoundEngineConfigTest, OneUpdatePerClientListMatchesTheStrategies) {
-  const TensorList x = {{"w", {1}, {0.0f}}};
-  for (std::string_view name : strategy::StrategyNames()) {
-    auto s = strategy::MakeStrategy({.name = std::string(name)});
-    ASSERT_TRUE(s.ok());
-    strategy::ClientUpdate u{.client_id = 1, .delta = x, .local_steps = 1, .num_samples = 1,
-                             .local_lr = 0.1};
-    const std::vector<strategy::ClientUpdate> twice = {u, u};
-    const std::vector<uint64_t> all = {1};
-    const std::unordered_map<uint64_t, double> p = {{1, 0.5}};
-    strategy::RoundInput in{.round = 1, .global = &x, .updates = twice, .all_clients = all,
-                            .known_participation_prob = &p};
-    const bool refused = !(*s)->Aggregate(in, {}).ok();
-    EXPECT_EQ(refused, StrategyNeedsOneUpdatePerClient(name)) << name;
-  }
-}
-
 }  // namespace
 }  // namespace murmur::server

@@ -82,6 +82,64 @@ TEST(TensorCodecTest, DecodeIntoReusesBuffers) {
   EXPECT_EQ(scratch[0].data, next[0].data);
 }
 
+// int8 stores scale = max|x| / 127 and q = round(x / scale) in [-127, 127],
+// so the largest-magnitude element is q = +-127 and decodes to 127 * scale:
+// exactly +-max whenever float arithmetic can represent it (fl(127 *
+// fl(max / 127)) == max, true for ~99% of floats; for the rest no float
+// scale gives back max, and it lands on a neighbouring float). Every other
+// element decodes within half a quantization step, scale / 2 (plus float
+// rounding). A scale of max/128 fails both (the maximum comes back as
+// 127/128 of itself).
+TEST(TensorCodecTest, Int8RoundTripKeepsTheMaximumAndHalfAStep) {
+  Rng rng(7);
+  size_t exact_checked = 0, tensors = 0;
+  for (int round = 0; round < 40; ++round) {
+    // Scales from 1e-6 to 1e6; every other tensor has a negative maximum.
+    const double stddev = std::pow(10.0, -6 + (round % 13));
+    TensorList t = RandomNormal({{"a", {257}}, {"b", {3, 5}}, {"one", {1}}}, rng, stddev);
+    for (Tensor& x : t) {
+      size_t arg = 0;
+      for (size_t j = 0; j < x.data.size(); ++j) {
+        if (std::fabs(x.data[j]) > std::fabs(x.data[arg])) arg = j;
+      }
+      if ((round % 2 == 1) != (x.data[arg] < 0)) {
+        for (float& v : x.data) v = -v;
+      }
+    }
+    Result<TensorList> back = DecodeTensors(Encode(t, Encoding::kInt8));
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    for (size_t i = 0; i < t.size(); ++i) {
+      const std::vector<float>& x = t[i].data;
+      const std::vector<float>& y = (*back)[i].data;
+      ASSERT_EQ(x.size(), y.size());
+      size_t arg = 0;
+      for (size_t j = 0; j < x.size(); ++j) {
+        if (std::fabs(x[j]) > std::fabs(x[arg])) arg = j;
+      }
+      const float max = std::fabs(x[arg]);
+      ASSERT_GT(max, 0.0f);
+      const float scale = max / 127.0f;
+      ++tensors;
+      if (127.0f * scale == max) {
+        EXPECT_EQ(y[arg], x[arg]) << "round " << round << " " << t[i].name << " max " << max;
+        ++exact_checked;
+      } else {
+        // Not representable: the nearest the format can do, within a float step.
+        EXPECT_LE(std::fabs(y[arg] - x[arg]), 2 * std::numeric_limits<float>::epsilon() * max)
+            << "round " << round << " " << t[i].name << " max " << max;
+      }
+      const double half_step = 0.5 * static_cast<double>(max) / 127.0;
+      const double slack = 4.0 * std::numeric_limits<float>::epsilon() * max;
+      for (size_t j = 0; j < x.size(); ++j) {
+        EXPECT_LE(std::fabs(static_cast<double>(y[j]) - x[j]), half_step + slack)
+            << "round " << round << " " << t[i].name << "[" << j << "] = " << x[j];
+      }
+    }
+  }
+  // The exact check must not be vacuous.
+  EXPECT_GE(exact_checked, tensors * 9 / 10) << exact_checked << " of " << tensors;
+}
+
 TEST(TensorCodecTest, AllZeroInt8TensorRoundTrips) {
   TensorList t = {{"z", {3}, {0.0f, 0.0f, -0.0f}}};
   Result<TensorList> back = DecodeTensors(Encode(t, Encoding::kInt8));

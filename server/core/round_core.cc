@@ -31,6 +31,12 @@ UpdateOutcome Rejection(RejectReason reason, std::string message, uint64_t stale
   return o;
 }
 
+// FedBuff divides by its buffer size K; unless set, K is the round's m.
+EngineConfig WithDefaults(EngineConfig c) {
+  if (c.strategy.fedbuff_buffer_size == 0) c.strategy.fedbuff_buffer_size = c.updates_per_round;
+  return c;
+}
+
 }  // namespace
 
 Result<strategy::Step> RoundJob::Run() const {
@@ -49,11 +55,12 @@ RoundCore::RoundCore(EngineConfig config, ModelSpec spec,
       spec_(std::move(spec)),
       strategy_(std::move(strategy)),
       one_update_per_client_(config_.mode == RoundMode::kSync ||
-                             StrategyNeedsOneUpdatePerClient(config_.strategy.name)),
+                             strategy_->needs().one_update_per_client),
       record_history_(record_history) {}
 
 Result<std::unique_ptr<RoundCore>> RoundCore::Create(EngineConfig config, TensorList initial_model,
                                                      double now_s, bool record_history) {
+  config = WithDefaults(std::move(config));
   MURMUR_RETURN_IF_ERROR(ValidateEngineConfig(config).WithContext("engine config"));
   if (initial_model.empty()) return InvalidArgumentError("the initial model has no tensors");
   ModelSpec spec = SpecOf(initial_model);
@@ -71,6 +78,7 @@ Result<std::unique_ptr<RoundCore>> RoundCore::Create(EngineConfig config, Tensor
 Result<std::unique_ptr<RoundCore>> RoundCore::Resume(EngineConfig config, ModelSpec spec,
                                                      store::RecoveredState rec, double now_s,
                                                      const std::string& where) {
+  config = WithDefaults(std::move(config));
   MURMUR_RETURN_IF_ERROR(ValidateEngineConfig(config).WithContext("engine config"));
   if (rec.strategy != config.strategy.name) {
     return FailedPreconditionError(fmt::format(

@@ -40,9 +40,9 @@ class AfaCd final : public Strategy {
   AfaCd(double server_lr, double local_lr, StalenessConfig staleness)
       : server_lr_(server_lr), local_lr_(local_lr), staleness_(staleness) {}
   std::string_view name() const override { return "afa_cd"; }
+  StrategyNeeds needs() const override { return {.local_lr = true}; }
 
  protected:
-  Needs needs() const override { return {.local_lr = true}; }
   Status Apply(const RoundInput& in, const StrategyState& state, Step& step) const override;
 
  private:

@@ -36,9 +36,11 @@ class AfaCs final : public Strategy {
   AfaCs(double server_lr, double local_lr, AfaCsWarmup warmup)
       : server_lr_(server_lr), local_lr_(local_lr), warmup_(warmup) {}
   std::string_view name() const override { return "afa_cs"; }
+  StrategyNeeds needs() const override {
+    return {.all_clients = true, .local_lr = true, .per_client_tables = true};
+  }
 
  protected:
-  Needs needs() const override { return {.all_clients = true, .local_lr = true}; }
   Status Apply(const RoundInput& in, const StrategyState& state, Step& step) const override;
 
  private:

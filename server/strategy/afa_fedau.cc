@@ -1,5 +1,8 @@
 #include "server/strategy/afa_fedau.h"
 
+#include <map>
+#include <vector>
+
 #include "server/strategy/afa_cd.h"
 #include "server/strategy/client_tables.h"
 #include "server/strategy/fedau_estimator.h"
@@ -8,11 +11,16 @@
 namespace murmur::server::strategy {
 
 Status AfaFedAu::Apply(const RoundInput& in, const StrategyState& state, Step& step) const {
-  std::vector<double> omega(in.updates.size());
+  // Pool each client's updates of this round: c_n of them share its omega_n,
+  // and the normaliser W sums omega over distinct clients.
+  std::map<uint64_t, uint32_t> count;  // ordered: W sums in a fixed order
+  for (const ClientUpdate& u : in.updates) ++count[u.client_id];
   double total = 0;
+  for (const auto& [id, c] : count) total += FedAuWeightOf(state.fedau, id);  // rounds < t
+  std::vector<double> omega(in.updates.size());
   for (size_t i = 0; i < in.updates.size(); ++i) {
-    omega[i] = FedAuWeightOf(state.fedau, in.updates[i].client_id);  // from rounds < t
-    total += omega[i];
+    const uint64_t id = in.updates[i].client_id;
+    omega[i] = FedAuWeightOf(state.fedau, id) / static_cast<double>(count.at(id));
   }
   Accumulator acc(*in.global);
   step.weights.resize(in.updates.size());

@@ -76,5 +76,72 @@ TEST(AfaFedAuStrategyTest, StalenessDiscountMultipliesTheNumerator) {
   EXPECT_MODEL_NEAR(s.new_global, (std::vector<double>{-0.25, -0.5, 0}), 1e-7);
 }
 
+// Regression: 3 clients, m = 6; client 1 is eager and sends 5 of the 6
+// updates, client 2 sends 1, client 3 none. Before pooling, client 1's
+// updates each got its full omega and it took 5/6 of the round's weight
+// (with every omega 1). Now its updates share omega_1 and the client as a
+// whole gets omega_1 / (omega_1 + omega_2).
+TEST(AfaFedAuStrategyTest, EagerClientUpdatesArePooledWithinARound) {
+  StrategyConfig cfg{.name = "afa_fedau", .afa_local_lr = 1.0};
+  std::unique_ptr<Strategy> s = Make(cfg);
+  const TensorList x = Model(0, 0, 0);
+  const std::vector<uint64_t> clients = {1, 2, 3};
+  // G_i = -delta_i (K = 1, local_lr 1): client 1 pushes along w0, client 2 along w1.
+  std::vector<ClientUpdate> ups;
+  for (int i = 0; i < 5; ++i) ups.push_back(Update(1, -1, 0, 0, 1, 1));
+  ups.push_back(Update(2, 0, -1, 0, 1, 1));
+  ASSERT_EQ(ups.size(), 6u);
+
+  auto run = [&](uint64_t omega1, uint64_t omega2) {
+    StrategyState state;
+    state.strategy = "afa_fedau";
+    // FedAuCounter{M, intervals, sum}: omega = sum / intervals.
+    state.fedau[1] = {0, 1, omega1};
+    state.fedau[2] = {0, 1, omega2};
+    RoundInput in{.round = 1, .global = &x, .updates = ups, .all_clients = clients};
+    Result<Step> step = s->Aggregate(in, state);
+    EXPECT_TRUE(step.ok()) << step.status().ToString();
+    return step.ok() ? std::move(step).value() : Step{};
+  };
+
+  // Warm-up, every omega 1: each client gets half, not 5/6 and 1/6.
+  Step even = run(1, 1);
+  ASSERT_EQ(even.weights.size(), 6u);
+  double client1 = 0;
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_DOUBLE_EQ(even.weights[i], 0.1) << i;
+    client1 += even.weights[i];
+  }
+  EXPECT_NEAR(client1, 0.5, 1e-15);
+  EXPECT_DOUBLE_EQ(even.weights[5], 0.5);
+  EXPECT_MODEL_NEAR(even.new_global, (std::vector<double>{-0.5, -0.5, 0}), 1e-7);
+
+  // Client 2 rarely arrives (omega 3), client 1 always (omega 1): the eager
+  // client gets omega-proportional weight 1/4 (was 5/8 without pooling).
+  Step skewed = run(1, 3);
+  client1 = 0;
+  for (int i = 0; i < 5; ++i) client1 += skewed.weights[i];
+  EXPECT_NEAR(client1, 0.25, 1e-15);
+  EXPECT_DOUBLE_EQ(skewed.weights[5], 0.75);
+  EXPECT_MODEL_NEAR(skewed.new_global, (std::vector<double>{-0.25, -0.75, 0}), 1e-7);
+
+  // The estimator saw one participation of client 1, not five.
+  EXPECT_EQ(skewed.new_state.fedau.at(1), (FedAuCounter{0, 2, 2}));
+  EXPECT_EQ(skewed.new_state.fedau.at(2), (FedAuCounter{0, 2, 4}));
+}
+
+// Pooled updates keep their own staleness discounts: c_n splits omega_n
+// first, then each update is discounted by its own s(tau).
+TEST(AfaFedAuStrategyTest, PooledUpdatesKeepTheirOwnStalenessDiscount) {
+  StrategyConfig cfg{.name = "afa_fedau", .afa_local_lr = 1.0,
+                     .staleness = {StalenessKind::kInvSqrt}};
+  Driver d(Make(cfg), Model(0, 0, 0), {1, 2});
+  // Client 1: two updates, staleness 3 (s = 1/2) and 0 (s = 1); client 2: one, staleness 0.
+  Step s = d.MustRound({Update(1, -1, 0, 0, 1, 1, 3), Update(1, -1, 0, 0, 1, 1, 0),
+                        Update(2, 0, -1, 0, 1, 1, 0)});
+  // W = 2; weights (1/2 * 1/2, 1/2 * 1, 1) / 2.
+  EXPECT_EQ(s.weights, (std::vector<double>{0.125, 0.25, 0.5}));
+}
+
 }  // namespace
 }  // namespace murmur::server::strategy

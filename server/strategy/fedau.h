@@ -22,9 +22,11 @@ class FedAu final : public Strategy {
   // k_cut: the interval cut-off K (0: infinity).
   FedAu(double server_lr, uint64_t k_cut) : server_lr_(server_lr), k_cut_(k_cut) {}
   std::string_view name() const override { return "fedau"; }
+  StrategyNeeds needs() const override {
+    return {.all_clients = true, .one_update_per_client = true};
+  }
 
  protected:
-  Needs needs() const override { return {.all_clients = true, .unique_clients = true}; }
   Status Apply(const RoundInput& in, const StrategyState& state, Step& step) const override;
 
  private:

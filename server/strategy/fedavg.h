@@ -21,9 +21,9 @@ class FedAvgParticipants final : public Strategy {
   FedAvgParticipants(double server_lr, bool sample_weighted)
       : server_lr_(server_lr), sample_weighted_(sample_weighted) {}
   std::string_view name() const override { return "fedavg_participants"; }
+  StrategyNeeds needs() const override { return {}; }
 
  protected:
-  Needs needs() const override { return {}; }
   Status Apply(const RoundInput& in, const StrategyState& state, Step& step) const override;
 
  private:
@@ -35,9 +35,11 @@ class FedAvgAll final : public Strategy {
  public:
   explicit FedAvgAll(double server_lr) : server_lr_(server_lr) {}
   std::string_view name() const override { return "fedavg_all"; }
+  StrategyNeeds needs() const override {
+    return {.all_clients = true, .one_update_per_client = true};
+  }
 
  protected:
-  Needs needs() const override { return {.all_clients = true, .unique_clients = true}; }
   Status Apply(const RoundInput& in, const StrategyState& state, Step& step) const override;
 
  private:
@@ -48,9 +50,11 @@ class FedAvgKnownP final : public Strategy {
  public:
   explicit FedAvgKnownP(double server_lr) : server_lr_(server_lr) {}
   std::string_view name() const override { return "fedavg_known_p"; }
+  StrategyNeeds needs() const override {
+    return {.all_clients = true, .one_update_per_client = true, .known_participation_prob = true};
+  }
 
  protected:
-  Needs needs() const override { return {.all_clients = true, .unique_clients = true}; }
   Status Apply(const RoundInput& in, const StrategyState& state, Step& step) const override;
 
  private:

@@ -41,5 +41,29 @@ TEST(FedBuffStrategyTest, SameClientTwiceInABuffer) {
   EXPECT_MODEL_NEAR(s.new_global, (std::vector<double>{1, 1, 0}), 1e-7);
 }
 
+// Regression: a partial buffer closed at a deadline divided by |B|; the paper
+// divides by the buffer size K. With K = 4 and two arrivals the step is half
+// the average of the two.
+TEST(FedBuffStrategyTest, PartialBufferDividesByTheConfiguredSize) {
+  StrategyConfig cfg{.name = "fedbuff", .staleness = {StalenessKind::kNone},
+                     .fedbuff_buffer_size = 4};
+  Driver d(Make(cfg), Model(1, 2, 0.5f), {});
+  // Delta = (2,0,0) + (0,4,0); x + Delta / 4.
+  Step s = d.MustRound(Buffer());
+  EXPECT_MODEL_NEAR(s.new_global, (std::vector<double>{1.5, 3, 0.5}), 1e-6);
+  EXPECT_EQ(s.weights, (std::vector<double>{0.25, 0.25}));
+  // A full buffer of K = 2 is the plain average; K = 0 divides by |B|.
+  cfg.fedbuff_buffer_size = 2;
+  Driver full(Make(cfg), Model(1, 2, 0.5f), {});
+  EXPECT_EQ(full.MustRound(Buffer()).weights, (std::vector<double>{0.5, 0.5}));
+  cfg.fedbuff_buffer_size = 0;
+  Driver unset(Make(cfg), Model(1, 2, 0.5f), {});
+  EXPECT_EQ(unset.MustRound(Buffer()).weights, (std::vector<double>{0.5, 0.5}));
+  // Never more than an average: a buffer larger than K divides by |B|.
+  cfg.fedbuff_buffer_size = 1;
+  Driver over(Make(cfg), Model(1, 2, 0.5f), {});
+  EXPECT_EQ(over.MustRound(Buffer()).weights, (std::vector<double>{0.5, 0.5}));
+}
+
 }  // namespace
 }  // namespace murmur::server::strategy

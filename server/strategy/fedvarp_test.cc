@@ -31,12 +31,38 @@ TEST(FedVarpStrategyTest, HandComputedRounds) {
   s = d.MustRound({Update(1, 0, 0, 0), Update(2, 2, 2, 2)});
   EXPECT_MODEL_NEAR(s.new_global, (std::vector<double>{8, 9, 3.5}), 1e-6);
   EXPECT_EQ(s.weights, (std::vector<double>{0.5, 0.5}));
-  // R5: empty round: v is the table mean (1,1,1).
+  // R5: empty round: no step (see NoStepInARoundWithoutParticipants).
   s = d.MustRound({});
-  EXPECT_MODEL_NEAR(s.new_global, (std::vector<double>{9, 10, 4.5}), 1e-6);
+  EXPECT_MODEL_NEAR(s.new_global, (std::vector<double>{8, 9, 3.5}), 1e-6);
   EXPECT_EQ(Values(*d.state().table.at(1).value), (std::vector<double>{0, 0, 0}));
   EXPECT_EQ(Values(*d.state().table.at(2).value), (std::vector<double>{2, 2, 2}));
   EXPECT_EQ(d.state().table.at(2).round, 4u);
+}
+
+// Regression: a round with no participants used to step by the table mean;
+// the reference takes no step. The model and the table stay as they were,
+// bit for bit.
+TEST(FedVarpStrategyTest, NoStepInARoundWithoutParticipants) {
+  Driver d(Make("fedvarp"), Model(1, 2, 0.5f), {1, 2});
+  d.MustRound({Update(1, 2, 0, 0), Update(2, 0, 4, 1)});
+  const TensorList before = d.x();
+  const StrategyState table_before = d.state();
+  ASSERT_EQ(table_before.table.size(), 2u);
+  Step s = d.MustRound({});
+  EXPECT_TRUE(s.weights.empty());
+  EXPECT_EQ(Values(s.new_global), Values(before));
+  ASSERT_EQ(s.new_state.table.size(), 2u);
+  for (uint64_t id : {1u, 2u}) {
+    const TableEntry& now = s.new_state.table.at(id);
+    const TableEntry& was = table_before.table.at(id);
+    EXPECT_EQ(Values(*now.value), Values(*was.value)) << id;
+    EXPECT_EQ(now.round, was.round) << id;
+  }
+  // The next round with a participant steps from the unchanged model (2,4,1)
+  // and table: v = (1/2)((2,0,0) + (0,4,1)) + ((4,0,0) - (2,0,0)) = (3,2,0.5).
+  EXPECT_EQ(Values(before), (std::vector<double>{2, 4, 1}));
+  s = d.MustRound({Update(1, 4, 0, 0)});
+  EXPECT_MODEL_NEAR(s.new_global, (std::vector<double>{5, 6, 1.5}), 1e-6);
 }
 
 TEST(FedVarpStrategyTest, TablePersistsThroughSerializedState) {

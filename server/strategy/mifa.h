@@ -21,9 +21,11 @@ class Mifa final : public Strategy {
  public:
   explicit Mifa(double server_lr) : server_lr_(server_lr) {}
   std::string_view name() const override { return "mifa"; }
+  StrategyNeeds needs() const override {
+    return {.all_clients = true, .one_update_per_client = true, .per_client_tables = true};
+  }
 
  protected:
-  Needs needs() const override { return {.all_clients = true, .unique_clients = true}; }
   Status Apply(const RoundInput& in, const StrategyState& state, Step& step) const override;
 
  private:

@@ -40,7 +40,7 @@ Result<Step> Strategy::Aggregate(const RoundInput& in, const StrategyState& stat
     }
   }
 
-  const Needs needs = this->needs();
+  const StrategyNeeds needs = this->needs();
   std::unordered_set<uint64_t> registered;
   if (needs.all_clients) {
     registered.reserve(in.all_clients.size());
@@ -69,7 +69,7 @@ Result<Step> Strategy::Aggregate(const RoundInput& in, const StrategyState& stat
           "{}: client {} is not among the {} registered clients", what, u.client_id,
           in.all_clients.size()));
     }
-    if (!seen.insert(u.client_id).second && needs.unique_clients) {
+    if (!seen.insert(u.client_id).second && needs.one_update_per_client) {
       return InvalidArgumentError(fmt::format(
           "{}: client {} has more than one update in this round, which {} does not allow", what,
           u.client_id, name()));

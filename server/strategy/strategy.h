@@ -61,6 +61,24 @@ struct RoundInput {
   const std::unordered_map<uint64_t, double>* known_participation_prob = nullptr;
 };
 
+// What a strategy needs from its caller: the one public place that says so.
+// Aggregate() validates its input against it; the round engine and the
+// config checks ask it instead of keeping lists of strategy names.
+struct StrategyNeeds {
+  // RoundInput::all_clients must list every registered client, and every
+  // update must come from one of them.
+  bool all_clients = false;
+  // At most one update per client per round (a second one is an error here;
+  // the engine rejects it as a duplicate).
+  bool one_update_per_client = false;
+  // Every update's local_lr must be finite and > 0 (the AFA normalisation).
+  bool local_lr = false;
+  // The state keeps a model-sized row per client (O(N*d) memory, persisted).
+  bool per_client_tables = false;
+  // RoundInput::known_participation_prob must give p_n for every participant.
+  bool known_participation_prob = false;
+};
+
 struct Step {
   TensorList new_global;  // x_{t+1}
   StrategyState new_state;
@@ -79,20 +97,15 @@ class Strategy {
   // The config name: "fedau", "afa_cd", ...
   virtual std::string_view name() const = 0;
 
+  // What this rule needs from its caller; constant for a strategy object.
+  virtual StrategyNeeds needs() const = 0;
+
   // Validates `in` and `state`, then applies the rule. Non-virtual so every
   // strategy gets the same checks and the same bookkeeping of the state
   // (strategy name, round, step count).
   Result<Step> Aggregate(const RoundInput& in, const StrategyState& state) const;
 
  protected:
-  // What the shared validation must check for this rule.
-  struct Needs {
-    bool all_clients = false;       // updates must come from ids in all_clients
-    bool unique_clients = false;    // at most one update per client per round
-    bool local_lr = false;          // every update's local_lr must be finite and > 0
-  };
-  virtual Needs needs() const = 0;
-
   // The rule itself, on validated input. `step.new_state` arrives as a copy
   // of `state` with the bookkeeping already updated; `step.new_global` is
   // empty and must be filled.

@@ -61,7 +61,7 @@ Result<std::unique_ptr<Strategy>> MakeStrategy(const StrategyConfig& cfg) {
   } else if (name == "afa_cs") {
     s = std::make_unique<AfaCs>(eta, cfg.afa_local_lr, cfg.afa_cs_warmup);
   } else if (name == "fedbuff") {
-    s = std::make_unique<FedBuff>(eta, staleness);
+    s = std::make_unique<FedBuff>(eta, staleness, cfg.fedbuff_buffer_size);
   } else if (name == "afa_fedau") {
     s = std::make_unique<AfaFedAu>(eta, cfg.afa_local_lr, staleness, cfg.fedau_k_cut);
   } else {

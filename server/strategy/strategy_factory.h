@@ -35,6 +35,10 @@ struct StrategyConfig {
   StalenessConfig staleness;
   // afa_cs: what the table average divides by before every worker has reported.
   AfaCsWarmup afa_cs_warmup = AfaCsWarmup::kAllRegistered;
+  // fedbuff: the paper's buffer size K, the divisor of every step (a partial
+  // buffer closed at a deadline still divides by K). 0: divide by |B|, the
+  // number of updates in the round. The engine sets it from updates_per_round.
+  uint32_t fedbuff_buffer_size = 0;
 };
 
 // The names MakeStrategy knows, in a stable order.

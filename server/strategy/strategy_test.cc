@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
-#include <set>
+#include <map>
 
 #include "server/strategy/strategy_factory.h"
 #include "server/strategy/strategy_test_util.h"
@@ -154,18 +154,16 @@ TEST(StrategyClientIdsTest, UnregisteredAndRepeatedClients) {
   const TensorList x = Model(0, 0, 0);
   const std::vector<uint64_t> clients = {1, 2};
   const std::unordered_map<uint64_t, double> p = {{1, 0.5}, {2, 0.5}, {9, 0.5}};
-  const std::set<std::string_view> need_registered = {"fedavg_all", "fedavg_known_p", "fedau",
-                                                      "mifa",       "fedvarp",        "afa_cs",
-                                                      "afa_fedau"};
-  const std::set<std::string_view> need_unique = {"fedavg_all", "fedavg_known_p", "fedau",
-                                                  "mifa", "fedvarp"};
   for (std::string_view name : StrategyNames()) {
     std::unique_ptr<Strategy> s = Make(std::string(name));
+    // The validation follows what the strategy declares.
+    const bool need_registered = s->needs().all_clients;
+    const bool need_unique = s->needs().one_update_per_client;
     const std::vector<ClientUpdate> stranger = {Update(9, 1, 0, 0)};
     RoundInput in{.round = 1, .global = &x, .updates = stranger, .all_clients = clients,
                   .known_participation_prob = &p};
     Result<Step> r = s->Aggregate(in, {});
-    if (need_registered.contains(name)) {
+    if (need_registered) {
       EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << name;
       EXPECT_NE(r.status().message().find("not among the 2 registered"), std::string::npos);
     } else {
@@ -174,13 +172,73 @@ TEST(StrategyClientIdsTest, UnregisteredAndRepeatedClients) {
     const std::vector<ClientUpdate> twice = {Update(1, 1, 0, 0), Update(1, 0, 1, 0)};
     in.updates = twice;
     r = s->Aggregate(in, {});
-    EXPECT_EQ(r.ok(), !need_unique.contains(name)) << name << ": " << r.status().ToString();
+    EXPECT_EQ(r.ok(), !need_unique) << name << ": " << r.status().ToString();
 
     const std::vector<uint64_t> dup_clients = {1, 2, 1};
     in.updates = {};
     in.all_clients = dup_clients;
     r = s->Aggregate(in, {});
-    EXPECT_EQ(r.ok(), !need_registered.contains(name)) << name;
+    EXPECT_EQ(r.ok(), !need_registered) << name;
+  }
+}
+
+// needs() is the one public statement of what each rule needs; the engine
+// and the config checks trust it, so pin it for every name.
+TEST(StrategyNeedsTest, EveryStrategyDeclaresWhatItNeeds) {
+  struct Want {
+    bool all_clients, one_update_per_client, local_lr, per_client_tables, known_p;
+  };
+  const std::map<std::string_view, Want> want = {
+      {"fedavg_participants", {false, false, false, false, false}},
+      {"fedavg_all", {true, true, false, false, false}},
+      {"fedavg_known_p", {true, true, false, false, true}},
+      {"fedau", {true, true, false, false, false}},
+      {"mifa", {true, true, false, true, false}},
+      {"fedvarp", {true, true, false, true, false}},
+      {"afa_cd", {false, false, true, false, false}},
+      {"afa_cs", {true, false, true, true, false}},
+      {"fedbuff", {false, false, false, false, false}},
+      {"afa_fedau", {true, false, true, false, false}},
+  };
+  ASSERT_EQ(want.size(), StrategyNames().size());
+  for (std::string_view name : StrategyNames()) {
+    ASSERT_TRUE(want.contains(name)) << name;
+    const Want& w = want.at(name);
+    std::unique_ptr<Strategy> s = Make(std::string(name));
+    ASSERT_NE(s, nullptr) << name;
+    const StrategyNeeds n = s->needs();
+    EXPECT_EQ(n.all_clients, w.all_clients) << name;
+    EXPECT_EQ(n.one_update_per_client, w.one_update_per_client) << name;
+    EXPECT_EQ(n.local_lr, w.local_lr) << name;
+    EXPECT_EQ(n.per_client_tables, w.per_client_tables) << name;
+    EXPECT_EQ(n.known_participation_prob, w.known_p) << name;
+  }
+}
+
+// The declared needs match what Aggregate does: a rule that needs local_lr
+// refuses an update without one; a rule that needs p_n refuses a round
+// without them; a rule with per-client tables keeps a row per participant.
+TEST(StrategyNeedsTest, AggregateBehavesAsDeclared) {
+  const TensorList x = Model(0, 0, 0);
+  const std::vector<uint64_t> clients = {1, 2};
+  const std::unordered_map<uint64_t, double> p = {{1, 0.5}, {2, 0.5}};
+  for (std::string_view name : StrategyNames()) {
+    std::unique_ptr<Strategy> s = Make(std::string(name));
+    const StrategyNeeds n = s->needs();
+    const std::vector<ClientUpdate> no_lr = {Update(1, 1, 0, 0, 1, /*lr=*/0.0)};
+    RoundInput in{.round = 1, .global = &x, .updates = no_lr, .all_clients = clients,
+                  .known_participation_prob = &p};
+    EXPECT_EQ(s->Aggregate(in, {}).ok(), !n.local_lr) << name;
+
+    const std::vector<ClientUpdate> one = {Update(1, 1, 0, 0)};
+    in.updates = one;
+    in.known_participation_prob = nullptr;
+    EXPECT_EQ(s->Aggregate(in, {}).ok(), !n.known_participation_prob) << name;
+
+    in.known_participation_prob = &p;
+    Result<Step> r = s->Aggregate(in, {});
+    ASSERT_TRUE(r.ok()) << name << ": " << r.status().ToString();
+    EXPECT_EQ(r->new_state.table.contains(1), n.per_client_tables) << name;
   }
 }
 
