@@ -56,15 +56,15 @@ RoundEngine::RoundEngine(EngineConfig config, ModelSpec spec, Clock* clock, Rng*
 Status RoundEngine::Resume(store::RecoveredState rec) {
   if (rec.strategy != config_.strategy.name) {
     return FailedPreconditionError(fmt::format(
-        "store {} was written with strategy '{}' but the engine is configured with '{}'",
-        store_->db_path(), rec.strategy, config_.strategy.name));
+        "{} was written with strategy '{}' but the engine is configured with '{}'",
+        store_->Describe(), rec.strategy, config_.strategy.name));
   }
   if (!rec.strategy_state.empty()) {
     Result<strategy::StrategyState> state = strategy::ParseState(rec.strategy_state);
     if (!state.ok()) {
       return Status(state.status().code(),
-                    fmt::format("store {}: the strategy state of version {} is unusable: {}",
-                                store_->db_path(), rec.version, state.status().message()));
+                    fmt::format("{}: the strategy state of version {} is unusable: {}",
+                                store_->Describe(), rec.version, state.status().message()));
     }
     w_state_ = std::move(*state);
   }
@@ -77,8 +77,8 @@ Status RoundEngine::Resume(store::RecoveredState rec) {
     Result<TensorList> delta = DecodeTensors(b.payload, opts);
     if (!delta.ok()) {
       return DataLossError(fmt::format(
-          "store {}: the buffered update of participation {} (client {}) does not decode: {}",
-          store_->db_path(), b.record.id, b.record.client_id, delta.status().message()));
+          "{}: the buffered update of participation {} (client {}) does not decode: {}",
+          store_->Describe(), b.record.id, b.record.client_id, delta.status().message()));
     }
     if (b.record.local_lr <= 0) b.record.local_lr = config_.recipe.local_lr;  // pre-v3 rows
     w_buffer_.push_back({std::move(b.record), std::move(*delta)});
@@ -107,7 +107,7 @@ Status RoundEngine::Resume(store::RecoveredState rec) {
   accepted_total_ = rec.accepted_total;
   rejected_total_ = rec.rejected_total;
   log::Info("engine resumed from store",
-            {{"dir", store_->dir()}, {"version", w_version_}, {"buffered", w_buffer_.size()},
+            {{"store", store_->Describe()}, {"version", w_version_}, {"buffered", w_buffer_.size()},
              {"clients", rec.clients.size()}, {"strategy", config_.strategy.name}});
   return Status();
 }
