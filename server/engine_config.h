@@ -70,6 +70,9 @@ struct EngineConfig {
   // History records of rejections waiting for the worker; beyond it they
   // are dropped (counted) so a flood of bad requests cannot grow memory.
   size_t max_queued_records = 100000;
+  // A restart whose settings differ from those saved with the job's state
+  // (job_settings.h) is refused naming each difference, unless this is set.
+  bool allow_settings_change = false;
 };
 
 // The effective tau_max (see EngineConfig::max_staleness).

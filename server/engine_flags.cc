@@ -113,6 +113,9 @@ void AddEngineFlags(CLI::App& app, EngineConfig* cfg, EngineFlagValues* values) 
                      "versions old (default: 0 in sync mode, 4 in async mode)");
   app.add_option("--max-rounds", cfg->max_rounds, "Finish after this many rounds (0: never)")
       ->capture_default_str();
+  app.add_flag("--allow-settings-change", cfg->allow_settings_change,
+               "Resume a job whose saved settings differ from these (otherwise a restart "
+               "with other settings is refused, naming each one)");
   app.add_option("--max-trainers", cfg->max_concurrent_trainers,
                  "Cap on clients training at once; others are told to wait (0: no cap)")
       ->capture_default_str();

@@ -39,6 +39,8 @@ JobSettingsMap JobSettingsOf(const EngineConfig& c) {
   m["strategy.staleness"] = std::string(strategy::StalenessKindName(s.staleness.kind));
   m["strategy.staleness_a"] = Num(s.staleness.a);
   m["strategy.staleness_b"] = Num(s.staleness.b);
+  m["strategy.fedbuff_buffer_size"] =
+      Num(uint64_t{s.fedbuff_buffer_size != 0 ? s.fedbuff_buffer_size : c.updates_per_round});
   m["strategy.afa_cs_warmup"] =
       s.afa_cs_warmup == strategy::AfaCsWarmup::kSeen ? "seen" : "all_registered";
   std::vector<std::string> known;

@@ -18,10 +18,11 @@
 
 #include "common/status.h"
 #include "server/engine_config.h"
+#include "server/store/store_types.h"
 
 namespace murmur::server {
 
-using JobSettingsMap = std::map<std::string, std::string>;
+using JobSettingsMap = store::JobSettings;
 
 JobSettingsMap JobSettingsOf(const EngineConfig& config);
 

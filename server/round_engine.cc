@@ -11,6 +11,7 @@
 #include "common/checksum.h"
 #include "common/logging.h"
 #include "common/token_digest.h"
+#include "server/job_settings.h"
 #include "server/update_validation.h"
 
 namespace murmur::server {
@@ -25,19 +26,34 @@ Result<std::unique_ptr<RoundEngine>> RoundEngine::Create(EngineConfig config,
   const double now = clock->NowSeconds();
   std::unique_ptr<core::RoundCore> core;
   if (store != nullptr) {
+    const JobSettingsMap settings = JobSettingsOf(config);
     MURMUR_ASSIGN_OR_RETURN(bool empty, store->IsEmpty());
     if (empty) {
       MURMUR_ASSIGN_OR_RETURN(core, core::RoundCore::Create(config, initial_model, now, true));
-      MURMUR_RETURN_IF_ERROR(store->Initialize(initial_model, config.strategy.name, now));
+      MURMUR_RETURN_IF_ERROR(
+          store->Initialize(initial_model, config.strategy.name, settings, now));
     } else {
       const ModelSpec spec = SpecOf(initial_model);
       MURMUR_ASSIGN_OR_RETURN(store::RecoveredState rec,
                               store->Recover(spec, MaxStaleness(config)));
+      const JobSettingsMap saved = rec.settings;
       const size_t clients = rec.clients.size();
+      // The strategy itself can never change (its state is its own): Resume says so first.
       MURMUR_ASSIGN_OR_RETURN(core, core::RoundCore::Resume(config, spec, std::move(rec), now,
-                                                            "store " + store->db_path()));
+                                                            store->Describe()));
+      if (saved.empty()) {
+        // A store written before settings were saved: start saving them.
+        MURMUR_RETURN_IF_ERROR(store->ReplaceSettings(settings));
+      } else if (Status same = CompareJobSettings(saved, settings); !same.ok()) {
+        if (!config.allow_settings_change) {
+          return Status(same.code(), store->Describe() + ": " + same.message());
+        }
+        log::Warn("job settings changed on restart (allowed by --allow-settings-change)",
+                  {{"store", store->Describe()}, {"changes", same.message()}});
+        MURMUR_RETURN_IF_ERROR(store->ReplaceSettings(settings));
+      }
       log::Info("engine resumed from store",
-                {{"dir", store->dir()}, {"version", core->version()},
+                {{"store", store->Describe()}, {"version", core->version()},
                  {"buffered", core->Counters().buffered_updates}, {"clients", clients},
                  {"strategy", config.strategy.name}});
     }

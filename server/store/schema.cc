@@ -111,6 +111,13 @@ UPDATE clients SET last_seen_s = registered_at_s;
     MigrationStep{R"sql(
 ALTER TABLE clients RENAME COLUMN token TO token_sha256;
 )sql", &HashStoredTokens},
+    // v5
+    MigrationStep{R"sql(
+CREATE TABLE job_settings (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql"},
 };
 
 Status HashStoredTokens(SqliteDb& db) {

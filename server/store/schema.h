@@ -17,6 +17,8 @@
 //   v4  clients.token becomes clients.token_sha256: session tokens are kept
 //       only as their SHA-256 (common/token_digest.h); existing rows are
 //       hashed in the same transaction
+//   v5  job_settings (key/value: the job's settings saved with its state);
+//       an upgraded store has none
 //
 // Pure functions over a connection; the caller serializes use of `db`.
 #pragma once
@@ -28,7 +30,7 @@
 
 namespace murmur::server::store {
 
-inline constexpr int kCurrentSchemaVersion = 4;
+inline constexpr int kCurrentSchemaVersion = 5;
 
 // PRAGMA user_version.
 Result<int> SchemaVersion(SqliteDb& db);

@@ -5,7 +5,7 @@
 #include "common/codec/tensor_codec.h"
 #include "common/token_digest.h"
 #include "server/store/checkpoint_file.h"
-#include "server/store/store.h"
+#include "server/store/sqlite_store.h"
 #include "server/store/test_temp_dir.h"
 
 namespace murmur::server::store {
@@ -90,6 +90,7 @@ INSERT INTO strategy_state VALUES (1, 'fedavg_participants', 3, x'');
   EXPECT_EQ(rec->clients[0].token_sha256, TokenDigest("t1"));  // v4 hashed the v1 token
   EXPECT_EQ(rec->clients[1].token_sha256, TokenDigest("t2"));
   EXPECT_DOUBLE_EQ(rec->round_opened_at_s, 8.5);
+  EXPECT_TRUE(rec->settings.empty());  // v5: nothing was saved before
   auto stats = *(*store)->ParticipationStats(1);
   EXPECT_EQ(stats.rounds_participated, 2u);
   EXPECT_EQ(stats.intervals, 1u);
@@ -106,6 +107,54 @@ INSERT INTO strategy_state VALUES (1, 'fedavg_participants', 3, x'');
   EXPECT_DOUBLE_EQ(rounds[0].metrics.at("acc"), 0.5);
   EXPECT_EQ(*(*store)->RoundParticipants(4)->at(0).weight, 1.0);
   EXPECT_EQ(*(*store)->IntegrityCheck(), "ok");
+}
+
+// A store written by the previous release (schema v4, before job settings)
+// upgrades to v5 with no settings, resumes, and can then save some.
+TEST(SchemaTest, UpgradesAVersionFourStoreWithNoSettings) {
+  TestTempDir dir;
+  const TensorList model = {{"w", {2}, {0.25f, -1.5f}}};
+  ASSERT_TRUE(MakeDirs(dir.Sub("checkpoints")).ok());
+  EncodedCheckpoint ckpt = *EncodeCheckpoint(model);
+  ASSERT_TRUE(WriteFileAtomically(dir.Sub("checkpoints/v0000000001.mrmt"), ckpt.bytes).ok());
+  {
+    auto db = SqliteDb::Open(dir.Sub("murmur.db"), {});
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(Migrate(*db, 4).ok());
+    ASSERT_TRUE(db->Exec(R"sql(
+INSERT INTO meta VALUES ('created_at_s', '2.5'), ('strategy', 'fedau');
+INSERT INTO clients (client_id, name, token_sha256, registered_at_s, registered_version,
+                     last_seen_s) VALUES (1, 'alice', 'digest', 2.5, 1, 3.0);
+INSERT INTO strategy_state VALUES (1, 'fedau', 1, x'');
+)sql").ok());
+    auto ck = *db->Prepare(
+        "INSERT INTO checkpoints (version, path, bytes, checksum, created_at_s) "
+        "VALUES (1, 'checkpoints/v0000000001.mrmt', ?, ?, 2.5)");
+    ASSERT_TRUE(ck.BindInt64(1, static_cast<int64_t>(ckpt.bytes.size()))
+                    .BindUint64(2, ckpt.checksum)
+                    .Run()
+                    .ok());
+    EXPECT_FALSE(db->QueryInt64("SELECT count(*) FROM job_settings").ok());  // not in v4
+  }
+  auto store = SqliteStore::Open({.dir = dir.path()});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  {
+    auto db = SqliteDb::Open(dir.Sub("murmur.db"), {});
+    EXPECT_EQ(*SchemaVersion(*db), 5);
+  }
+  auto rec = (*store)->Recover(SpecOf(model), 0);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  EXPECT_EQ(rec->version, 1u);
+  EXPECT_EQ(rec->strategy, "fedau");
+  EXPECT_TRUE(rec->settings.empty());
+  ASSERT_EQ(rec->clients.size(), 1u);
+  EXPECT_EQ(rec->clients[0].name, "alice");
+  ASSERT_TRUE((*store)->ReplaceSettings({{"mode", "async"}}).ok());
+  store->reset();
+  auto reopened = SqliteStore::Open({.dir = dir.path()});
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->Recover(SpecOf(model), 0)->settings, (JobSettings{{"mode", "async"}}));
+  EXPECT_EQ(*(*reopened)->IntegrityCheck(), "ok");
 }
 
 }  // namespace

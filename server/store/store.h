@@ -1,119 +1,118 @@
-// Store: the coordinator's durable record, SQLite (WAL mode) plus model
-// checkpoint files, in one directory:
-//   <dir>/murmur.db                     clients, every participation attempt,
-//                                       rounds + metrics, strategy state,
-//                                       checkpoint rows, buffered payloads
-//   <dir>/checkpoints/v0000000042.mrmt  model version 42 (fp32 codec file)
+// Store: the coordinator's durable record, as an interface. Two
+// implementations pass the same test suite (store_contract_test.cc):
+//   SqliteStore    (sqlite_store.h)  SQLite (WAL mode) plus model checkpoint
+//                                    files in one directory; production.
+//   InMemoryStore  (memory_store.h)  the same contract in memory, for fast
+//                                    simulation; "durable" for the life of
+//                                    the object (an engine restarted on the
+//                                    same object in one process resumes).
 //
 // Durability contract (what the round engine builds its guarantee on):
 //   - Write(batch) is ONE transaction: all of the batch or none of it is
 //     visible after a crash, however it dies (kill -9, power loss with
-//     synchronous=FULL, the default).
+//     synchronous=FULL, the default). A batch that fails (a constraint, a
+//     failed file write) changes nothing.
 //   - A batch with a round writes and fsyncs the checkpoint file (temp file,
 //     fsync, rename, fsync dir) BEFORE the transaction that records it, so a
 //     committed checkpoint row always names a complete file. A crash in
-//     between leaves an orphan file that the next Open removes.
+//     between leaves an orphan file that the next Recover removes.
 //   - Accepted updates whose round has not closed are stored with their
-//     payloads (buffered_updates); the round commit deletes them in the same
+//     payloads (buffered updates); the round commit deletes them in the same
 //     transaction that writes the round, its weights, the strategy state and
 //     the checkpoint row.
 //   - Recover() returns exactly the last committed state: model (bit-exact,
-//     checksum-verified), strategy state bytes, clients, buffer, history ids.
+//     checksum-verified), strategy state bytes, job settings, clients,
+//     buffer, history ids.
 // Missing or corrupt files give an error that names the file.
 //
-// Threading: the writing methods (Initialize, Recover, Write) must be called
-// from one thread at a time (the engine's worker). The query methods may be
-// called from any thread, concurrently with the writer: they use their own
-// connection behind their own mutex, and WAL lets them read while a write is
-// in progress.
+// Threading: the writing methods (IsEmpty, Initialize, Recover, Write,
+// ReplaceSettings) must be called from one thread at a time (the engine's
+// worker). The query methods may be called from any thread, concurrently
+// with the writer.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/codec/tensor.h"
 #include "common/status.h"
-#include "server/store/sqlite_db.h"
 #include "server/store/store_types.h"
 
 namespace murmur::server::store {
 
+class FileOps;
+
+// How SqliteStore opens its directory.
 struct StoreOptions {
   std::string dir;                 // created if missing
   bool create_if_missing = true;   // false: a missing database is NOT_FOUND
   bool synchronous_full = true;    // false: synchronous=NORMAL (survives kill -9, not power loss)
   uint32_t keep_checkpoints = 0;   // model files kept (newest); 0: all. The rows stay.
+  FileOps* file_ops = nullptr;     // checkpoint file operations; nullptr: the real file system
 };
 
 class Store {
  public:
+  // Opens (or creates) the SQLite store in options.dir: SqliteStore::Open.
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
-  ~Store();
+  virtual ~Store() = default;
 
-  const std::string& dir() const { return options_.dir; }
-  std::string db_path() const;
-  std::string CheckpointPath(uint64_t version) const;
+  // "SQLite store /path/murmur.db", "in-memory store": for error messages.
+  virtual std::string Describe() const = 0;
 
   // ---- writer side (one thread) ----
 
-  // True when the store holds no committed model yet (a fresh directory).
-  Result<bool> IsEmpty();
-  // Records version 1 (`model`), the strategy name and an empty strategy
-  // state in one transaction. FAILED_PRECONDITION when not empty.
-  Status Initialize(const TensorList& model, std::string_view strategy, double now_s);
+  // True when the store holds no committed model yet (a fresh store).
+  virtual Result<bool> IsEmpty() = 0;
+  // Records version 1 (`model`), the strategy name, an empty strategy state
+  // and the job's settings in one transaction. FAILED_PRECONDITION when not
+  // empty.
+  virtual Status Initialize(const TensorList& model, std::string_view strategy,
+                            const JobSettings& settings, double now_s) = 0;
+  Status Initialize(const TensorList& model, std::string_view strategy, double now_s) {
+    return Initialize(model, strategy, JobSettings{}, now_s);
+  }
   // The last committed state. `spec`: the model's expected names and shapes
-  // (the checkpoint must match); `max_staleness`: accepted updates with a
-  // base version >= version - max_staleness are returned as keys (older ones
-  // can no longer be accepted, so they cannot be duplicated either).
-  Result<RecoveredState> Recover(const ModelSpec& spec, uint64_t max_staleness);
+  // (the checkpoint must match, else FAILED_PRECONDITION); `max_staleness`:
+  // accepted updates with a base version >= version - max_staleness are
+  // returned as keys (older ones can no longer be accepted, so they cannot
+  // be duplicated either). FAILED_PRECONDITION on an empty store.
+  virtual Result<RecoveredState> Recover(const ModelSpec& spec, uint64_t max_staleness) = 0;
   // Applies `batch` in one transaction (see the contract above).
-  Status Write(const WriteBatch& batch);
+  virtual Status Write(const WriteBatch& batch) = 0;
+  // Replaces all of the job's settings (keys not in `settings` are removed)
+  // in one transaction: the explicit override path. FAILED_PRECONDITION on
+  // an empty store.
+  virtual Status ReplaceSettings(const JobSettings& settings) = 0;
 
   // ---- queries (any thread) ----
 
-  Result<uint64_t> LatestVersion();
-  // Model version `version` (0: latest), verified against its checksum.
-  Result<TensorList> LoadCheckpoint(uint64_t version);
+  virtual Result<uint64_t> LatestVersion() = 0;
+  // Model version `version` (0: latest), verified. NOT_FOUND for a version
+  // never committed or whose model was pruned (keep_checkpoints).
+  virtual Result<TensorList> LoadCheckpoint(uint64_t version) = 0;
   // Most recent first; limit 0 means 100.
-  Result<std::vector<ParticipationRecord>> ClientHistory(uint64_t client_id, uint32_t limit);
+  virtual Result<std::vector<ParticipationRecord>> ClientHistory(uint64_t client_id,
+                                                                 uint32_t limit) = 0;
   // The accepted updates that went into round `version`, in arrival order.
-  Result<std::vector<ParticipationRecord>> RoundParticipants(uint64_t version);
+  virtual Result<std::vector<ParticipationRecord>> RoundParticipants(uint64_t version) = 0;
   // Every attempt with id > after_id, ascending; limit 0 means no limit.
-  Result<std::vector<ParticipationRecord>> ListParticipations(uint64_t after_id, uint32_t limit);
+  virtual Result<std::vector<ParticipationRecord>> ListParticipations(uint64_t after_id,
+                                                                      uint32_t limit) = 0;
   // Rounds with version >= from_version, ascending, with their metrics; limit 0 means 100.
-  Result<std::vector<RoundRecord>> ListRounds(uint64_t from_version, uint32_t limit);
+  virtual Result<std::vector<RoundRecord>> ListRounds(uint64_t from_version, uint32_t limit) = 0;
   // Clients with id > after_id, ascending; limit 0 means 100.
-  Result<std::vector<ClientRecord>> ListClients(uint64_t after_id, uint32_t limit);
-  Result<ClientParticipationStats> ParticipationStats(uint64_t client_id);
-  Result<std::vector<ClientParticipationStats>> AllParticipationStats();
-  // PRAGMA integrity_check: "ok" when sound.
-  Result<std::string> IntegrityCheck();
-
- private:
-  explicit Store(StoreOptions options);
-  Status OpenConnections();
-  Result<SqliteStatement*> Writer(std::string_view sql);  // cached statements
-  struct CheckpointInfo {
-    uint64_t bytes = 0;
-    uint64_t checksum = 0;
-  };
-  Status WriteInTransaction(const WriteBatch& batch, const CheckpointInfo& checkpoint,
-                            std::vector<uint64_t>* pruned);
-  Status RemoveOrphanCheckpoints();
-  Result<std::vector<ClientParticipationStats>> StatsLocked(std::optional<uint64_t> client_id);
-
-  StoreOptions options_;
-  SqliteDb writer_;
-  std::map<std::string, SqliteStatement, std::less<>> cache_;
-
-  std::mutex reader_mu_;
-  SqliteDb reader_;  // guarded by reader_mu_
+  virtual Result<std::vector<ClientRecord>> ListClients(uint64_t after_id, uint32_t limit) = 0;
+  // NOT_FOUND for a client never recorded.
+  virtual Result<ClientParticipationStats> ParticipationStats(uint64_t client_id) = 0;
+  // One entry per recorded client, by client id.
+  virtual Result<std::vector<ClientParticipationStats>> AllParticipationStats() = 0;
+  // "ok" when the store's own consistency checks pass (SQLite: PRAGMA
+  // integrity_check); otherwise what is wrong, "; "-separated.
+  virtual Result<std::string> IntegrityCheck() = 0;
 };
 
 }  // namespace murmur::server::store

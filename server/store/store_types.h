@@ -1,6 +1,6 @@
 // Plain records the Store writes and reads: clients, participation attempts,
-// rounds, what one transaction writes (WriteBatch) and what a restart
-// recovers (RecoveredState). They carry no SQLite types.
+// rounds, the job's settings, what one transaction writes (WriteBatch) and
+// what a restart recovers (RecoveredState). They carry no SQLite types.
 //
 // Plain values with no synchronization.
 #pragma once
@@ -15,6 +15,11 @@
 
 namespace murmur::server::store {
 
+// The job's settings saved with its state (setting name -> value as text),
+// so a restart can tell whether it runs the same job. The store only keeps
+// and returns them; what goes in and how they are compared is the engine's.
+using JobSettings = std::map<std::string, std::string>;
+
 struct ClientRecord {
   uint64_t client_id = 0;
   std::string name;
@@ -28,6 +33,8 @@ struct ClientRecord {
   bool left = false;
   double left_at_s = 0;
   double last_seen_s = 0;
+
+  bool operator==(const ClientRecord&) const = default;
 };
 
 // One participation attempt: an update that arrived, accepted or rejected.
@@ -48,6 +55,8 @@ struct ParticipationRecord {
   double recorded_at_s = 0;
   uint64_t payload_checksum = 0;  // XXH3-64 of the encoded update (0: none)
   double local_lr = 0;            // eta_L the client trained with
+
+  bool operator==(const ParticipationRecord&) const = default;
 };
 
 struct RoundRecord {
@@ -59,6 +68,8 @@ struct RoundRecord {
   double opened_at_s = 0;
   double closed_at_s = 0;
   std::map<std::string, double> metrics;  // evaluation metrics recorded for this version
+
+  bool operator==(const RoundRecord&) const = default;
 };
 
 // Everything a round adds beyond its participations. The checkpoint file of
@@ -89,6 +100,8 @@ struct WriteBatch {
 struct BufferedUpdate {
   ParticipationRecord record;
   std::string payload;
+
+  bool operator==(const BufferedUpdate&) const = default;
 };
 
 // The identity of an accepted update, for exactly-once across restarts.
@@ -97,6 +110,8 @@ struct AcceptedKey {
   uint64_t base_version = 0;
   uint64_t payload_checksum = 0;
   uint64_t round_version = 0;
+
+  bool operator==(const AcceptedKey&) const = default;
 };
 
 // The last committed state, as a restarted coordinator resumes it.
@@ -105,6 +120,7 @@ struct RecoveredState {
   TensorList model;      // x_version, bit-exact
   std::string strategy;  // name recorded with the state
   std::string strategy_state;  // SerializeState bytes; empty: fresh
+  JobSettings settings;        // as last saved by Initialize or ReplaceSettings
   std::vector<ClientRecord> clients;
   std::vector<BufferedUpdate> buffer;  // accepted into round version+1, in arrival order
   std::vector<AcceptedKey> recent_accepted;  // accepted, base_version >= version - max_staleness
@@ -129,6 +145,8 @@ struct ClientParticipationStats {
   uint64_t min_interval = 0;
   uint64_t max_interval = 0;
   uint64_t last_round = 0;  // 0: never
+
+  bool operator==(const ClientParticipationStats&) const = default;
 };
 
 }  // namespace murmur::server::store

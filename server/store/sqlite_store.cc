@@ -1,4 +1,4 @@
-#include "server/store/store.h"
+#include "server/store/sqlite_store.h"
 
 #include <fmt/format.h>
 
@@ -27,26 +27,35 @@ std::string SpecText(const ModelSpec& spec) {
 
 }  // namespace
 
-Store::Store(StoreOptions options) : options_(std::move(options)) {}
-Store::~Store() = default;
+SqliteStore::SqliteStore(StoreOptions options)
+    : options_(std::move(options)), file_ops_(OrPosix(options_.file_ops)) {}
+SqliteStore::~SqliteStore() = default;
 
-std::string Store::db_path() const { return options_.dir + "/" + std::string(kDbName); }
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> s, SqliteStore::Open(options));
+  return std::unique_ptr<Store>(std::move(s));
+}
 
-std::string Store::CheckpointPath(uint64_t version) const {
+std::string SqliteStore::Describe() const { return fmt::format("SQLite store {}", db_path()); }
+
+std::string SqliteStore::db_path() const { return options_.dir + "/" + std::string(kDbName); }
+
+std::string SqliteStore::CheckpointPath(uint64_t version) const {
   return options_.dir + "/" + RelativeCheckpointPath(version);
 }
 
-Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StoreOptions& options) {
   if (options.dir.empty()) return InvalidArgumentError("the store needs a directory");
-  std::unique_ptr<Store> s(new Store(options));
+  std::unique_ptr<SqliteStore> s(new SqliteStore(options));
   if (options.create_if_missing) {
-    MURMUR_RETURN_IF_ERROR(MakeDirs(options.dir + "/" + std::string(kCheckpointDir)));
+    MURMUR_RETURN_IF_ERROR(
+        MakeDirs(options.dir + "/" + std::string(kCheckpointDir), s->file_ops_));
   }
   MURMUR_RETURN_IF_ERROR(s->OpenConnections());
   return s;
 }
 
-Status Store::OpenConnections() {
+Status SqliteStore::OpenConnections() {
   SqliteOpenOptions o{.create_if_missing = options_.create_if_missing};
   MURMUR_ASSIGN_OR_RETURN(writer_, SqliteDb::Open(db_path(), o));
   MURMUR_ASSIGN_OR_RETURN(std::string mode, writer_.QueryText("PRAGMA journal_mode = WAL"));
@@ -62,7 +71,7 @@ Status Store::OpenConnections() {
   return Status();
 }
 
-Result<SqliteStatement*> Store::Writer(std::string_view sql) {
+Result<SqliteStatement*> SqliteStore::Writer(std::string_view sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     MURMUR_ASSIGN_OR_RETURN(SqliteStatement st, writer_.Prepare(sql));
@@ -72,20 +81,33 @@ Result<SqliteStatement*> Store::Writer(std::string_view sql) {
   return &it->second;
 }
 
-Result<bool> Store::IsEmpty() {
+Result<bool> SqliteStore::IsEmpty() {
   MURMUR_ASSIGN_OR_RETURN(int64_t n, writer_.QueryInt64("SELECT count(*) FROM checkpoints"));
   return n == 0;
 }
 
-Status Store::Initialize(const TensorList& model, std::string_view strategy, double now_s) {
+Result<SqliteStore::CheckpointInfo> SqliteStore::WriteCheckpointFile(uint64_t version,
+                                                                    const TensorList& model) {
+  MURMUR_ASSIGN_OR_RETURN(EncodedCheckpoint ckpt, EncodeCheckpoint(model));
+  const std::string path = CheckpointPath(version);
+  Status s = WriteFileAtomically(path, ckpt.bytes, file_ops_);
+  if (!s.ok()) {
+    return s.WithContext(fmt::format("writing the model checkpoint {} of version {}", path,
+                                     version));
+  }
+  return CheckpointInfo{.bytes = ckpt.bytes.size(), .checksum = ckpt.checksum};
+}
+
+Status SqliteStore::Initialize(const TensorList& model, std::string_view strategy,
+                               const JobSettings& settings, double now_s) {
   MURMUR_ASSIGN_OR_RETURN(bool empty, IsEmpty());
   if (!empty) {
     return FailedPreconditionError(
-        fmt::format("store {} already holds a model; it cannot be initialized again", db_path()));
+        fmt::format("{} already holds a model; it cannot be initialized again", Describe()));
   }
-  MURMUR_ASSIGN_OR_RETURN(EncodedCheckpoint ckpt, EncodeCheckpoint(model));
-  MURMUR_RETURN_IF_ERROR(WriteFileAtomically(CheckpointPath(1), ckpt.bytes));
+  MURMUR_ASSIGN_OR_RETURN(CheckpointInfo ckpt, WriteCheckpointFile(1, model));
   return InTransaction(writer_, [&]() -> Status {
+    MURMUR_RETURN_IF_ERROR(WriteSettingsInTransaction(settings));
     MURMUR_ASSIGN_OR_RETURN(SqliteStatement * meta,
                             Writer("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"));
     for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
@@ -104,18 +126,18 @@ Status Store::Initialize(const TensorList& model, std::string_view strategy, dou
         Writer("INSERT INTO checkpoints (version, path, bytes, checksum, created_at_s) "
                "VALUES (1, ?, ?, ?, ?)"));
     return ck->BindText(1, RelativeCheckpointPath(1))
-        .BindInt64(2, static_cast<int64_t>(ckpt.bytes.size()))
+        .BindInt64(2, static_cast<int64_t>(ckpt.bytes))
         .BindUint64(3, ckpt.checksum)
         .BindDouble(4, now_s)
         .Run();
   });
 }
 
-Result<RecoveredState> Store::Recover(const ModelSpec& spec, uint64_t max_staleness) {
+Result<RecoveredState> SqliteStore::Recover(const ModelSpec& spec, uint64_t max_staleness) {
   MURMUR_ASSIGN_OR_RETURN(bool empty, IsEmpty());
   if (empty) {
     return FailedPreconditionError(
-        fmt::format("store {} holds no model yet; initialize it first", db_path()));
+        fmt::format("{} holds no model yet; initialize it first", Describe()));
   }
   RecoveredState out;
   std::string path;
@@ -131,7 +153,7 @@ Result<RecoveredState> Store::Recover(const ModelSpec& spec, uint64_t max_stalen
     path = options_.dir + "/" + st.ColumnText(1);
     checksum = st.ColumnUint64(2);
   }
-  MURMUR_ASSIGN_OR_RETURN(out.model, ReadCheckpoint(path, checksum, &spec));
+  MURMUR_ASSIGN_OR_RETURN(out.model, ReadCheckpoint(path, checksum, &spec, file_ops_));
   {
     MURMUR_ASSIGN_OR_RETURN(int64_t last_round,
                             writer_.QueryInt64("SELECT coalesce(max(version), 1) FROM rounds"));
@@ -154,6 +176,15 @@ Result<RecoveredState> Store::Recover(const ModelSpec& spec, uint64_t max_stalen
           st.ColumnUint64(1), out.version));
     }
     out.strategy_state = st.ColumnBlob(2);
+  }
+  {
+    MURMUR_ASSIGN_OR_RETURN(SqliteStatement st,
+                            writer_.Prepare("SELECT key, value FROM job_settings ORDER BY key"));
+    while (true) {
+      MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.settings.emplace(st.ColumnText(0), st.ColumnText(1));
+    }
   }
   {
     MURMUR_ASSIGN_OR_RETURN(
@@ -233,7 +264,7 @@ Result<RecoveredState> Store::Recover(const ModelSpec& spec, uint64_t max_stalen
   return out;
 }
 
-Status Store::RemoveOrphanCheckpoints() {
+Status SqliteStore::RemoveOrphanCheckpoints() {
   std::set<std::string> keep;
   {
     MURMUR_ASSIGN_OR_RETURN(SqliteStatement st,
@@ -250,31 +281,62 @@ Status Store::RemoveOrphanCheckpoints() {
     const std::string name = entry.path().filename().string();
     const bool ours = name.size() > 6 && name[0] == 'v' &&
                       (name.ends_with(".mrmt") || name.ends_with(".mrmt.tmp"));
-    if (ours && !keep.contains(name)) std::filesystem::remove(entry.path(), ec);
+    // Best effort: a file that cannot be removed now is swept next time.
+    if (ours && !keep.contains(name)) (void)file_ops_->Remove(entry.path().string());
   }
   return Status();
 }
 
-Status Store::Write(const WriteBatch& batch) {
+Status SqliteStore::WriteSettingsInTransaction(const JobSettings& settings) {
+  MURMUR_ASSIGN_OR_RETURN(SqliteStatement * clear, Writer("DELETE FROM job_settings"));
+  MURMUR_RETURN_IF_ERROR(clear->Run());
+  MURMUR_ASSIGN_OR_RETURN(SqliteStatement * st,
+                          Writer("INSERT INTO job_settings (key, value) VALUES (?, ?)"));
+  for (const auto& [key, value] : settings) {
+    st->Reset();
+    MURMUR_RETURN_IF_ERROR(st->BindText(1, key).BindText(2, value).Run());
+  }
+  return Status();
+}
+
+Status SqliteStore::ReplaceSettings(const JobSettings& settings) {
+  MURMUR_ASSIGN_OR_RETURN(bool empty, IsEmpty());
+  if (empty) {
+    return FailedPreconditionError(fmt::format(
+        "{} holds no model yet; its job settings are saved by Initialize", Describe()));
+  }
+  return InTransaction(writer_, [&]() { return WriteSettingsInTransaction(settings); });
+}
+
+Status SqliteStore::Write(const WriteBatch& batch) {
   if (batch.empty()) return Status();
   CheckpointInfo checkpoint;
   if (batch.round.has_value()) {
     const RoundCommit& r = *batch.round;
     if (r.model == nullptr) return InvalidArgumentError("a round commit needs its model");
-    MURMUR_ASSIGN_OR_RETURN(EncodedCheckpoint ckpt, EncodeCheckpoint(*r.model));
-    MURMUR_RETURN_IF_ERROR(WriteFileAtomically(CheckpointPath(r.round.version), ckpt.bytes));
-    checkpoint = {.bytes = ckpt.bytes.size(), .checksum = ckpt.checksum};
+    // The file write below would replace a committed checkpoint's file.
+    MURMUR_ASSIGN_OR_RETURN(SqliteStatement * exists,
+                            Writer("SELECT count(*) FROM checkpoints WHERE version = ?"));
+    exists->BindUint64(1, r.round.version);
+    MURMUR_ASSIGN_OR_RETURN(bool row, exists->Step());
+    const bool taken = row && exists->ColumnInt64(0) > 0;
+    exists->Reset();
+    if (taken) {
+      return FailedPreconditionError(fmt::format("{}: a checkpoint of version {} is already recorded",
+                                                 Describe(), r.round.version));
+    }
+    MURMUR_ASSIGN_OR_RETURN(checkpoint, WriteCheckpointFile(r.round.version, *r.model));
   }
   std::vector<uint64_t> pruned;
   MURMUR_RETURN_IF_ERROR(InTransaction(
       writer_, [&]() { return WriteInTransaction(batch, checkpoint, &pruned); }));
   // Committed: the rows already say these files are gone; removing them is
   // best effort (the next Open sweeps leftovers).
-  for (uint64_t v : pruned) std::filesystem::remove(CheckpointPath(v));
+  for (uint64_t v : pruned) (void)file_ops_->Remove(CheckpointPath(v));
   return Status();
 }
 
-Status Store::WriteInTransaction(const WriteBatch& batch, const CheckpointInfo& checkpoint,
+Status SqliteStore::WriteInTransaction(const WriteBatch& batch, const CheckpointInfo& checkpoint,
                                  std::vector<uint64_t>* pruned) {
   if (!batch.clients.empty()) {
     MURMUR_ASSIGN_OR_RETURN(

@@ -1,13 +1,13 @@
-// Store's read side: the queries the Admin API and the tests need. Each runs
+// SqliteStore's read side: the queries the Admin API and the tests need. Each runs
 // on the reader connection under reader_mu_, so it never waits for the
 // engine's writer (WAL).
 #include <fmt/format.h>
 
-#include <cmath>
 #include <map>
 
 #include "server/store/checkpoint_file.h"
-#include "server/store/store.h"
+#include "server/store/participation_stats.h"
+#include "server/store/sqlite_store.h"
 #include "server/store/store_rows.h"
 
 namespace murmur::server::store {
@@ -27,14 +27,14 @@ Result<std::vector<ParticipationRecord>> ReadParticipations(SqliteStatement& st)
 
 }  // namespace
 
-Result<uint64_t> Store::LatestVersion() {
+Result<uint64_t> SqliteStore::LatestVersion() {
   std::lock_guard<std::mutex> lock(reader_mu_);
   MURMUR_ASSIGN_OR_RETURN(int64_t v,
                           reader_.QueryInt64("SELECT coalesce(max(version), 0) FROM checkpoints"));
   return static_cast<uint64_t>(v);
 }
 
-Result<TensorList> Store::LoadCheckpoint(uint64_t version) {
+Result<TensorList> SqliteStore::LoadCheckpoint(uint64_t version) {
   std::string path;
   uint64_t checksum = 0;
   uint64_t found = 0;
@@ -51,9 +51,9 @@ Result<TensorList> Store::LoadCheckpoint(uint64_t version) {
     MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) {
       return NotFoundError(version == 0
-                               ? fmt::format("store {} holds no checkpoint", db_path())
-                               : fmt::format("store {} has no checkpoint of version {}",
-                                             db_path(), version));
+                               ? fmt::format("{} holds no checkpoint", Describe())
+                               : fmt::format("{} has no checkpoint of version {}",
+                                             Describe(), version));
     }
     found = st.ColumnUint64(0);
     path = options_.dir + "/" + st.ColumnText(1);
@@ -64,10 +64,10 @@ Result<TensorList> Store::LoadCheckpoint(uint64_t version) {
           options_.keep_checkpoints));
     }
   }
-  return ReadCheckpoint(path, checksum, nullptr);
+  return ReadCheckpoint(path, checksum, nullptr, file_ops_);
 }
 
-Result<std::vector<ParticipationRecord>> Store::ClientHistory(uint64_t client_id,
+Result<std::vector<ParticipationRecord>> SqliteStore::ClientHistory(uint64_t client_id,
                                                               uint32_t limit) {
   std::lock_guard<std::mutex> lock(reader_mu_);
   MURMUR_ASSIGN_OR_RETURN(
@@ -79,7 +79,7 @@ Result<std::vector<ParticipationRecord>> Store::ClientHistory(uint64_t client_id
   return ReadParticipations(st);
 }
 
-Result<std::vector<ParticipationRecord>> Store::RoundParticipants(uint64_t version) {
+Result<std::vector<ParticipationRecord>> SqliteStore::RoundParticipants(uint64_t version) {
   std::lock_guard<std::mutex> lock(reader_mu_);
   MURMUR_ASSIGN_OR_RETURN(
       SqliteStatement st,
@@ -90,7 +90,7 @@ Result<std::vector<ParticipationRecord>> Store::RoundParticipants(uint64_t versi
   return ReadParticipations(st);
 }
 
-Result<std::vector<ParticipationRecord>> Store::ListParticipations(uint64_t after_id,
+Result<std::vector<ParticipationRecord>> SqliteStore::ListParticipations(uint64_t after_id,
                                                                    uint32_t limit) {
   std::lock_guard<std::mutex> lock(reader_mu_);
   MURMUR_ASSIGN_OR_RETURN(
@@ -102,7 +102,7 @@ Result<std::vector<ParticipationRecord>> Store::ListParticipations(uint64_t afte
   return ReadParticipations(st);
 }
 
-Result<std::vector<RoundRecord>> Store::ListRounds(uint64_t from_version, uint32_t limit) {
+Result<std::vector<RoundRecord>> SqliteStore::ListRounds(uint64_t from_version, uint32_t limit) {
   std::lock_guard<std::mutex> lock(reader_mu_);
   std::vector<RoundRecord> out;
   {
@@ -143,7 +143,7 @@ Result<std::vector<RoundRecord>> Store::ListRounds(uint64_t from_version, uint32
   return out;
 }
 
-Result<std::vector<ClientRecord>> Store::ListClients(uint64_t after_id, uint32_t limit) {
+Result<std::vector<ClientRecord>> SqliteStore::ListClients(uint64_t after_id, uint32_t limit) {
   std::lock_guard<std::mutex> lock(reader_mu_);
   MURMUR_ASSIGN_OR_RETURN(
       SqliteStatement st,
@@ -160,25 +160,25 @@ Result<std::vector<ClientRecord>> Store::ListClients(uint64_t after_id, uint32_t
   return out;
 }
 
-Result<ClientParticipationStats> Store::ParticipationStats(uint64_t client_id) {
+Result<ClientParticipationStats> SqliteStore::ParticipationStats(uint64_t client_id) {
   std::lock_guard<std::mutex> lock(reader_mu_);
   MURMUR_ASSIGN_OR_RETURN(std::vector<ClientParticipationStats> all, StatsLocked(client_id));
   if (all.empty()) {
-    return NotFoundError(fmt::format("store {} has no client {}", db_path(), client_id));
+    return NotFoundError(fmt::format("{} has no client {}", Describe(), client_id));
   }
   return all.front();
 }
 
-Result<std::vector<ClientParticipationStats>> Store::AllParticipationStats() {
+Result<std::vector<ClientParticipationStats>> SqliteStore::AllParticipationStats() {
   std::lock_guard<std::mutex> lock(reader_mu_);
   return StatsLocked(std::nullopt);
 }
 
-Result<std::vector<ClientParticipationStats>> Store::StatsLocked(
+Result<std::vector<ClientParticipationStats>> SqliteStore::StatsLocked(
     std::optional<uint64_t> client_id) {
   MURMUR_ASSIGN_OR_RETURN(int64_t latest,
                           reader_.QueryInt64("SELECT coalesce(max(version), 1) FROM rounds"));
-  std::map<uint64_t, ClientParticipationStats> stats;
+  ParticipationStatsBuilder stats(static_cast<uint64_t>(latest));
   {
     MURMUR_ASSIGN_OR_RETURN(
         SqliteStatement st,
@@ -188,12 +188,7 @@ Result<std::vector<ClientParticipationStats>> Store::StatsLocked(
     while (true) {
       MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      ClientParticipationStats s;
-      s.client_id = st.ColumnUint64(0);
-      const uint64_t reg = st.ColumnUint64(1);
-      s.rounds_since_registration =
-          static_cast<uint64_t>(latest) > reg ? static_cast<uint64_t>(latest) - reg : 0;
-      stats[s.client_id] = s;
+      stats.AddClient(st.ColumnUint64(0), st.ColumnUint64(1));
     }
   }
   {
@@ -205,10 +200,7 @@ Result<std::vector<ClientParticipationStats>> Store::StatsLocked(
     while (true) {
       MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      auto it = stats.find(st.ColumnUint64(0));
-      if (it == stats.end()) continue;  // attempts under ids that never registered
-      it->second.accepted = st.ColumnUint64(1);
-      it->second.rejected = st.ColumnUint64(2);
+      stats.AddCounts(st.ColumnUint64(0), st.ColumnUint64(1), st.ColumnUint64(2));
     }
   }
   // Closed rounds each client took part in, in order: intervals between them.
@@ -218,43 +210,15 @@ Result<std::vector<ClientParticipationStats>> Store::StatsLocked(
                       "JOIN rounds r ON r.version = p.round_version WHERE p.accepted = 1 AND "
                       "(?1 IS NULL OR p.client_id = ?1) ORDER BY p.client_id, p.round_version"));
   st.BindUint64OrNull(1, client_id);
-  std::map<uint64_t, double> sum_sq;
   while (true) {
     MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    auto it = stats.find(st.ColumnUint64(0));
-    if (it == stats.end()) continue;
-    ClientParticipationStats& s = it->second;
-    const uint64_t round = st.ColumnUint64(1);
-    if (s.rounds_participated > 0) {
-      const uint64_t gap = round - s.last_round;
-      s.min_interval = s.intervals == 0 ? gap : std::min(s.min_interval, gap);
-      s.max_interval = std::max(s.max_interval, gap);
-      ++s.intervals;
-      s.mean_interval += static_cast<double>(gap);
-      sum_sq[s.client_id] += static_cast<double>(gap) * static_cast<double>(gap);
-    }
-    ++s.rounds_participated;
-    s.last_round = round;
+    stats.AddRound(st.ColumnUint64(0), st.ColumnUint64(1));
   }
-  std::vector<ClientParticipationStats> out;
-  for (auto& [id, s] : stats) {
-    if (s.intervals > 0) {
-      const double n = static_cast<double>(s.intervals);
-      s.mean_interval /= n;
-      const double var = sum_sq[id] / n - s.mean_interval * s.mean_interval;
-      s.stddev_interval = std::sqrt(std::max(0.0, var));
-    }
-    if (s.rounds_since_registration > 0) {
-      s.participation_rate = static_cast<double>(s.rounds_participated) /
-                             static_cast<double>(s.rounds_since_registration);
-    }
-    out.push_back(s);
-  }
-  return out;
+  return stats.Finish();
 }
 
-Result<std::string> Store::IntegrityCheck() {
+Result<std::string> SqliteStore::IntegrityCheck() {
   std::lock_guard<std::mutex> lock(reader_mu_);
   MURMUR_ASSIGN_OR_RETURN(SqliteStatement st, reader_.Prepare("PRAGMA integrity_check"));
   std::string out;

@@ -1,0 +1,142 @@
+#include "server/store/file_ops.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace murmur::server::store {
+namespace {
+
+Status ErrnoError(std::string_view what, const std::string& path, int err) {
+  return Status(err == ENOENT ? StatusCode::kNotFound
+                : err == ENOSPC ? StatusCode::kResourceExhausted
+                                : StatusCode::kInternal,
+                fmt::format("{} {}: {}", what, path, std::strerror(err)));
+}
+
+// Closes the descriptor on every path out.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+
+ private:
+  int fd_;
+};
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+
+  const std::string& path() const override { return path_; }
+
+  Status Append(std::string_view bytes) override {
+    size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::write(fd_.get(), bytes.data() + done, bytes.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoError("cannot write", path_, errno);
+      }
+      done += static_cast<size_t>(n);
+    }
+    return Status();
+  }
+
+  Status Sync() override {
+    if (::fsync(fd_.get()) != 0) return ErrnoError("cannot fsync", path_, errno);
+    return Status();
+  }
+
+  Status Close() override {
+    if (fd_.get() < 0) return Status();
+    if (::close(fd_.release()) != 0) return ErrnoError("cannot close", path_, errno);
+    return Status();
+  }
+
+ private:
+  std::string path_;
+  Fd fd_;
+};
+
+class Posix final : public FileOps {
+ public:
+  Result<std::unique_ptr<WritableFile>> CreateFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoError("cannot create", path, errno);
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
+  }
+
+  Status Rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return ErrnoError(fmt::format("cannot rename {} to", from), to, errno);
+    }
+    return Status();
+  }
+
+  Status SyncDir(const std::string& dir) override {
+    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd.get() < 0) return ErrnoError("cannot open directory", dir, errno);
+    if (::fsync(fd.get()) != 0) return ErrnoError("cannot fsync directory", dir, errno);
+    return Status();
+  }
+
+  Status Remove(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoError("cannot remove", path, errno);
+    }
+    return Status();
+  }
+
+  Status MakeDirs(const std::string& dir) override {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return InternalError(fmt::format("cannot create directory {}: {}", dir, ec.message()));
+    return Status();
+  }
+
+  Result<std::string> ReadFile(const std::string& path) override {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return ErrnoError("cannot open", path, errno);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return ErrnoError("cannot stat", path, errno);
+    std::string out;
+    out.resize(static_cast<size_t>(st.st_size));
+    size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = ::read(fd.get(), out.data() + done, out.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoError("cannot read", path, errno);
+      }
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    out.resize(done);
+    return out;
+  }
+};
+
+}  // namespace
+
+FileOps* PosixFileOps() {
+  static Posix* const ops = new Posix();
+  return ops;
+}
+
+}  // namespace murmur::server::store

@@ -1,0 +1,190 @@
+// The order of file operations behind a checkpoint write, recorded through
+// an injected FileOps: create + write the temp file, fsync it, close it,
+// rename it into place, fsync the directory. And a failure at each of those
+// steps: an error naming the checkpoint file, and no committed checkpoint.
+#include "server/store/file_ops.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/store/checkpoint_file.h"
+#include "server/store/sqlite_store.h"
+#include "server/store/store_test_util.h"
+#include "server/store/test_temp_dir.h"
+
+namespace murmur::server::store {
+namespace {
+
+using namespace ::murmur::server::store::testing;
+
+// The real file system, recording each operation as "<op> <path>" and
+// failing the first operation `fail_op` on a path containing `fail_path`.
+// Not synchronized: the store under test writes from the test's thread.
+class RecordingFileOps final : public FileOps {
+ public:
+  std::vector<std::string> events;
+  std::string fail_op;    // "create", "write", "fsync", "close", "rename", "fsync_dir"
+  std::string fail_path;  // a substring of the path it names
+
+  Status Maybe(const std::string& op, const std::string& path) {
+    events.push_back(op + " " + path);
+    if (!fail_op.empty() && op == fail_op && path.find(fail_path) != std::string::npos) {
+      fail_op.clear();
+      return InternalError("injected I/O error");  // says nothing of the file on purpose
+    }
+    return Status();
+  }
+
+  class File final : public WritableFile {
+   public:
+    File(RecordingFileOps* ops, std::unique_ptr<WritableFile> real)
+        : ops_(ops), real_(std::move(real)) {}
+    const std::string& path() const override { return real_->path(); }
+    Status Append(std::string_view bytes) override {
+      MURMUR_RETURN_IF_ERROR(ops_->Maybe("write", path()));
+      return real_->Append(bytes);
+    }
+    Status Sync() override {
+      MURMUR_RETURN_IF_ERROR(ops_->Maybe("fsync", path()));
+      return real_->Sync();
+    }
+    Status Close() override {
+      MURMUR_RETURN_IF_ERROR(ops_->Maybe("close", path()));
+      return real_->Close();
+    }
+
+   private:
+    RecordingFileOps* ops_;
+    std::unique_ptr<WritableFile> real_;
+  };
+
+  Result<std::unique_ptr<WritableFile>> CreateFile(const std::string& path) override {
+    MURMUR_RETURN_IF_ERROR(Maybe("create", path));
+    MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> real, real_->CreateFile(path));
+    return std::unique_ptr<WritableFile>(new File(this, std::move(real)));
+  }
+  Status Rename(const std::string& from, const std::string& to) override {
+    MURMUR_RETURN_IF_ERROR(Maybe("rename", from + " -> " + to));
+    return real_->Rename(from, to);
+  }
+  Status SyncDir(const std::string& dir) override {
+    MURMUR_RETURN_IF_ERROR(Maybe("fsync_dir", dir));
+    return real_->SyncDir(dir);
+  }
+  Status Remove(const std::string& path) override {
+    MURMUR_RETURN_IF_ERROR(Maybe("remove", path));
+    return real_->Remove(path);
+  }
+  Status MakeDirs(const std::string& dir) override {
+    MURMUR_RETURN_IF_ERROR(Maybe("mkdirs", dir));
+    return real_->MakeDirs(dir);
+  }
+  Result<std::string> ReadFile(const std::string& path) override {
+    MURMUR_RETURN_IF_ERROR(Maybe("read", path));
+    return real_->ReadFile(path);
+  }
+
+ private:
+  FileOps* real_ = PosixFileOps();
+};
+
+std::vector<std::string> ExpectedCheckpointWrite(const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  return {"create " + tmp,
+          "write " + tmp,
+          "fsync " + tmp,
+          "close " + tmp,
+          "rename " + tmp + " -> " + path,
+          "fsync_dir " + std::filesystem::path(path).parent_path().string()};
+}
+
+TEST(FileOpsTest, WriteFileAtomicallyWritesSyncsRenamesThenSyncsTheDirectory) {
+  TestTempDir dir;
+  RecordingFileOps ops;
+  const std::string path = dir.Sub("f.bin");
+  ASSERT_TRUE(WriteFileAtomically(path, "bytes", &ops).ok());
+  EXPECT_EQ(ops.events, ExpectedCheckpointWrite(path));
+  EXPECT_EQ(*ReadWholeFile(path), "bytes");
+}
+
+TEST(FileOpsTest, ACheckpointIsSyncedBeforeItsRenameAndTheDirectoryAfter) {
+  TestTempDir dir;
+  RecordingFileOps ops;
+  auto store = SqliteStore::Open({.dir = dir.path(), .file_ops = &ops});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  SqliteStore& s = **store;
+  ops.events.clear();
+  ASSERT_TRUE(s.Initialize(Model(1), "fedau", 0).ok());
+  EXPECT_EQ(ops.events, ExpectedCheckpointWrite(s.CheckpointPath(1)));
+  ops.events.clear();
+  TensorList next = Model(2);
+  WriteBatch b = BufferUpdates(1, 2, {1});
+  b.round = Round(2, &next, {1});
+  ASSERT_TRUE(s.Write(b).ok());
+  EXPECT_EQ(ops.events, ExpectedCheckpointWrite(s.CheckpointPath(2)));
+  // A batch without a round touches no file of ours.
+  ops.events.clear();
+  ASSERT_TRUE(s.Write(BufferUpdates(2, 3, {1})).ok());
+  EXPECT_TRUE(ops.events.empty());
+}
+
+class CheckpointFailureTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CheckpointFailureTest, NamesTheFileAndCommitsNoCheckpoint) {
+  TestTempDir dir;
+  RecordingFileOps ops;
+  {
+    auto store = SqliteStore::Open({.dir = dir.path(), .file_ops = &ops});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    SqliteStore& s = **store;
+    ASSERT_TRUE(s.Initialize(Model(1), "fedau", 0).ok());
+    ops.fail_op = GetParam();
+    ops.fail_path = ops.fail_op == "fsync_dir" ? "checkpoints" : "v0000000002";
+    TensorList next = Model(2);
+    WriteBatch b = BufferUpdates(1, 2, {1});
+    b.round = Round(2, &next, {1});
+    Status st = s.Write(b);
+    ASSERT_FALSE(st.ok()) << GetParam();
+    EXPECT_TRUE(ops.fail_op.empty()) << "the step " << GetParam() << " never ran";
+    EXPECT_NE(st.message().find(s.CheckpointPath(2)), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find("injected I/O error"), std::string::npos) << st.message();
+    EXPECT_EQ(*s.LatestVersion(), 1u);
+    EXPECT_EQ(s.LoadCheckpoint(2).status().code(), StatusCode::kNotFound);
+    EXPECT_TRUE(s.ListRounds(0, 0)->empty());
+    EXPECT_TRUE(s.ListParticipations(0, 0)->empty());  // the whole batch is gone
+  }
+  // After a restart: version 1, and no file of version 2 left behind.
+  auto store = SqliteStore::Open({.dir = dir.path()});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto rec = (*store)->Recover(kSpec, 0);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  EXPECT_EQ(rec->version, 1u);
+  EXPECT_TRUE(rec->buffer.empty());
+  EXPECT_FALSE(std::filesystem::exists((*store)->CheckpointPath(2)));
+  EXPECT_FALSE(std::filesystem::exists((*store)->CheckpointPath(2) + ".tmp"));
+}
+
+TEST_P(CheckpointFailureTest, AFailedInitializeLeavesTheStoreEmpty) {
+  TestTempDir dir;
+  RecordingFileOps ops;
+  auto store = SqliteStore::Open({.dir = dir.path(), .file_ops = &ops});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ops.fail_op = GetParam();
+  ops.fail_path = ops.fail_op == "fsync_dir" ? "checkpoints" : "v0000000001";
+  Status st = (*store)->Initialize(Model(1), "fedau", {{"k", "v"}}, 0);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find((*store)->CheckpointPath(1)), std::string::npos) << st.message();
+  EXPECT_TRUE(*(*store)->IsEmpty());
+  ASSERT_TRUE((*store)->Initialize(Model(1), "fedau", 0).ok());  // a retry succeeds
+}
+
+INSTANTIATE_TEST_SUITE_P(EachStep, CheckpointFailureTest,
+                         ::testing::Values("create", "write", "fsync", "close", "rename",
+                                           "fsync_dir"));
+
+}  // namespace
+}  // namespace murmur::server::store
