@@ -1,4 +1,4 @@
-#include "common/model/batcher.h"
+#include "ml/batcher.h"
 
 #include <array>
 #include <cstring>

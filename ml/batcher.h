@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <span>
 
-#include "common/model/examples.h"
+#include "ml/examples.h"
 
 namespace murmur::model {
 

@@ -1,4 +1,4 @@
-#include "common/model/batch_sampler.h"
+#include "ml/batch_sampler.h"
 
 #include <algorithm>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "common/model/linear_attention.h"
+#include "ml/linear_attention.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
 

@@ -1,4 +1,4 @@
-#include "client/progress_bar.h"
+#include "common/progress_bar.h"
 
 #include <fmt/format.h>
 #include <unistd.h>

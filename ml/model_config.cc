@@ -1,4 +1,4 @@
-#include "common/model/model_config.h"
+#include "ml/model_config.h"
 
 #include <fmt/format.h>
 

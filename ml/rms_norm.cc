@@ -1,4 +1,4 @@
-#include "common/model/rms_norm.h"
+#include "ml/rms_norm.h"
 
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>

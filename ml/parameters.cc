@@ -1,4 +1,4 @@
-#include "common/model/parameters.h"
+#include "ml/parameters.h"
 
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "common/model/tensor_file.h"
+#include "common/codec/tensor_file.h"
 
 namespace murmur::model {
 

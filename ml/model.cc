@@ -1,4 +1,4 @@
-#include "common/model/model.h"
+#include "ml/model.h"
 
 #include <c10/util/Exception.h>
 #include <fmt/format.h>

@@ -2,7 +2,7 @@
 // (common/codec/tensor_codec.h), for model checkpoints, exported weights and
 // initial weights. The file IS one encoded payload: "MRMT" header, the
 // tensors (name, shape, values), an XXH3-64 checksum. Loading it from Python
-// takes a dozen lines of numpy (common/model/README.md).
+// takes a dozen lines of numpy (ml/README.md).
 //
 // Writes are atomic: the bytes go to "<path>.tmp.<random>" in the same
 // directory, are fsync'ed, then renamed over `path` (and the directory is
@@ -18,7 +18,7 @@
 #include "common/codec/tensor_codec.h"
 #include "common/status.h"
 
-namespace murmur::model {
+namespace murmur {
 
 // Encodes `tensors` (fp32 by default; values must be finite) and writes them
 // atomically. Errors name the path.
@@ -32,4 +32,4 @@ Status WriteTensorFile(const std::string& path, const TensorList& tensors,
 // FailedPrecondition when it holds a different model.
 Result<TensorList> ReadTensorFile(const std::string& path, const ModelSpec* expected = nullptr);
 
-}  // namespace murmur::model
+}  // namespace murmur

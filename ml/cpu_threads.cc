@@ -1,4 +1,4 @@
-#include "common/model/cpu_threads.h"
+#include "ml/cpu_threads.h"
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>

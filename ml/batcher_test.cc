@@ -1,4 +1,4 @@
-#include "common/model/batcher.h"
+#include "ml/batcher.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <set>
 #include <vector>
 
-#include "common/model/batch_sampler.h"
+#include "ml/batch_sampler.h"
 
 namespace murmur::model {
 namespace {

@@ -1,4 +1,4 @@
-#include "client/local_trainer.h"
+#include "ml/local_trainer.h"
 
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/model/batcher.h"
-#include "common/model/model.h"
-#include "common/model/parameters.h"
+#include "ml/batcher.h"
+#include "ml/model.h"
+#include "ml/parameters.h"
 
 namespace murmur::trainer {
 namespace {

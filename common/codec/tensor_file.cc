@@ -1,4 +1,4 @@
-#include "common/model/tensor_file.h"
+#include "common/codec/tensor_file.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -11,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace murmur::model {
+namespace murmur {
 namespace {
 
 std::string Errno() { return std::strerror(errno); }
@@ -97,4 +97,4 @@ Result<TensorList> ReadTensorFile(const std::string& path, const ModelSpec* expe
   return tensors;
 }
 
-}  // namespace murmur::model
+}  // namespace murmur

@@ -1,6 +1,6 @@
 // Parameters as the unit that travels: TensorList round trips, all-or-nothing
 // rejection of a list that does not fit, and named-tensor files.
-#include "common/model/parameters.h"
+#include "ml/parameters.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <limits>
 
-#include "common/model/tensor_file.h"
+#include "common/codec/tensor_file.h"
 
 namespace murmur::model {
 namespace {

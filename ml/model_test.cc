@@ -2,7 +2,7 @@
 // backward with finite gradients, the kernel ops agree with the ATen
 // reference inside the model, training steps lower the loss, and
 // initialization is deterministic.
-#include "common/model/model.h"
+#include "ml/model.h"
 
 #include <gtest/gtest.h>
 #include <torch/optim/adam.h>
@@ -11,7 +11,7 @@
 #include <tuple>
 #include <vector>
 
-#include "common/model/parameters.h"
+#include "ml/parameters.h"
 
 namespace murmur::model {
 namespace {

@@ -28,8 +28,8 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
-#include "common/model/model_config.h"
-#include "common/model/rms_norm.h"
+#include "ml/model_config.h"
+#include "ml/rms_norm.h"
 
 namespace murmur::model {
 

@@ -1,4 +1,4 @@
-#include "common/model/examples.h"
+#include "ml/examples.h"
 
 #include <fmt/format.h>
 

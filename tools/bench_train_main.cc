@@ -22,10 +22,10 @@
 #include <string>
 #include <vector>
 
-#include "client/local_trainer.h"
+#include "ml/local_trainer.h"
 #include "common/config.h"
-#include "common/model/batch_sampler.h"
-#include "common/model/cpu_threads.h"
+#include "ml/batch_sampler.h"
+#include "ml/cpu_threads.h"
 
 namespace {
 

@@ -21,7 +21,7 @@
 
 #include "common/data/image_dataset.h"
 #include "common/data/text_dataset.h"
-#include "common/model/model_config.h"
+#include "ml/model_config.h"
 #include "common/status.h"
 
 namespace murmur::model {

@@ -20,14 +20,14 @@
 #include <string>
 #include <vector>
 
-#include "client/local_trainer.h"
-#include "client/progress_bar.h"
+#include "ml/local_trainer.h"
+#include "common/progress_bar.h"
 #include "common/config.h"
 #include "common/data/fashion_mnist.h"
 #include "common/logging.h"
-#include "common/model/batch_sampler.h"
-#include "common/model/cpu_threads.h"
-#include "common/model/tensor_file.h"
+#include "ml/batch_sampler.h"
+#include "ml/cpu_threads.h"
+#include "common/codec/tensor_file.h"
 
 namespace {
 
@@ -111,7 +111,7 @@ int Run(const Flags& f) {
   trainer::LocalTrainer& tr = **created;
 
   if (!f.init.empty()) {
-    Result<TensorList> init = model::ReadTensorFile(f.init, &tr.spec());
+    Result<TensorList> init = ReadTensorFile(f.init, &tr.spec());
     if (!init.ok()) return Fail(init.status());
     if (Status st = tr.SetParameters(*init); !st.ok()) return Fail(st);
     log::Info("initial weights loaded", {{"path", f.init}});
@@ -173,7 +173,7 @@ int Run(const Flags& f) {
   std::printf("wall time      %.1f s\n", wall);
 
   if (!f.save.empty()) {
-    if (Status st = model::WriteTensorFile(f.save, tr.GetParameters()); !st.ok()) return Fail(st);
+    if (Status st = WriteTensorFile(f.save, tr.GetParameters()); !st.ok()) return Fail(st);
     log::Info("weights saved", {{"path", f.save}});
   }
   if (!f.json.empty()) {
@@ -207,7 +207,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--model", f.model,
                  "Model options over the default image model, k=v,k=v (e.g. "
-                 "dim=96,decay=gla,feature_map=hedgehog); see common/model/model_config.h");
+                 "dim=96,decay=gla,feature_map=hedgehog); see ml/model_config.h");
   app.add_option("--epochs", f.epochs, "Passes over the training set")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));

@@ -1,14 +1,14 @@
 // LocalTrainer: a federated update has the model's spec and K steps, is
 // deterministic given the Rng, trains; the NaN guard fires; evaluation works
 // on a tiny set; bad inputs are clear errors.
-#include "client/local_trainer.h"
+#include "ml/local_trainer.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <numeric>
 
-#include "client/progress_bar.h"
+#include "common/progress_bar.h"
 
 namespace murmur::trainer {
 namespace {

@@ -18,7 +18,7 @@
 //   blocks.{i}.mlp_norm.weight, blocks.{i}.fc1.{weight,bias}, blocks.{i}.fc2.{weight,bias}
 //   final_norm.weight, head.weight, head.bias
 // A PyTorch module with these names and the same forward reproduces the
-// model exactly (see common/model/README.md).
+// model exactly (see ml/README.md).
 //
 // Build models with CreateModel: it validates the config, initializes the
 // parameters deterministically from config.init_seed with murmur::Rng
@@ -38,9 +38,9 @@
 #include <memory>
 #include <string>
 
-#include "common/model/linear_attention.h"
-#include "common/model/model_config.h"
-#include "common/model/rms_norm.h"
+#include "ml/linear_attention.h"
+#include "ml/model_config.h"
+#include "ml/rms_norm.h"
 #include "common/status.h"
 
 namespace murmur::model {

@@ -9,7 +9,7 @@
 // before anything is copied, so a rejected list leaves the model untouched.
 //
 // Save/LoadModelParameters put the same list in a named-tensor file
-// (tensor_file.h; format and Python loader in common/model/README.md).
+// (tensor_file.h; format and Python loader in ml/README.md).
 //
 // Threading: these touch the model's tensors; use them from the thread that
 // owns the model, never during its forward/backward.
@@ -18,7 +18,7 @@
 #include <string>
 
 #include "common/codec/tensor.h"
-#include "common/model/model.h"
+#include "ml/model.h"
 #include "common/status.h"
 
 namespace murmur::model {

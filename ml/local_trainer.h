@@ -34,9 +34,9 @@
 #include <string_view>
 
 #include "common/codec/tensor.h"
-#include "common/model/batch_sampler.h"
-#include "common/model/examples.h"
-#include "common/model/model_config.h"
+#include "ml/batch_sampler.h"
+#include "ml/examples.h"
+#include "ml/model_config.h"
 #include "common/rng.h"
 #include "common/status.h"
 
