@@ -21,8 +21,8 @@
 
 #include "common/data/image_dataset.h"
 #include "common/data/text_dataset.h"
-#include "ml/model_config.h"
 #include "common/status.h"
+#include "ml/model_config.h"
 
 namespace murmur::model {
 

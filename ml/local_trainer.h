@@ -34,11 +34,11 @@
 #include <string_view>
 
 #include "common/codec/tensor.h"
+#include "common/rng.h"
+#include "common/status.h"
 #include "ml/batch_sampler.h"
 #include "ml/examples.h"
 #include "ml/model_config.h"
-#include "common/rng.h"
-#include "common/status.h"
 
 namespace murmur::trainer {
 

@@ -1,14 +1,15 @@
 // LocalTrainer: a federated update has the model's spec and K steps, is
-// deterministic given the Rng, trains; the NaN guard fires; evaluation works
-// on a tiny set; bad inputs are clear errors.
+// deterministic given the Rng, is trained - global, trains; the NaN guard
+// fires; evaluation works on a tiny set; bad inputs are clear errors.
 #include "ml/local_trainer.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
-#include "common/progress_bar.h"
 
 namespace murmur::trainer {
 namespace {
@@ -98,6 +99,44 @@ TEST(LocalTrainerTest, UpdateHasTheSpecAndKStepsAndIsDeterministic) {
   LocalUpdate zero_k = *a;
   zero_k.local_steps = 0;
   EXPECT_FALSE(StepNormalizedUpdate(zero_k).ok());
+}
+
+// The delta is trained - global (ALGORITHMS: a client sends x_local - x), so
+// global + delta is the model the client trained, to float rounding. A flipped
+// sign (global - trained) moves every weight the wrong way and fails here.
+TEST(LocalTrainerTest, GlobalPlusDeltaIsTheTrainedModel) {
+  const data::ImageDataset d = TwoClassImages(64, 2);
+  const model::Examples ex = model::Examples::Images(d);
+  TrainOptions o;
+  o.batch_size = 8;
+  o.lr = 0.1;
+  auto trainer = MustCreate(TinyConfig(), o);
+  ASSERT_NE(trainer, nullptr);
+  const TensorList global = trainer->GetParameters();
+  Rng rng(7);
+  Result<LocalUpdate> u = trainer->Train(global, ex, Range(64), 6, rng);
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  const TensorList trained = trainer->GetParameters();
+  ASSERT_EQ(SpecOf(trained), SpecOf(u->delta));
+
+  int64_t moved = 0;  // weights whose step is far above the rounding tolerance
+  for (size_t i = 0; i < trained.size(); ++i) {
+    const std::vector<float>& x = global[i].data;
+    const std::vector<float>& delta = u->delta[i].data;
+    const std::vector<float>& y = trained[i].data;
+    for (size_t j = 0; j < y.size(); ++j) {
+      // delta = fl(y - x), then fl(x + delta): two roundings, each within half
+      // an ulp of a value no larger than 2 max(|x|, |y|).
+      const float tol = 4 * std::numeric_limits<float>::epsilon() *
+                        std::max({std::abs(x[j]), std::abs(y[j]), 1e-30f});
+      ASSERT_NEAR(x[j] + delta[j], y[j], tol)
+          << trained[i].name << "[" << j << "]: global " << x[j] << ", delta " << delta[j];
+      if (std::abs(delta[j]) > 100 * tol) ++moved;
+    }
+  }
+  // Most weights moved by far more than the tolerance, so a sign flip cannot
+  // hide in the rounding.
+  EXPECT_GT(moved, TotalElements(trained) / 2);
 }
 
 TEST(LocalTrainerTest, TrainingImprovesHeldOutAccuracy) {
@@ -193,12 +232,6 @@ TEST(LocalTrainerTest, LearningRateSchedule) {
   EXPECT_NEAR(LearningRateAt(o, 100), 0.0, 1e-12);
   EXPECT_TRUE(ParseOptimizer("adamw").ok());
   EXPECT_FALSE(ParseOptimizer("lion").ok());
-}
-
-TEST(ProgressBarTest, RendersALine) {
-  const std::string line = ProgressBar::Render("epoch 1/2", 5, 10, 2.0, "loss 0.5", 10);
-  EXPECT_EQ(line, "epoch 1/2 [#####.....]  50%  5/10  2.0s  eta 2.0s  loss 0.5");
-  EXPECT_NE(ProgressBar::Render("x", 10, 10, 1.0, "", 4).find("[####] 100%"), std::string::npos);
 }
 
 }  // namespace

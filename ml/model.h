@@ -38,10 +38,10 @@
 #include <memory>
 #include <string>
 
+#include "common/status.h"
 #include "ml/linear_attention.h"
 #include "ml/model_config.h"
 #include "ml/rms_norm.h"
-#include "common/status.h"
 
 namespace murmur::model {
 

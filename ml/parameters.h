@@ -18,8 +18,8 @@
 #include <string>
 
 #include "common/codec/tensor.h"
-#include "ml/model.h"
 #include "common/status.h"
+#include "ml/model.h"
 
 namespace murmur::model {
 

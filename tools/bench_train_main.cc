@@ -22,10 +22,10 @@
 #include <string>
 #include <vector>
 
-#include "ml/local_trainer.h"
 #include "common/config.h"
 #include "ml/batch_sampler.h"
 #include "ml/cpu_threads.h"
+#include "ml/local_trainer.h"
 
 namespace {
 

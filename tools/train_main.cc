@@ -20,14 +20,14 @@
 #include <string>
 #include <vector>
 
-#include "ml/local_trainer.h"
-#include "common/progress_bar.h"
+#include "common/codec/tensor_file.h"
 #include "common/config.h"
 #include "common/data/fashion_mnist.h"
 #include "common/logging.h"
+#include "common/progress_bar.h"
 #include "ml/batch_sampler.h"
 #include "ml/cpu_threads.h"
-#include "common/codec/tensor_file.h"
+#include "ml/local_trainer.h"
 
 namespace {
 
