@@ -29,15 +29,15 @@
 #include <thread>
 #include <vector>
 
-#include "client/local_trainer.h"
+#include "ml/local_trainer.h"
 #include "common/config.h"
 #include "common/data/fashion_mnist.h"
 #include "common/data/partition.h"
 #include "common/data/partitioners.h"
 #include "common/logging.h"
-#include "common/model/cpu_threads.h"
-#include "common/model/examples.h"
-#include "common/model/model_config.h"
+#include "ml/cpu_threads.h"
+#include "ml/examples.h"
+#include "ml/model_config.h"
 #include "server/round_engine.h"
 #include "server/strategy/strategy_factory.h"
 #include "server/store/store.h"

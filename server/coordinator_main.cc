@@ -3,9 +3,12 @@
 // Serves murmur.v1.Coordinator on --listen with the round engine behind it,
 // recording everything in a SQLite store under --state-dir. Started again on
 // the same state dir it resumes exactly where it stopped (same version,
-// model, strategy state and history). The initial model is the default
-// Fashion-MNIST linear-attention model (deterministic from its init seed),
-// or a named-tensor file given with --init.
+// model, strategy state and history). The initial model of a fresh state
+// dir is a named-tensor file given with --init (write one with
+// `murmur-init-model --out FILE`); the coordinator links no LibTorch and
+// cannot build a model itself. On a state dir that holds a model, --init is
+// optional and, when given, must have the stored model's names and shapes.
+#include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
@@ -13,11 +16,9 @@
 #include <cstdio>
 #include <thread>
 
-#include "client/local_trainer.h"
+#include "common/codec/tensor_file.h"
 #include "common/config.h"
 #include "common/logging.h"
-#include "common/model/model_config.h"
-#include "common/model/tensor_file.h"
 #include "server/engine_flags.h"
 #include "server/round_engine.h"
 #include "server/service/coordinator_service.h"
@@ -28,6 +29,35 @@ namespace {
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop = true; }
 
+// The model the engine starts from. A fresh state dir needs --init; a state
+// dir that holds a model resumes it (the engine loads its last checkpoint),
+// and a given --init must have the stored model's spec.
+murmur::Result<murmur::TensorList> LoadInitialModel(murmur::server::store::Store* store,
+                                                    const std::string& init_path,
+                                                    const std::string& state_dir) {
+  using namespace murmur;
+  MURMUR_ASSIGN_OR_RETURN(const bool empty, store->IsEmpty());
+  if (empty) {
+    if (init_path.empty()) {
+      return FailedPreconditionError(fmt::format(
+          "state dir {} holds no model yet: write the initial weights with "
+          "`murmur-init-model --out FILE` and start the coordinator with --init FILE",
+          state_dir));
+    }
+    return ReadTensorFile(init_path);
+  }
+  MURMUR_ASSIGN_OR_RETURN(TensorList stored, store->LoadCheckpoint(0));
+  if (init_path.empty()) return stored;
+  const ModelSpec spec = SpecOf(stored);
+  auto given = ReadTensorFile(init_path, &spec);
+  if (!given.ok()) {
+    return given.status().WithContext(fmt::format(
+        "--init {} does not fit the model stored in {} (drop --init to resume it)", init_path,
+        state_dir));
+  }
+  return stored;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -35,7 +65,6 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:7070";
   std::string state_dir = "murmur-state";
   std::string init_path;
-  std::string model_text;
   server::EngineConfig cfg;
   cfg.strategy.name = "afa_cd";
   log::Options log_options;
@@ -45,8 +74,9 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "Address to serve on")->capture_default_str();
   app.add_option("--state-dir", state_dir, "SQLite history and checkpoints (resumed if present)")
       ->capture_default_str();
-  app.add_option("--init", init_path, "Initial model: a named-tensor file (default: fresh model)");
-  app.add_option("--model", model_text, "Model config overrides, e.g. dim=64,depth=2");
+  app.add_option("--init", init_path,
+                 "Initial model: a named-tensor file from murmur-init-model (required for a "
+                 "fresh state dir; when resuming, checked against the stored model)");
   server::EngineFlagValues engine_flags;
   server::AddEngineFlags(app, &cfg, &engine_flags);
   if (auto code = ParseCommandLine(app, argc, argv)) return *code;
@@ -63,21 +93,12 @@ int main(int argc, char** argv) {
     return 1;
   };
 
-  auto model_config = model::ParseModelConfig(model_text);
-  if (!model_config.ok()) return die(model_config.status(), "--model");
-  auto trainer = trainer::LocalTrainer::Create(*model_config, {});
-  if (!trainer.ok()) return die(trainer.status(), "building the model");
-  TensorList initial = (*trainer)->GetParameters();
-  if (!init_path.empty()) {
-    const ModelSpec spec = SpecOf(initial);
-    auto loaded = model::ReadTensorFile(init_path, &spec);
-    if (!loaded.ok()) return die(loaded.status(), "--init");
-    initial = std::move(*loaded);
-  }
   auto store = server::store::Store::Open({.dir = state_dir});
   if (!store.ok()) return die(store.status(), "opening the state dir");
+  auto initial = LoadInitialModel(store->get(), init_path, state_dir);
+  if (!initial.ok()) return die(initial.status(), "initial model");
   Rng rng(static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}());
-  auto engine = server::RoundEngine::Create(cfg, std::move(initial), SystemClock::Default(), &rng,
+  auto engine = server::RoundEngine::Create(cfg, std::move(*initial), SystemClock::Default(), &rng,
                                             store->get());
   if (!engine.ok()) return die(engine.status(), "starting the engine");
   (*engine)->SetRoundObserver([](const server::RoundSummary& r) {

@@ -9,7 +9,7 @@
 
 #include "common/rng.h"
 #include "common/token_digest.h"
-#include "server/core/core_driver.h"
+#include "server/engine/core_driver.h"
 #include "server/core/round_core.h"
 #include "server/store/store.h"
 #include "server/store/test_temp_dir.h"

@@ -15,7 +15,7 @@
 // The same inputs, in the same order, with the same times, always give the
 // same models (bit for bit), records and outcomes: the production engine
 // (round_engine.h) wraps it in a thin threaded shell, and the simulator and
-// the tests drive it directly on a virtual clock (core_driver.h).
+// the tests drive it directly on a virtual clock (server/engine/core_driver.h).
 //
 // Protocol of one round close:
 //   Submit/Tick/Leave ... -> TakeRoundJob() -> job.Run() -> FinishRound(job, step)

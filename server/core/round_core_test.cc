@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/token_digest.h"
-#include "server/core/core_driver.h"
+#include "server/engine/core_driver.h"
 
 namespace murmur::server::core {
 namespace {

@@ -1,0 +1,1 @@
+#include "server/service/coordinator_service.h"  // VIOLATION client-includes-server (no exceptions here)

@@ -1,0 +1,4 @@
+#pragma once
+#include <grpcpp/channel.h>
+
+#include "murmur/v1/coordinator.grpc.pb.h"

@@ -1,0 +1,2 @@
+#include <ATen/ATen.h>
+#include <torch/library.h>

@@ -1,0 +1,2 @@
+#include "common/clock.h"
+#include "server/strategy/strategy.h"

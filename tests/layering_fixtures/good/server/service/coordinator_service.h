@@ -1,0 +1,5 @@
+#pragma once
+#include <grpcpp/support/server_callback.h>
+
+#include "murmur/v1/coordinator.grpc.pb.h"
+#include "server/round_engine.h"

@@ -1,0 +1,4 @@
+#include <cmath>
+
+#include "common/codec/tensor.h"
+#include "server/strategy/strategy.h"

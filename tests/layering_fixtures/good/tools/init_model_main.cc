@@ -1,0 +1,2 @@
+#include "common/codec/tensor_file.h"
+#include "ml/local_trainer.h"
