@@ -70,8 +70,11 @@ class CoordinatorApi {
   // outcome is final (an accepted update is durably recorded).
   virtual Result<UpdateOutcome> PushUpdate(const UpdateToPush& update) = 0;
 
-  // Ends the session; later calls of this client fail (FAILED_PRECONDITION)
-  // until it registers again.
+  // Ends the session: until the client registers again, its CheckIn and
+  // Leave fail with FAILED_PRECONDITION and its updates are rejected
+  // (kBadToken, "... has left"). PullModel does not check the session: the
+  // service serves model versions to any caller, and both implementations
+  // answer alike.
   virtual Status Leave(const std::string& reason) = 0;
 
   // The id from the last successful Register (0 before).
