@@ -1,6 +1,7 @@
-// Value types the round engine takes and returns. They mirror murmur.v1
-// messages without depending on protobuf, so the engine (and the simulator,
-// which skips the network) stays free of gRPC.
+// Value types the round engine takes and returns. The ones a client sees
+// (registration, check-in, outcome) are common/api's domain messages; the
+// rest are the engine's own. None depends on protobuf, so the engine (and
+// the simulator, which skips the network) stays free of gRPC.
 #pragma once
 
 #include <cstdint>
@@ -10,42 +11,19 @@
 #include <utility>
 #include <vector>
 
+#include "common/api/types.h"
 #include "common/codec/tensor_codec.h"
 
 namespace murmur::server {
 
-struct ClientCapabilities {
-  std::string device;
-  uint64_t memory_bytes = 0;
-  uint64_t num_samples = 0;
-  uint32_t max_local_steps = 0;  // 0: no limit of its own
-};
-
-// The training recipe handed out at check-in (murmur.v1.TrainingConfig).
-struct TrainingRecipe {
-  double local_lr = 0.05;
-  uint32_t batch_size = 16;
-  uint32_t min_local_steps = 1;
-  uint32_t max_local_steps = 50;
-  Encoding update_encoding = Encoding::kFp32;
-};
-
-struct Registration {
-  uint64_t client_id = 0;
-  std::string token;
-  uint64_t model_version = 0;
-  uint64_t model_bytes = 0;
-};
-
-struct CheckInDecision {
-  enum class Kind { kTrain, kWait, kFinished };
-  Kind kind = Kind::kWait;
-  uint64_t model_version = 0;
-  uint64_t model_bytes = 0;
-  uint32_t local_steps = 0;   // K granted
-  double retry_after_s = 0;   // kWait
-  std::string reason;         // kWait / kFinished
-};
+// The wire-level domain types are common/api's (shared with the clients).
+using api::CheckInDecision;
+using api::ClientCapabilities;
+using api::Registration;
+using api::RejectReason;
+using api::RejectReasonName;
+using api::TrainingRecipe;
+using api::UpdateOutcome;
 
 // An encoded global model version, immutable once published.
 struct ModelSnapshot {
@@ -63,36 +41,6 @@ struct UpdateMeta {
   uint32_t local_steps = 0;
   uint64_t num_samples = 0;
   double mean_loss = 0;
-};
-
-// Values 0..12 equal murmur.v1.RejectReason. kBusy has no wire value: the
-// service answers it with gRPC UNAVAILABLE ("busy, retry"), which clients
-// treat as transient; the history records it as 13.
-enum class RejectReason {
-  kNone = 0,
-  kUnknownClient = 1,
-  kBadToken = 2,
-  kTooStale = 3,
-  kMalformed = 4,
-  kShapeMismatch = 5,
-  kNonFinite = 6,
-  kNormTooLarge = 7,
-  kLocalStepsOutOfRange = 8,
-  kTooLarge = 9,
-  kFinished = 10,
-  kDuplicate = 11,
-  kInternal = 12,
-  kBusy = 13,  // the engine's update queue is full: nothing was recorded, retry later
-};
-
-std::string_view RejectReasonName(RejectReason r);  // "too_stale", "busy", ...
-
-struct UpdateOutcome {
-  bool accepted = false;
-  RejectReason reason = RejectReason::kNone;
-  std::string message;
-  uint64_t staleness = 0;
-  uint64_t round_version = 0;  // the version this update goes into
 };
 
 // Why a round closed.

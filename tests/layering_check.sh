@@ -39,8 +39,6 @@ binary=${2:-}
 # client/'s two demos wire server and client together; the api helper's branch
 # moves them to sim/ (issue 10). Remove these lines when they are gone.
 ALLOWED=(
-  "client/demo_main.cc|client-includes-server"
-  "client/federated_demo_main.cc|client-includes-server"
 )
 
 [[ "${LAYERING_NO_EXCEPTIONS:-0}" == 1 ]] && ALLOWED=()

@@ -1,10 +1,10 @@
-// End to end over loopback gRPC: CoordinatorService + CoordinatorClient.
+// End to end over loopback gRPC: CoordinatorService + GrpcCoordinator.
 // Models larger than gRPC's 4 MB default message limit, small chunks,
 // resumed downloads and every way a pushed update can be broken.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include "client/transport/coordinator_client.h"
+#include "client/transport/grpc_coordinator.h"
 #include "common/checksum.h"
 #include "server/round_engine.h"
 #include "server/service/coordinator_service.h"
@@ -36,19 +36,17 @@ class LoopbackTest : public ::testing::Test {
   }
   void TearDown() override { server_->Shutdown(); }
 
-  std::unique_ptr<client::CoordinatorClient> Connect(const std::string& name,
-                                                     client::ClientOptions o = {}) {
-    auto c = std::make_unique<client::CoordinatorClient>(channel_, o);
-    v1::Capabilities caps;
-    caps.set_device("cpu");
-    EXPECT_TRUE(c->Register(name, caps).ok());
+  std::unique_ptr<client::GrpcCoordinator> Connect(const std::string& name,
+                                                   client::GrpcCoordinatorOptions o = {}) {
+    auto c = std::make_unique<client::GrpcCoordinator>(channel_, o);
+    EXPECT_TRUE(c->Register(name, {.device = "cpu"}).ok());
     return c;
   }
 
-  client::UpdateToPush MakeUpdate(uint64_t base, float value) {
+  api::UpdateToPush MakeUpdate(uint64_t base, float value) {
     TensorList delta = ZerosLike(kSpec);
     for (Tensor& t : delta) std::fill(t.data.begin(), t.data.end(), value);
-    client::UpdateToPush u;
+    api::UpdateToPush u;
     u.base_version = base;
     u.local_steps = 3;
     u.num_samples = 48;
@@ -70,9 +68,9 @@ TEST_F(LoopbackTest, PullsALargeModelInChunksAndVerifiesIt) {
   auto c = Connect("a", {.chunk_bytes = 256 * 1024});
   auto check = c->CheckIn(3, 0);
   ASSERT_TRUE(check.ok()) << check.status().ToString();
-  ASSERT_TRUE(check->has_train());
-  EXPECT_EQ(check->train().local_steps(), 3u);
-  auto pulled = c->PullModel(check->train().model_version());
+  ASSERT_EQ(check->kind, api::CheckInDecision::Kind::kTrain);
+  EXPECT_EQ(check->local_steps, 3u);
+  auto pulled = c->PullModel(check->model_version);
   ASSERT_TRUE(pulled.ok()) << pulled.status().ToString();
   EXPECT_GT(pulled->bytes.size(), 4u << 20);
   auto model = DecodeTensors(pulled->bytes, {.expected = &kSpec});
@@ -119,8 +117,8 @@ TEST_F(LoopbackTest, PushedUpdateGoesIntoTheNextVersion) {
   ASSERT_TRUE(c->CheckIn(3, 0).ok());
   auto resp = c->PushUpdate(MakeUpdate(1, 0.25f));
   ASSERT_TRUE(resp.ok()) << resp.status().ToString();
-  EXPECT_TRUE(resp->accepted()) << resp->message();
-  EXPECT_EQ(resp->round_version(), 2u);
+  EXPECT_TRUE(resp->accepted) << resp->message;
+  EXPECT_EQ(resp->round_version, 2u);
   EXPECT_EQ(engine_->version(), 2u);
   EXPECT_FLOAT_EQ(engine_->GlobalModel()[1].data[7], initial_[1].data[7] + 0.25f);
   ASSERT_TRUE(c->CheckIn(3, 2).ok());
@@ -133,16 +131,16 @@ TEST_F(LoopbackTest, BrokenPushesAreRejectedAndLoseNothing) {
   auto c = Connect("a");
   const TensorList before = engine_->GlobalModel();
   auto stub = v1::Coordinator::NewStub(channel_);
-  client::UpdateToPush good = MakeUpdate(1, 1.0f);
+  api::UpdateToPush good = MakeUpdate(1, 1.0f);
 
   // Checksum that does not match the payload.
   ASSERT_TRUE(c->CheckIn(3, 0).ok());
-  client::UpdateToPush corrupt = good;
+  api::UpdateToPush corrupt = good;
   corrupt.payload[1000] ^= 1;  // client computes the checksum over what it sends...
   auto r = c->PushUpdate(corrupt);
   ASSERT_TRUE(r.ok());
-  EXPECT_FALSE(r->accepted());
-  EXPECT_EQ(r->reject_reason(), v1::REJECT_REASON_MALFORMED);  // ...so the codec's catches it
+  EXPECT_FALSE(r->accepted);
+  EXPECT_EQ(r->reason, api::RejectReason::kMalformed);  // ...so the codec's catches it
 
   // A header announcing more bytes than arrive.
   ASSERT_TRUE(c->CheckIn(3, 0).ok());
@@ -210,11 +208,11 @@ TEST_F(LoopbackTest, BrokenPushesAreRejectedAndLoseNothing) {
   }
   // Wrong model shape.
   ASSERT_TRUE(c->CheckIn(3, 0).ok());
-  client::UpdateToPush wrong = good;
+  api::UpdateToPush wrong = good;
   wrong.payload = *EncodeTensors({{"big.weight", {10}, std::vector<float>(10, 1.0f)}});
   r = c->PushUpdate(wrong);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->reject_reason(), v1::REJECT_REASON_SHAPE_MISMATCH);
+  EXPECT_EQ(r->reason, api::RejectReason::kShapeMismatch);
 
   TensorList after = engine_->GlobalModel();
   EXPECT_EQ(after[0].data, before[0].data);
@@ -224,14 +222,18 @@ TEST_F(LoopbackTest, BrokenPushesAreRejectedAndLoseNothing) {
   ASSERT_TRUE(c->CheckIn(3, 0).ok());
   r = c->PushUpdate(good);
   ASSERT_TRUE(r.ok());
-  EXPECT_TRUE(r->accepted()) << r->message();
+  EXPECT_TRUE(r->accepted) << r->message;
 }
 
 TEST_F(LoopbackTest, UnknownClientGetsAClearStatus) {
-  client::CoordinatorClient stranger(channel_);
-  auto r = stranger.CheckIn(1, 0);
-  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
-  EXPECT_NE(r.status().message().find("unknown client"), std::string::npos);
+  auto stub = v1::Coordinator::NewStub(channel_);
+  v1::CheckInRequest req;
+  req.set_client_id(999);
+  v1::CheckInResponse resp;
+  grpc::ClientContext ctx;
+  const Status s = client::FromGrpcStatus(stub->CheckIn(&ctx, req, &resp));
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("unknown client"), std::string::npos) << s.ToString();
 }
 
 }  // namespace

@@ -288,6 +288,7 @@ Result<CheckInDecision> RoundCore::CheckIn(uint64_t client_id, const std::string
   c.training = true;
   d.kind = CheckInDecision::Kind::kTrain;
   d.local_steps = k;
+  d.recipe = recipe;
   return d;
 }
 

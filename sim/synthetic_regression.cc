@@ -1,6 +1,6 @@
-#include "client/synthetic_regression.h"
+#include "sim/synthetic_regression.h"
 
-namespace murmur::client {
+namespace murmur::sim {
 
 RegressionProblem MakeRegressionProblem(int dim, Rng& rng) {
   RegressionProblem p;
@@ -54,8 +54,8 @@ double MeanSquaredError(const TensorList& params, const RegressionData& data) {
   return data.size() == 0 ? 0.0 : sum / static_cast<double>(data.size());
 }
 
-LocalUpdate TrainLocalSgd(const TensorList& global, const RegressionData& data, int local_steps,
-                          double lr, int batch_size, Rng& rng) {
+RegressionDelta TrainLocalSgd(const TensorList& global, const RegressionData& data,
+                              int local_steps, double lr, int batch_size, Rng& rng) {
   std::vector<float> w = global[0].data;
   float b = global[1].data[0];
   std::vector<double> gw(data.dim);
@@ -77,7 +77,7 @@ LocalUpdate TrainLocalSgd(const TensorList& global, const RegressionData& data, 
     loss_sum += batch_loss / batch_size;
     samples += batch_size;
   }
-  LocalUpdate u;
+  RegressionDelta u;
   u.delta = ZerosLike(SpecOf(global));
   for (int j = 0; j < data.dim; ++j) u.delta[0].data[j] = w[j] - global[0].data[j];
   u.delta[1].data[0] = b - global[1].data[0];
@@ -86,4 +86,4 @@ LocalUpdate TrainLocalSgd(const TensorList& global, const RegressionData& data, 
   return u;
 }
 
-}  // namespace murmur::client
+}  // namespace murmur::sim

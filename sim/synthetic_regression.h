@@ -1,9 +1,9 @@
 // A federated linear-regression task on synthetic, non-IID client data.
 //
-// It is what murmur's clients train until the linear-attention model and
-// Fashion-MNIST pipeline land: small and fast, yet a real optimization
-// problem, so a federated run through the coordinator shows the global loss
-// falling. Each client's features are drawn around its own mean (covariate
+// The simulator's light workload (murmur-grpc-demo): unlike the
+// linear-attention model it needs no LibTorch; small and fast, yet a real
+// optimization problem, so a federated run through the coordinator shows the
+// global loss falling. Each client's features are drawn around its own mean (covariate
 // shift) and its labels carry its own bias (concept shift), so the clients
 // disagree and aggregation matters.
 //
@@ -16,7 +16,7 @@
 #include "common/codec/tensor.h"
 #include "common/rng.h"
 
-namespace murmur::client {
+namespace murmur::sim {
 
 struct RegressionData {
   int dim = 0;
@@ -40,14 +40,15 @@ ModelSpec RegressionSpec(int dim);
 
 double MeanSquaredError(const TensorList& params, const RegressionData& data);
 
-struct LocalUpdate {
+// The result of local training (encoded into an api::UpdateToPush).
+struct RegressionDelta {
   TensorList delta;  // trained - global
   double mean_loss = 0;
   uint64_t samples = 0;
 };
 
 // K steps of minibatch SGD on 0.5 * squared error from `global`.
-LocalUpdate TrainLocalSgd(const TensorList& global, const RegressionData& data, int local_steps,
-                          double lr, int batch_size, Rng& rng);
+RegressionDelta TrainLocalSgd(const TensorList& global, const RegressionData& data,
+                              int local_steps, double lr, int batch_size, Rng& rng);
 
-}  // namespace murmur::client
+}  // namespace murmur::sim

@@ -1,6 +1,7 @@
-// murmur-demo: a federated run through murmur's real pieces over loopback
-// gRPC. A coordinator (RoundEngine behind CoordinatorService) listens on
-// 127.0.0.1; anarchic client threads, each with its own non-IID data,
+// murmur-grpc-demo: a federated run through murmur's real pieces over
+// loopback gRPC. A coordinator (RoundEngine behind CoordinatorService)
+// listens on 127.0.0.1; anarchic client threads, each a CoordinatorApi
+// session (client::GrpcCoordinator) with its own non-IID data,
 // participation probability and preferred number of local steps K, decide
 // for themselves when to check in, pull the global model in chunks, train,
 // and push encoded updates. Prints a line per round and a final table.
@@ -16,12 +17,13 @@
 #include <thread>
 #include <vector>
 
-#include "client/synthetic_regression.h"
-#include "client/transport/coordinator_client.h"
+#include "client/transport/grpc_coordinator.h"
+#include "common/api/coordinator_api.h"
 #include "common/config.h"
 #include "common/logging.h"
 #include "server/round_engine.h"
 #include "server/service/coordinator_service.h"
+#include "sim/synthetic_regression.h"
 
 namespace {
 
@@ -58,22 +60,20 @@ struct ClientStats {
   std::string last_reject;
 };
 
-void RunClient(int index, const DemoFlags& f, const client::RegressionProblem& problem,
-               Encoding encoding, std::shared_ptr<grpc::Channel> channel, Rng rng,
+void RunClient(int index, const DemoFlags& f, const sim::RegressionProblem& problem,
+               Encoding encoding, std::unique_ptr<api::CoordinatorApi> session, Rng rng,
                ClientStats* stats) {
-  client::RegressionData data = client::MakeClientData(problem, f.samples, f.heterogeneity, rng);
+  sim::RegressionData data = sim::MakeClientData(problem, f.samples, f.heterogeneity, rng);
   stats->p = rng.Uniform(0.2, 1.0);
   stats->preferred_k = f.min_k + static_cast<int>(rng.UniformInt(f.max_k - f.min_k + 1));
-  client::CoordinatorClient conn(std::move(channel));
-  v1::Capabilities caps;
-  caps.set_device("cpu");
-  caps.set_num_samples(data.size());
-  auto reg = conn.Register("demo-client-" + std::to_string(index), caps);
+  api::CoordinatorApi& conn = *session;
+  auto reg = conn.Register("demo-client-" + std::to_string(index),
+                           {.device = "cpu", .num_samples = data.size()});
   if (!reg.ok()) {
     log::Error("register failed", {{"client", index}, {"error", reg.status().ToString()}});
     return;
   }
-  const ModelSpec spec = client::RegressionSpec(f.dim);
+  const ModelSpec spec = sim::RegressionSpec(f.dim);
   uint64_t have_version = 0;
   while (true) {
     if (!rng.Bernoulli(stats->p)) {  // this client chooses to sit this moment out
@@ -87,15 +87,18 @@ void RunClient(int index, const DemoFlags& f, const client::RegressionProblem& p
       log::Error("check-in failed", {{"client", index}, {"error", decision.status().ToString()}});
       return;
     }
-    if (decision->has_finished()) break;
-    if (decision->has_wait()) {
+    if (decision->kind == api::CheckInDecision::Kind::kFinished) break;
+    if (decision->kind == api::CheckInDecision::Kind::kWait) {
       ++stats->waits;
       std::this_thread::sleep_for(std::chrono::milliseconds(
-          std::min<int64_t>(50, static_cast<int64_t>(decision->wait().retry_after_s() * 1000))));
+          std::min<int64_t>(50, static_cast<int64_t>(decision->retry_after_s * 1000))));
       continue;
     }
-    const auto& train = decision->train();
-    auto pulled = conn.PullModel(train.model_version());
+    const api::CheckInDecision& train = *decision;
+    auto pulled = conn.PullModel(train.model_version);
+    if (!pulled.ok() && pulled.status().code() == StatusCode::kNotFound) {
+      continue;  // superseded on the way (two rounds closed): check in again
+    }
     if (!pulled.ok()) {
       log::Error("pull failed", {{"client", index}, {"error", pulled.status().ToString()}});
       return;
@@ -108,16 +111,15 @@ void RunClient(int index, const DemoFlags& f, const client::RegressionProblem& p
       return;
     }
     auto t0 = SteadyClock::now();
-    client::LocalUpdate u = client::TrainLocalSgd(*global, data, train.local_steps(),
-                                                  train.config().local_learning_rate(),
-                                                  train.config().batch_size(), rng);
-    client::UpdateToPush push;
+    sim::RegressionDelta u = sim::TrainLocalSgd(*global, data, train.local_steps,
+                                                train.recipe.local_lr, train.recipe.batch_size, rng);
+    api::UpdateToPush push;
     push.base_version = pulled->version;
-    push.local_steps = train.local_steps();
+    push.local_steps = train.local_steps;
     push.num_samples = u.samples;
     push.mean_loss = u.mean_loss;
     push.train_seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
-    push.encoding = static_cast<v1::Encoding>(encoding);
+    push.encoding = encoding;
     auto encoded = EncodeTensors(u.delta, {.encoding = encoding});
     if (!encoded.ok()) {
       log::Error("encode failed", {{"client", index}, {"error", encoded.status().ToString()}});
@@ -129,11 +131,11 @@ void RunClient(int index, const DemoFlags& f, const client::RegressionProblem& p
       log::Error("push failed", {{"client", index}, {"error", resp.status().ToString()}});
       return;
     }
-    if (resp->accepted()) {
+    if (resp->accepted) {
       ++stats->accepted;
     } else {
       ++stats->rejected;
-      stats->last_reject = resp->message();
+      stats->last_reject = resp->message;
     }
   }
   (void)conn.Leave("job finished");
@@ -144,7 +146,7 @@ void RunClient(int index, const DemoFlags& f, const client::RegressionProblem& p
 int main(int argc, char** argv) {
   DemoFlags f;
   log::Options log_options;
-  CLI::App app{"murmur-demo: a federated run over loopback gRPC through murmur's coordinator"};
+  CLI::App app{"murmur-grpc-demo: a federated run over loopback gRPC through murmur's coordinator"};
   AddConfigFileOption(app);
   AddLogOptions(app, &log_options);
   app.add_option("--clients", f.clients, "Number of client threads")->check(CLI::Range(1, 1000))->capture_default_str();
@@ -178,14 +180,14 @@ int main(int argc, char** argv) {
   const Encoding encoding = *ParseEncoding(f.encoding);
 
   Rng rng(f.seed);
-  client::RegressionProblem problem = client::MakeRegressionProblem(f.dim, rng);
+  sim::RegressionProblem problem = sim::MakeRegressionProblem(f.dim, rng);
   // Held-out test set: fresh samples from a mix of client distributions.
-  client::RegressionData test;
+  sim::RegressionData test;
   test.dim = f.dim;
   {
     Rng test_rng = rng.Fork(999'999);
     for (int i = 0; i < 20; ++i) {
-      client::RegressionData part = client::MakeClientData(problem, 100, f.heterogeneity, test_rng);
+      sim::RegressionData part = sim::MakeClientData(problem, 100, f.heterogeneity, test_rng);
       test.x.insert(test.x.end(), part.x.begin(), part.x.end());
       test.y.insert(test.y.end(), part.y.begin(), part.y.end());
     }
@@ -209,26 +211,26 @@ int main(int argc, char** argv) {
   if (!f.store_dir.empty()) {
     auto opened = server::store::Store::Open({.dir = f.store_dir});
     if (!opened.ok()) {
-      std::fprintf(stderr, "murmur-demo: %s\n", opened.status().ToString().c_str());
+      std::fprintf(stderr, "murmur-grpc-demo: %s\n", opened.status().ToString().c_str());
       return 1;
     }
     store = std::move(*opened);
   }
-  auto created = server::RoundEngine::Create(cfg, ZerosLike(client::RegressionSpec(f.dim)),
+  auto created = server::RoundEngine::Create(cfg, ZerosLike(sim::RegressionSpec(f.dim)),
                                              SystemClock::Default(), &engine_rng, store.get());
   if (!created.ok()) {
-    std::fprintf(stderr, "murmur-demo: %s\n", created.status().ToString().c_str());
+    std::fprintf(stderr, "murmur-grpc-demo: %s\n", created.status().ToString().c_str());
     return 2;
   }
   server::RoundEngine& engine = **created;
-  const double initial_mse = client::MeanSquaredError(engine.GlobalModel(), test);
+  const double initial_mse = sim::MeanSquaredError(engine.GlobalModel(), test);
 
   std::mutex print_mu;
   double final_mse = initial_mse;
   std::vector<nlohmann::json> rounds_json;
   auto start = SteadyClock::now();
   engine.SetRoundObserver([&](const server::RoundSummary& r) {
-    const double mse = client::MeanSquaredError(*r.model, test);
+    const double mse = sim::MeanSquaredError(*r.model, test);
     engine.RecordMetrics(r.version, {{"test_mse", mse}});
     std::lock_guard<std::mutex> lock(print_mu);
     final_mse = mse;
@@ -246,10 +248,10 @@ int main(int argc, char** argv) {
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (!grpc_server || port == 0) {
-    std::fprintf(stderr, "murmur-demo: could not start the coordinator on 127.0.0.1\n");
+    std::fprintf(stderr, "murmur-grpc-demo: could not start the coordinator on 127.0.0.1\n");
     return 1;
   }
-  std::printf("murmur-demo: coordinator on 127.0.0.1:%d; %d anarchic clients, m=%d, K in [%d, %d], "
+  std::printf("murmur-grpc-demo: coordinator on 127.0.0.1:%d; %d anarchic clients, m=%d, K in [%d, %d], "
               "%s updates, initial test mse %.4f\n",
               port, f.clients, f.updates_per_round, f.min_k, f.max_k, f.encoding.c_str(), initial_mse);
 
@@ -258,8 +260,9 @@ int main(int argc, char** argv) {
   std::vector<ClientStats> stats(f.clients);
   std::vector<std::thread> threads;
   for (int i = 0; i < f.clients; ++i) {
-    threads.emplace_back(RunClient, i, std::cref(f), std::cref(problem), encoding, channel,
-                         rng.Fork(i), &stats[i]);
+    threads.emplace_back(RunClient, i, std::cref(f), std::cref(problem), encoding,
+                         std::make_unique<client::GrpcCoordinator>(channel), rng.Fork(i),
+                         &stats[i]);
   }
   for (auto& t : threads) t.join();
   grpc_server->Shutdown();
@@ -285,7 +288,7 @@ int main(int argc, char** argv) {
   }
   created->reset();  // drains the engine before the store closes
   if (!(final_mse < 0.5 * initial_mse)) {
-    std::fprintf(stderr, "murmur-demo: the global model did not improve enough\n");
+    std::fprintf(stderr, "murmur-grpc-demo: the global model did not improve enough\n");
     return 1;
   }
   return 0;

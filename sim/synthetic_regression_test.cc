@@ -1,8 +1,8 @@
-#include "client/synthetic_regression.h"
+#include "sim/synthetic_regression.h"
 
 #include <gtest/gtest.h>
 
-namespace murmur::client {
+namespace murmur::sim {
 namespace {
 
 TEST(SyntheticRegressionTest, LocalSgdLowersTheLoss) {
@@ -11,7 +11,7 @@ TEST(SyntheticRegressionTest, LocalSgdLowersTheLoss) {
   RegressionData d = MakeClientData(p, 500, 1.0, rng);
   TensorList params = ZerosLike(RegressionSpec(8));
   const double before = MeanSquaredError(params, d);
-  LocalUpdate u = TrainLocalSgd(params, d, 200, 0.02, 16, rng);
+  RegressionDelta u = TrainLocalSgd(params, d, 200, 0.02, 16, rng);
   for (size_t t = 0; t < params.size(); ++t) {
     for (size_t j = 0; j < params[t].data.size(); ++j) params[t].data[j] += u.delta[t].data[j];
   }
@@ -33,4 +33,4 @@ TEST(SyntheticRegressionTest, ClientsDifferWithHeterogeneity) {
 }
 
 }  // namespace
-}  // namespace murmur::client
+}  // namespace murmur::sim

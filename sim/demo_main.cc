@@ -1,6 +1,9 @@
 // murmur-demo: the first real federated run, in one process through the
 // coordinator's engine (strategy, SQLite store, validation: the production
-// code path, without the network).
+// code path, without the network). Every client is a CoordinatorApi session
+// (server::InProcessCoordinator): it registers, checks in, pulls the model,
+// and pushes its encoded update exactly as a client over gRPC would; the
+// simulator itself only drives the engine's clock and evaluates.
 //
 // A few dozen clients hold Dirichlet(alpha) label-skewed shards of
 // Fashion-MNIST. Each client has its own participation probability,
@@ -30,6 +33,7 @@
 #include <vector>
 
 #include "ml/local_trainer.h"
+#include "common/api/coordinator_api.h"
 #include "common/config.h"
 #include "common/data/fashion_mnist.h"
 #include "common/data/partition.h"
@@ -38,6 +42,7 @@
 #include "ml/cpu_threads.h"
 #include "ml/examples.h"
 #include "ml/model_config.h"
+#include "server/engine/in_process_coordinator.h"
 #include "server/round_engine.h"
 #include "server/strategy/strategy_factory.h"
 #include "server/store/store.h"
@@ -86,7 +91,7 @@ struct Run {
   ManualClock clock;
   std::unique_ptr<Rng> rng;
   std::unique_ptr<server::RoundEngine> engine;
-  std::vector<server::Registration> regs;
+  std::vector<std::unique_ptr<api::CoordinatorApi>> clients;  // one session per client
   std::vector<double> accuracy;  // per round
   int accepted = 0;
   int rejected = 0;
@@ -127,6 +132,7 @@ struct Job {
   size_t run = 0;  // index into the strategies' runs
   int client = 0;
   int64_t steps = 0;
+  uint64_t version = 0;  // the global version it trains from
   Result<trainer::LocalUpdate> update = InternalError("not run");
 };
 
@@ -254,6 +260,7 @@ int main(int argc, char** argv) {
   }
   trainer::LocalTrainer* const evaluator = trainers[0].get();
   const TensorList initial = evaluator->GetParameters();
+  const ModelSpec model_spec = SpecOf(initial);
   const model::Examples train_ex = model::Examples::Images(*train);
   const model::Examples test_ex = model::Examples::Images(*test);
   std::vector<uint32_t> eval_idx(f.eval_samples);
@@ -289,12 +296,11 @@ int main(int argc, char** argv) {
     if (!engine.ok()) return Fail(engine.status(), ("starting the engine for " + name).c_str());
     run->engine = std::move(*engine);
     for (int n = 0; n < f.clients; ++n) {
-      server::ClientCapabilities caps;
-      caps.device = "cpu";
-      caps.num_samples = (*shards)[n].size();
-      auto reg = run->engine->Register("client-" + std::to_string(n), caps);
+      auto session = std::make_unique<server::InProcessCoordinator>(run->engine.get());
+      auto reg = session->Register("client-" + std::to_string(n),
+                                   {.device = "cpu", .num_samples = (*shards)[n].size()});
       if (!reg.ok()) return Fail(reg.status(), "registering");
-      run->regs.push_back(*reg);
+      run->clients.push_back(std::move(session));
     }
     runs.push_back(std::move(run));
   }
@@ -316,22 +322,33 @@ int main(int argc, char** argv) {
     // Every strategy's clients check in; those told to train do so, all
     // strategies' jobs in one pool; each run then gets its reports in client
     // order, so a run is reproducible whatever the threads did.
+    // Each client told to train pulls the version it was given; the clients
+    // of a run share the decoded model (sync rounds: all get one version).
     std::vector<TensorList> globals(runs.size());
-    std::vector<uint64_t> versions(runs.size());
+    std::vector<uint64_t> decoded(runs.size(), 0);  // the version in globals[r]
     std::vector<Job> jobs;
     for (size_t r = 0; r < runs.size(); ++r) {
-      server::RoundEngine& engine = *runs[r]->engine;
-      globals[r] = engine.GlobalModel();
-      versions[r] = engine.version();
       for (int n : participants[t]) {
-        const server::Registration& reg = runs[r]->regs[n];
-        auto d = engine.CheckIn(reg.client_id, reg.token, k_habit[n]);
+        api::CoordinatorApi& client = *runs[r]->clients[n];
+        auto d = client.CheckIn(k_habit[n], 0);
         if (!d.ok()) return Fail(d.status(), "check-in");
-        if (d->kind != server::CheckInDecision::Kind::kTrain) continue;
+        if (d->kind != api::CheckInDecision::Kind::kTrain) continue;
+        auto pulled = client.PullModel(d->model_version);
+        if (!pulled.ok()) return Fail(pulled.status(), "pulling the model");
+        if (decoded[r] != 0 && decoded[r] != pulled->version) {
+          return Fail(InternalError("two versions in one synchronous round"), "pulling the model");
+        }
+        if (decoded[r] == 0) {
+          auto global = DecodeTensors(pulled->bytes, {.expected = &model_spec});
+          if (!global.ok()) return Fail(global.status(), "decoding the model");
+          globals[r] = std::move(*global);
+          decoded[r] = pulled->version;
+        }
         Job job;
         job.run = r;
         job.client = n;
         job.steps = static_cast<int64_t>(d->local_steps);
+        job.version = pulled->version;
         jobs.push_back(std::move(job));
       }
     }
@@ -343,7 +360,6 @@ int main(int argc, char** argv) {
     });
     for (Job& job : jobs) {
       Run& run = *runs[job.run];
-      const server::Registration& reg = run.regs[job.client];
       if (!job.update.ok()) {
         log::Warn("local training failed",
                   {{"client", job.client}, {"error", job.update.status().ToString()}});
@@ -352,19 +368,23 @@ int main(int argc, char** argv) {
       const trainer::LocalUpdate& upd = *job.update;
       auto payload = EncodeTensors(upd.delta);
       if (!payload.ok()) return Fail(payload.status(), "encoding an update");
-      server::UpdateMeta meta;
-      meta.client_id = reg.client_id;
-      meta.token = reg.token;
-      meta.base_version = versions[job.run];
-      meta.local_steps = static_cast<uint32_t>(upd.local_steps);
-      meta.num_samples = static_cast<uint64_t>(upd.samples);
-      meta.mean_loss = upd.mean_loss;
-      server::UpdateOutcome o = run.engine->SubmitUpdate(meta, *payload);
-      if (o.accepted) {
+      api::UpdateToPush push;
+      push.base_version = job.version;
+      push.local_steps = static_cast<uint32_t>(upd.local_steps);
+      push.num_samples = static_cast<uint64_t>(upd.samples);
+      push.mean_loss = upd.mean_loss;
+      push.train_seconds = upd.wall_seconds;
+      push.payload = std::move(*payload);
+      Result<api::UpdateOutcome> o = run.clients[job.client]->PushUpdate(push);
+      if (!o.ok() && o.status().code() != StatusCode::kUnavailable) {
+        return Fail(o.status(), "pushing an update");
+      }
+      if (o.ok() && o->accepted) {
         ++run.accepted;
-      } else {
+      } else {  // refused, or busy (UNAVAILABLE; not resent)
         ++run.rejected;
-        log::Warn("update rejected", {{"client", job.client}, {"reason", o.message}});
+        log::Warn("update rejected", {{"client", job.client},
+                                      {"reason", o.ok() ? o->message : o.status().message()}});
       }
     }
     // The round's deadline passes on each engine's clock.
