@@ -20,7 +20,7 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "server/engine_flags.h"
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 #include "server/service/coordinator_service.h"
 #include "server/store/store.h"
 

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 #include "server/store/store.h"
 #include "server/store/test_temp_dir.h"
 

@@ -43,7 +43,7 @@
 #include "ml/examples.h"
 #include "ml/model_config.h"
 #include "server/engine/in_process_coordinator.h"
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 #include "server/strategy/strategy_factory.h"
 #include "server/store/store.h"
 

@@ -21,7 +21,7 @@
 #include "common/api/coordinator_api.h"
 #include "common/config.h"
 #include "common/logging.h"
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 #include "server/service/coordinator_service.h"
 #include "sim/synthetic_regression.h"
 

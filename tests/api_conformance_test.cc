@@ -20,7 +20,7 @@
 #include "client/transport/grpc_coordinator.h"
 #include "common/api/coordinator_api.h"
 #include "server/engine/in_process_coordinator.h"
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 #include "server/service/coordinator_service.h"
 
 // The implementations under test, at global scope so that ctest's test

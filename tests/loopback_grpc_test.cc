@@ -6,7 +6,7 @@
 
 #include "client/transport/grpc_coordinator.h"
 #include "common/checksum.h"
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 #include "server/service/coordinator_service.h"
 
 namespace murmur {

@@ -37,7 +37,7 @@
 #include "common/clock.h"
 #include "common/codec/tensor_codec.h"
 #include "common/rng.h"
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 #include "server/store/store.h"
 #include "server/strategy/strategy_factory.h"
 

@@ -15,7 +15,7 @@
 #include <string>
 
 #include "common/api/coordinator_api.h"
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 
 namespace murmur::server {
 

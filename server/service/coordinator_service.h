@@ -13,7 +13,7 @@
 #pragma once
 
 #include "murmur/v1/coordinator.grpc.pb.h"
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 
 namespace murmur::server {
 

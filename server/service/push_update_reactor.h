@@ -19,7 +19,7 @@
 #include <string>
 
 #include "murmur/v1/coordinator.pb.h"
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 
 namespace murmur::server {
 

@@ -1,2 +1,2 @@
 #include "ml/model.h"
-#include "server/round_engine.h"  // VIOLATION ml-includes-server
+#include "server/engine/round_engine.h"  // VIOLATION ml-includes-server

@@ -3,4 +3,4 @@
 #include "client/local_trainer.h"  // VIOLATION server-includes-client
 #include "ml/model_config.h"  // VIOLATION server-includes-ml
 #include <torch/torch.h>  // VIOLATION server-includes-torch
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"

@@ -1,5 +1,5 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/codec/tensor_file.h"
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 #include "server/service/coordinator_service.h"

@@ -2,5 +2,5 @@
 
 #include "client/transport/coordinator_client.h"
 #include "ml/local_trainer.h"
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 #include "server/service/coordinator_service.h"

@@ -1,3 +1,3 @@
 #include "client/transport/coordinator_client.h"
-#include "server/round_engine.h"  // VIOLATION client-includes-server
+#include "server/engine/round_engine.h"  // VIOLATION client-includes-server
 #include <grpc/grpc.h>  // VIOLATION grpc-outside-service-or-transport

@@ -1,3 +1,3 @@
 #include "common/codec/tensor_codec.h"
 #include "common/status.h"
-// A comment that mentions #include "server/round_engine.h" is not an include.
+// A comment that mentions #include "server/engine/round_engine.h" is not an include.

@@ -2,4 +2,4 @@
 #include <grpcpp/support/server_callback.h>
 
 #include "murmur/v1/coordinator.grpc.pb.h"
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/logging.h"
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 
 namespace murmur::server {
 

@@ -1,7 +1,7 @@
 // RoundEngine: construction, recovery and the front methods callers use.
 // The worker thread's half lives in round_engine_worker.cc; every rule lives
 // in RoundCore.
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 
 #include <fmt/format.h>
 

@@ -8,7 +8,7 @@
 #include <iterator>
 
 #include "common/token_digest.h"
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 #include "server/store/test_temp_dir.h"
 
 namespace murmur::server {

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <set>
 
-#include "server/round_engine.h"
+#include "server/engine/round_engine.h"
 #include "server/store/memory_store.h"
 #include "server/store/sqlite_store.h"
 #include "server/store/test_temp_dir.h"
