@@ -365,6 +365,17 @@ std::optional<UpdateOutcome> RoundCore::Admit(const UpdateMeta& meta,
                   "no check-in is outstanding for this client (duplicate or unannounced "
                   "update); check in first");
   }
+  // Header fields go into the history and the strategy: a bad one is the
+  // sender's error, never a reason for the store to refuse the record.
+  if (!std::isfinite(meta.mean_loss)) {
+    EndCheckIn(c);
+    return reject(RejectReason::kMalformed,
+                  fmt::format("mean_loss must be a finite number, got {}", meta.mean_loss));
+  }
+  if (meta.num_samples == 0) {
+    EndCheckIn(c);
+    return reject(RejectReason::kMalformed, "num_samples must be > 0");
+  }
   const TrainingRecipe& recipe = config_.recipe;
   if (meta.local_steps < recipe.min_local_steps || meta.local_steps > recipe.max_local_steps) {
     EndCheckIn(c);

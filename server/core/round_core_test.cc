@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "common/token_digest.h"
 #include "server/engine/core_driver.h"
 
@@ -212,6 +214,30 @@ TEST_F(RoundCoreTest, RejectionsAreRecordedAndBusyKeepsTheCheckIn) {
   EXPECT_EQ(w.batch.participations[0].reject_reason, static_cast<int>(RejectReason::kBadToken));
   EXPECT_EQ(w.batch.participations[1].reject_reason, static_cast<int>(RejectReason::kBusy));
   EXPECT_LT(w.batch.participations[0].id, w.batch.participations[1].id);
+}
+
+TEST_F(RoundCoreTest, ANonFiniteLossIsRejectedAndNeverStopsTheCore) {
+  Make({.updates_per_round = 1});
+  Client a = Reg("a");
+  ASSERT_TRUE(core_->CheckIn(a.id, a.token, 2, now_).ok());
+  UpdateMeta m = Meta(a, 1);
+  m.mean_loss = std::nan("");
+  std::optional<UpdateOutcome> o = driver_->Offer(m, Delta(1, 0, 0), now_, 1);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->reason, RejectReason::kMalformed);
+  EXPECT_NE(o->message.find("mean_loss"), std::string::npos) << o->message;
+  PendingWrite w = core_->TakePendingWrite();
+  ASSERT_FALSE(w.batch.participations.empty());
+  EXPECT_TRUE(std::isfinite(w.batch.participations.back().mean_loss)) << "the record stays storable";
+  ASSERT_TRUE(core_->CheckIn(a.id, a.token, 2, now_).ok());
+  m = Meta(a, 1);
+  m.num_samples = 0;
+  o = driver_->Offer(m, Delta(1, 0, 0), now_, 2);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->reason, RejectReason::kMalformed);
+  EXPECT_TRUE(core_->health().ok());
+  EXPECT_FALSE(Send(a, Delta(1, 0, 0)));
+  EXPECT_EQ(driver_->Settle(now_).rounds.size(), 1u);
 }
 
 TEST_F(RoundCoreTest, WithoutHistoryNothingIsRecorded) {
