@@ -155,6 +155,9 @@ class RoundCore {
   std::optional<UpdateOutcome> OnPayloadChecked(const UpdateMeta& meta, const PayloadCheck& check,
                                                 double now_s);
   void RecordMetrics(uint64_t version, std::map<std::string, double> metrics);
+  // OK for a registered client that has not left and presents its current
+  // session token; NOT_FOUND, PERMISSION_DENIED or FAILED_PRECONDITION (left).
+  Status Authenticate(uint64_t client_id, const std::string& token) const;
 
   // ---- round inputs (never while a round job is out) ----
   void Submit(ValidatedUpdate update, double now_s);
@@ -206,7 +209,6 @@ class RoundCore {
             bool record_history);
   static Status Validate(const EngineConfig& config);
 
-  Status Authenticate(uint64_t client_id, const std::string& token) const;
   store::ClientRecord RecordOf(uint64_t id, const ClientState& c, double now_s) const;
   void EndCheckIn(ClientState& c);
   void Reject(const UpdateMeta& meta, double received_at_s, RejectReason reason,

@@ -188,6 +188,11 @@ Result<SnapshotPtr> RoundEngine::Snapshot(uint64_t version) const {
                                    current_->version));
 }
 
+Status RoundEngine::Authenticate(uint64_t client_id, const std::string& token) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return core_->Authenticate(client_id, token);
+}
+
 Status RoundEngine::Leave(uint64_t client_id, const std::string& token) {
   const double now = clock_->NowSeconds();
   std::lock_guard<std::mutex> lock(mu_);

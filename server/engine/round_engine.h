@@ -105,6 +105,9 @@ class RoundEngine {
   // the simulator and synchronous transports.
   UpdateOutcome SubmitUpdate(const UpdateMeta& meta, std::string_view payload);
   Status Leave(uint64_t client_id, const std::string& token);
+  // The session check every method does, on its own: for a transport that
+  // must authenticate before it accepts bytes (a pull, a push's header).
+  Status Authenticate(uint64_t client_id, const std::string& token) const;
   // Evaluation metrics of a published version, recorded with its round.
   void RecordMetrics(uint64_t version, std::map<std::string, double> metrics);
 
