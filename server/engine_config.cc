@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace murmur::server {
@@ -22,6 +23,10 @@ std::string_view RoundTriggerName(RoundTrigger t) {
 uint64_t MaxStaleness(const EngineConfig& c) {
   if (c.max_staleness) return *c.max_staleness;
   return c.mode == RoundMode::kSync ? 0 : 4;
+}
+
+uint64_t AcceptedKeyHorizon(const EngineConfig& c) {
+  return std::max<uint64_t>(MaxStaleness(c), 256);
 }
 
 Status ValidateEngineConfig(const EngineConfig& c) {

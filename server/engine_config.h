@@ -78,6 +78,10 @@ struct EngineConfig {
 // The effective tau_max (see EngineConfig::max_staleness).
 uint64_t MaxStaleness(const EngineConfig& config);
 
+// How many versions back a retry of an accepted update is still recognised
+// (and answered accepted): max(tau_max, 256).
+uint64_t AcceptedKeyHorizon(const EngineConfig& config);
+
 // INVALID_ARGUMENT naming the bad field; also validates the strategy config.
 Status ValidateEngineConfig(const EngineConfig& config);
 

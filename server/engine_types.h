@@ -75,6 +75,7 @@ struct EngineStats {
   uint64_t buffered_updates = 0;    // recorded, waiting for their round to close
   uint64_t accepted_updates = 0;    // over the store's whole history
   uint64_t rejected_updates = 0;
+  uint64_t unauthenticated_attempts = 0;  // since start: unknown id or bad token (not recorded)
   double uptime_s = 0;
   bool finished = false;
 };

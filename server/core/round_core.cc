@@ -114,8 +114,8 @@ Result<std::unique_ptr<RoundCore>> RoundCore::Resume(EngineConfig config, ModelS
     if (b.record.local_lr <= 0) b.record.local_lr = cfg.recipe.local_lr;  // pre-v3 rows
     core->buffer_.push_back({std::move(b.record), std::move(*delta)});
   }
-  const uint64_t oldest_base =
-      core->version_ > MaxStaleness(cfg) ? core->version_ - MaxStaleness(cfg) : 0;
+  const uint64_t horizon = AcceptedKeyHorizon(cfg);
+  const uint64_t oldest_base = core->version_ > horizon ? core->version_ - horizon : 0;
   for (const store::AcceptedKey& k : rec.recent_accepted) {
     if (k.base_version >= oldest_base && k.payload_checksum != 0) {
       core->accepted_keys_[{k.client_id, k.base_version, k.payload_checksum}] = k.round_version;
@@ -160,6 +160,7 @@ CoreCounters RoundCore::Counters() const {
   c.accepted_updates = accepted_total_;
   c.rejected_updates = rejected_total_;
   c.dropped_records = dropped_records_;
+  c.unauthenticated_attempts = unauthenticated_total_;
   return c;
 }
 
@@ -338,7 +339,7 @@ void RoundCore::Reject(const UpdateMeta& meta, double received_at_s, RejectReaso
   pending_.batch.participations.push_back(std::move(r));
 }
 
-std::optional<UpdateOutcome> RoundCore::Admit(const UpdateMeta& meta,
+std::optional<UpdateOutcome> RoundCore::Admit(const UpdateMeta& meta, uint64_t payload_checksum,
                                               const std::optional<std::string>& busy,
                                               double now_s) {
   if (!failed_.ok()) {
@@ -351,11 +352,28 @@ std::optional<UpdateOutcome> RoundCore::Admit(const UpdateMeta& meta,
   };
   Status auth = Authenticate(meta.client_id, meta.token);
   if (!auth.ok()) {
-    return reject(auth.code() == StatusCode::kNotFound ? RejectReason::kUnknownClient
-                                                       : RejectReason::kBadToken,
-                  auth.message());
+    // Not written to any client's history: whoever sent it has not shown
+    // that it is that client (a flood of forged ids must not fill the store).
+    ++unauthenticated_total_;
+    return Rejection(auth.code() == StatusCode::kNotFound ? RejectReason::kUnknownClient
+                                                          : RejectReason::kBadToken,
+                     auth.message(), 0);
   }
   ClientState& c = clients_[meta.client_id];
+  // A retry of an update that was accepted (its acknowledgement was lost, say
+  // in a crash between commit and reply) is answered as it was, whatever its
+  // age: the history holds it as accepted.
+  if (auto it = accepted_keys_.find({meta.client_id, meta.base_version, payload_checksum});
+      it != accepted_keys_.end() && payload_checksum != 0) {
+    EndCheckIn(c);
+    UpdateOutcome o;
+    o.accepted = true;
+    o.round_version = it->second;
+    o.staleness = version_ >= meta.base_version ? version_ - meta.base_version : 0;
+    o.message = fmt::format("already accepted into round {} (a retry of the same update)",
+                            it->second);
+    return o;
+  }
   if (AtMaxRounds()) {
     EndCheckIn(c);
     return reject(RejectReason::kFinished, "the job has finished");
@@ -382,6 +400,11 @@ std::optional<UpdateOutcome> RoundCore::Admit(const UpdateMeta& meta,
     return reject(RejectReason::kLocalStepsOutOfRange,
                   fmt::format("local steps K={} outside the accepted range [{}, {}]",
                               meta.local_steps, recipe.min_local_steps, recipe.max_local_steps));
+  }
+  if (meta.base_version == 0) {
+    EndCheckIn(c);
+    return reject(RejectReason::kMalformed,
+                  "base_version must be >= 1 (model versions start at 1)");
   }
   if (meta.base_version > version_) {
     EndCheckIn(c);
@@ -649,7 +672,8 @@ Committed RoundCore::OnWriteCommitted(PendingWrite w) {
   buffer_.clear();
   opened_at_s_ = w.round->closed_at_s;
   job_out_ = false;
-  const uint64_t oldest_base = version_ > MaxStaleness(config_) ? version_ - MaxStaleness(config_) : 0;
+  const uint64_t horizon = AcceptedKeyHorizon(config_);
+  const uint64_t oldest_base = version_ > horizon ? version_ - horizon : 0;
   std::erase_if(accepted_keys_, [&](const auto& kv) { return std::get<1>(kv.first) < oldest_base; });
   out.round = std::move(w.round);
   return out;

@@ -30,8 +30,12 @@
 // stale, not finished; ends the check-in) and OnPayloadChecked (records a
 // payload rejection). Submit then decides the final outcome against the
 // current version (staleness, duplicates, one update per client per round).
-// Every rejection is recorded in the history, except kBusy (nothing
-// happened: the client resends) and calls after a fail-stop.
+// Every rejection is recorded in the history, except unauthenticated ones
+// (unknown client id or bad token: counted, since whoever sent them has not
+// shown it is that client) and calls after a fail-stop. A retry of an
+// accepted update (same client, base version and payload checksum) is
+// answered accepted with its round, whatever its age, for AcceptedKeyHorizon
+// versions.
 //
 // Fail-stop: a failed write or aggregation stops the core: it changes no
 // more state and answers kInternal / UNAVAILABLE with the reason; what was
@@ -120,6 +124,7 @@ struct CoreCounters {
   uint64_t accepted_updates = 0;
   uint64_t rejected_updates = 0;
   uint64_t dropped_records = 0;
+  uint64_t unauthenticated_attempts = 0;  // unknown id or bad token: counted, not recorded
 };
 
 class RoundCore {
@@ -148,8 +153,10 @@ class RoundCore {
   // kBusy: recorded, but the check-in stays open for a resend.
   // Admitted: the check-in is over; the caller decodes the payload and calls
   // OnPayloadChecked. Returns the rejection (accepted == false) or nullopt.
-  std::optional<UpdateOutcome> Admit(const UpdateMeta& meta, const std::optional<std::string>& busy,
-                                    double now_s);
+  // `payload_checksum`: XXH3-64 of the payload, so a retry of an update
+  // already accepted is answered accepted (with its round) at once.
+  std::optional<UpdateOutcome> Admit(const UpdateMeta& meta, uint64_t payload_checksum,
+                                     const std::optional<std::string>& busy, double now_s);
   // The payload check's result for an admitted update: a failure is recorded
   // (returned as the outcome); a success marks the client's round in sync mode.
   std::optional<UpdateOutcome> OnPayloadChecked(const UpdateMeta& meta, const PayloadCheck& check,
@@ -249,6 +256,7 @@ class RoundCore {
   uint64_t accepted_total_ = 0;
   uint64_t rejected_total_ = 0;
   uint64_t dropped_records_ = 0;
+  uint64_t unauthenticated_total_ = 0;
   Status failed_;
 };
 

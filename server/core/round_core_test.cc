@@ -198,22 +198,64 @@ TEST_F(RoundCoreTest, RejectionsAreRecordedAndBusyKeepsTheCheckIn) {
   Make({.updates_per_round = 4});
   Client a = Reg("a");
   core_->TakePendingWrite();  // the registration record
-  UpdateMeta forged = Meta(a, 1);
-  forged.token = "wrong";
-  std::optional<UpdateOutcome> o = core_->Admit(forged, std::nullopt, now_);
-  ASSERT_TRUE(o);
-  EXPECT_EQ(o->reason, RejectReason::kBadToken);
   ASSERT_TRUE(core_->CheckIn(a.id, a.token, 2, now_).ok());
-  o = core_->Admit(Meta(a, 1), std::string("queue full"), now_);
+  std::optional<UpdateOutcome> o = core_->Admit(Meta(a, 1), 7, std::string("queue full"), now_);
   ASSERT_TRUE(o);
   EXPECT_EQ(o->reason, RejectReason::kBusy);
   EXPECT_EQ(core_->Counters().active_trainers, 1u) << "busy leaves the check-in open";
-  EXPECT_FALSE(core_->Admit(Meta(a, 1), std::nullopt, now_));
+  o = core_->Admit(Meta(a, 0), 7, std::nullopt, now_);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->reason, RejectReason::kMalformed) << "versions start at 1";
+  ASSERT_TRUE(core_->CheckIn(a.id, a.token, 2, now_).ok());
+  EXPECT_FALSE(core_->Admit(Meta(a, 1), 7, std::nullopt, now_));
   PendingWrite w = core_->TakePendingWrite();
   ASSERT_EQ(w.batch.participations.size(), 2u);
-  EXPECT_EQ(w.batch.participations[0].reject_reason, static_cast<int>(RejectReason::kBadToken));
-  EXPECT_EQ(w.batch.participations[1].reject_reason, static_cast<int>(RejectReason::kBusy));
+  EXPECT_EQ(w.batch.participations[0].reject_reason, static_cast<int>(RejectReason::kBusy));
+  EXPECT_EQ(w.batch.participations[1].reject_reason, static_cast<int>(RejectReason::kMalformed));
   EXPECT_LT(w.batch.participations[0].id, w.batch.participations[1].id);
+}
+
+TEST_F(RoundCoreTest, UnauthenticatedAttemptsAreCountedNotWrittenToAnyHistory) {
+  Make({.updates_per_round = 4});
+  Client a = Reg("a");
+  core_->TakePendingWrite();
+  UpdateMeta forged = Meta(a, 1);
+  forged.token = "wrong";
+  std::optional<UpdateOutcome> o = core_->Admit(forged, 1, std::nullopt, now_);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->reason, RejectReason::kBadToken);
+  UpdateMeta stranger = Meta(a, 1);
+  stranger.client_id = 999;
+  o = core_->Admit(stranger, 1, std::nullopt, now_);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->reason, RejectReason::kUnknownClient);
+  EXPECT_FALSE(core_->HasPendingWrite()) << "nothing to record";
+  EXPECT_EQ(core_->Counters().unauthenticated_attempts, 2u);
+  EXPECT_EQ(core_->Counters().rejected_updates, 0u);
+}
+
+TEST_F(RoundCoreTest, ARetryOfAnAcceptedUpdateIsAnsweredAcceptedWhateverItsAge) {
+  Make({.updates_per_round = 1, .max_staleness = 1});
+  Client a = Reg("a"), b = Reg("b");
+  const std::string first = Delta(1, 0, 0);
+  EXPECT_FALSE(Send(a, first));
+  ASSERT_EQ(driver_->Settle(now_).rounds.size(), 1u);  // version 2
+  for (int i = 0; i < 3; ++i) {  // the job moves on: a's base 1 is now 4 versions old
+    EXPECT_FALSE(Send(b, Delta(0, 0, static_cast<float>(i + 1))));
+    ASSERT_EQ(driver_->Settle(now_).rounds.size(), 1u);
+  }
+  ASSERT_EQ(core_->version(), 5u);
+  // The acknowledgement was lost; a resends the same update, no check-in.
+  std::optional<UpdateOutcome> o = driver_->Offer(Meta(a, 1), first, now_, 50);
+  ASSERT_TRUE(o);
+  EXPECT_TRUE(o->accepted) << o->message;
+  EXPECT_EQ(o->round_version, 2u);
+  EXPECT_EQ(core_->version(), 5u) << "and it is not applied again";
+  // Another payload from the same old base is simply too stale.
+  ASSERT_TRUE(core_->CheckIn(a.id, a.token, 2, now_).ok());
+  o = driver_->Offer(Meta(a, 1), Delta(2, 0, 0), now_, 51);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->reason, RejectReason::kTooStale);
 }
 
 TEST_F(RoundCoreTest, ANonFiniteLossIsRejectedAndNeverStopsTheCore) {

@@ -7,7 +7,8 @@ namespace murmur::server::core {
 
 std::optional<UpdateOutcome> CoreDriver::Offer(const UpdateMeta& meta, std::string payload,
                                                double now_s, Ticket ticket) {
-  if (std::optional<UpdateOutcome> rejected = core_->Admit(meta, std::nullopt, now_s)) {
+  const uint64_t checksum = Xxh3(payload);
+  if (std::optional<UpdateOutcome> rejected = core_->Admit(meta, checksum, std::nullopt, now_s)) {
     return rejected;
   }
   const EngineConfig& cfg = core_->config();
@@ -19,7 +20,7 @@ std::optional<UpdateOutcome> CoreDriver::Offer(const UpdateMeta& meta, std::stri
   ValidatedUpdate u;
   u.meta = meta;
   u.meta.token.clear();
-  u.checksum = Xxh3(payload);
+  u.checksum = checksum;
   if (store_ != nullptr) u.payload = std::move(payload);
   u.delta = std::move(check.delta);
   u.received_at_s = now_s;

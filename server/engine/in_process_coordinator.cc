@@ -48,6 +48,7 @@ Result<api::CheckInDecision> InProcessCoordinator::CheckIn(uint32_t intended_loc
 
 Result<api::PulledModel> InProcessCoordinator::PullModel(uint64_t version) {
   MURMUR_RETURN_IF_ERROR(CheckRegistered());
+  MURMUR_RETURN_IF_ERROR(engine_->Authenticate(client_id_, token_));  // as the service does
   Result<SnapshotPtr> snap = engine_->Snapshot(version);
   if (!snap.ok()) return snap.status();
   const ModelSnapshot& s = **snap;

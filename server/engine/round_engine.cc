@@ -35,7 +35,7 @@ Result<std::unique_ptr<RoundEngine>> RoundEngine::Create(EngineConfig config,
     } else {
       const ModelSpec spec = SpecOf(initial_model);
       MURMUR_ASSIGN_OR_RETURN(store::RecoveredState rec,
-                              store->Recover(spec, MaxStaleness(config)));
+                              store->Recover(spec, AcceptedKeyHorizon(config)));
       const JobSettingsMap saved = rec.settings;
       const size_t clients = rec.clients.size();
       // The strategy itself can never change (its state is its own): Resume says so first.
@@ -139,6 +139,7 @@ EngineStats RoundEngine::Stats() const {
   s.buffered_updates = c.buffered_updates;
   s.accepted_updates = c.accepted_updates;
   s.rejected_updates = c.rejected_updates;
+  s.unauthenticated_attempts = c.unauthenticated_attempts;
   s.uptime_s = clock_->NowSeconds() - started_at_s_;
   s.finished = core_->finished();
   return s;
@@ -223,6 +224,7 @@ void RoundEngine::SubmitUpdateAsync(const UpdateMeta& meta, std::string payload,
                                     UpdateCallback done) {
   const double now = clock_->NowSeconds();
   const EngineConfig& cfg = core_->config();
+  const uint64_t checksum = Xxh3(payload);
   size_t reserved_bytes = 0;
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -241,7 +243,15 @@ void RoundEngine::SubmitUpdateAsync(const UpdateMeta& meta, std::string payload,
                          "retry in {:.2g} s",
                          queued_updates_, queued_bytes_, cfg.busy_retry_s);
     }
-    if (std::optional<UpdateOutcome> rejected = core_->Admit(meta, busy, now)) {
+    if (std::optional<UpdateOutcome> rejected = core_->Admit(meta, checksum, busy, now)) {
+      if (rejected->reason == RejectReason::kUnknownClient ||
+          rejected->reason == RejectReason::kBadToken) {
+        const uint64_t n = core_->Counters().unauthenticated_attempts;
+        if (n == 1 || n % 1000 == 0) {
+          log::Warn("unauthenticated update attempts (counted, not recorded)",
+                    {{"total", n}, {"client_id", meta.client_id}, {"why", rejected->message}});
+        }
+      }
       WakeWorkerLocked();  // its record goes to the store
       lock.unlock();
       done(*rejected);
@@ -266,7 +276,7 @@ void RoundEngine::SubmitUpdateAsync(const UpdateMeta& meta, std::string payload,
   QueuedUpdate q;
   q.update.meta = meta;
   q.update.meta.token.clear();
-  q.update.checksum = Xxh3(payload);
+  q.update.checksum = checksum;
   if (store_ != nullptr) q.update.payload = std::move(payload);
   q.update.delta = std::move(check.delta);
   q.update.received_at_s = now;
