@@ -43,6 +43,22 @@ class LoopbackTest : public ::testing::Test {
     return c;
   }
 
+  // A session registered through a raw stub, for hand-made requests (every
+  // call needs the client's id and session token).
+  struct RawSession {
+    uint64_t id = 0;
+    std::string token;
+  };
+  RawSession RegisterRaw(const std::string& name) {
+    auto stub = v1::Coordinator::NewStub(channel_);
+    v1::RegisterRequest req;
+    req.set_client_name(name);
+    v1::RegisterResponse resp;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(stub->Register(&ctx, req, &resp).ok());
+    return {resp.client_id(), resp.session_token()};
+  }
+
   api::UpdateToPush MakeUpdate(uint64_t base, float value) {
     TensorList delta = ZerosLike(kSpec);
     for (Tensor& t : delta) std::fill(t.data.begin(), t.data.end(), value);
@@ -84,8 +100,10 @@ TEST_F(LoopbackTest, PullResumesFromAnOffset) {
   auto full = *c->PullModel(1);
   // A raw request for the tail, as the client sends after a broken stream.
   auto stub = v1::Coordinator::NewStub(channel_);
+  const RawSession raw = RegisterRaw("raw");
   v1::PullModelRequest req;
-  req.set_client_id(c->client_id());
+  req.set_client_id(raw.id);
+  req.set_session_token(raw.token);
   req.set_model_version(1);
   req.set_offset(full.bytes.size() - 1000);
   req.set_max_chunk_bytes(300);
@@ -131,6 +149,7 @@ TEST_F(LoopbackTest, BrokenPushesAreRejectedAndLoseNothing) {
   auto c = Connect("a");
   const TensorList before = engine_->GlobalModel();
   auto stub = v1::Coordinator::NewStub(channel_);
+  const RawSession raw = RegisterRaw("raw");  // for the hand-made streams
   api::UpdateToPush good = MakeUpdate(1, 1.0f);
 
   // Checksum that does not match the payload.
@@ -150,7 +169,8 @@ TEST_F(LoopbackTest, BrokenPushesAreRejectedAndLoseNothing) {
     auto w = stub->PushUpdate(&ctx, &resp);
     v1::PushUpdateMessage m;
     auto* h = m.mutable_header();
-    h->set_client_id(c->client_id());
+    h->set_client_id(raw.id);
+    h->set_session_token(raw.token);
     h->set_total_bytes(good.payload.size());
     h->mutable_checksum()->set_kind(v1::CHECKSUM_XXH3_64);
     h->mutable_checksum()->set_value(Xxh3(good.payload));
@@ -170,7 +190,8 @@ TEST_F(LoopbackTest, BrokenPushesAreRejectedAndLoseNothing) {
     v1::PushUpdateResponse resp;
     auto w = stub->PushUpdate(&ctx, &resp);
     v1::PushUpdateMessage m;
-    m.mutable_header()->set_client_id(c->client_id());
+    m.mutable_header()->set_client_id(raw.id);
+    m.mutable_header()->set_session_token(raw.token);
     m.mutable_header()->set_total_bytes(good.payload.size());
     ASSERT_TRUE(w->Write(m));
     v1::PushUpdateMessage chunk;
@@ -188,7 +209,8 @@ TEST_F(LoopbackTest, BrokenPushesAreRejectedAndLoseNothing) {
     v1::PushUpdateResponse resp;
     auto w = stub->PushUpdate(&ctx, &resp);
     v1::PushUpdateMessage m;
-    m.mutable_header()->set_client_id(c->client_id());
+    m.mutable_header()->set_client_id(raw.id);
+    m.mutable_header()->set_session_token(raw.token);
     m.mutable_header()->set_total_bytes(uint64_t{1} << 40);
     ASSERT_TRUE(w->Write(m));
     w->WritesDone();

@@ -7,51 +7,106 @@
 
 namespace murmur::server {
 
-PushUpdateReactor::PushUpdateReactor(RoundEngine* engine, v1::PushUpdateResponse* response)
-    : engine_(engine), response_(response) {
+PushUpdateReactor::PushUpdateReactor(RoundEngine* engine, InflightBudget* budget,
+                                     grpc::CallbackServerContext* context,
+                                     v1::PushUpdateResponse* response)
+    : engine_(engine), budget_(budget), context_(context), response_(response) {
   StartRead(&msg_);
 }
 
 void PushUpdateReactor::OnReadDone(bool ok) {
-  if (!ok) {  // the client finished sending (or went away)
-    if (!have_header_) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "PushUpdate must start with an UpdateHeader message"));
-      return;
-    }
-    Submit();
-    return;
-  }
   if (!have_header_) {
-    if (!msg_.has_header()) {
+    if (!ok && context_->IsCancelled()) return FinishCancelled();
+    if (!ok || !msg_.has_header()) {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "PushUpdate must start with an UpdateHeader message"));
       return;
     }
-    header_ = msg_.header();
-    have_header_ = true;
-    too_large_ = header_.total_bytes() > engine_->config().max_update_bytes;
-    if (!too_large_) payload_.reserve(header_.total_bytes());
-  } else if (!msg_.has_chunk()) {
+    return OnHeader();
+  }
+  if (!ok) return OnStreamEnd();
+  if (!msg_.has_chunk()) {
     problem_ = "a second header arrived in the same stream";
+    std::string().swap(payload_);  // keep nothing while draining
   } else {
     OnChunk(msg_.chunk());
   }
   StartRead(&msg_);
 }
 
+void PushUpdateReactor::OnHeader() {
+  header_ = std::move(*msg_.mutable_header());
+  have_header_ = true;
+  const Status auth = engine_->Authenticate(header_.client_id(), header_.session_token());
+  if (!auth.ok()) {
+    // Answered as the engine answers an update with a bad session, but
+    // before a byte of payload is read, and without touching the engine.
+    return Reject(auth.code() == StatusCode::kNotFound ? RejectReason::kUnknownClient
+                                                       : RejectReason::kBadToken,
+                  auth.message());
+  }
+  const uint64_t total = header_.total_bytes();
+  const uint64_t limit = engine_->config().max_update_bytes;
+  if (total > limit) {
+    return Reject(RejectReason::kTooLarge,
+                  fmt::format("update of {} bytes is over the limit of {}", total, limit));
+  }
+  if (total > budget_->max_bytes()) {
+    return Reject(RejectReason::kTooLarge,
+                  fmt::format("update of {} bytes is over the limit of {} (the service's in-flight "
+                              "budget)",
+                              total, budget_->max_bytes()));
+  }
+  std::optional<InflightBudget::Lease> lease = budget_->TryAcquire(total);
+  if (!lease) {
+    Finish(grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        fmt::format("busy, retry: {} pushes hold {} of {} in-flight bytes (limit {} pushes); this "
+                    "update needs {}",
+                    budget_->streams_in_flight(), budget_->bytes_in_flight(), budget_->max_bytes(),
+                    budget_->max_streams(), total)));
+    return;
+  }
+  lease_ = std::move(*lease);
+  payload_.reserve(total);
+  StartRead(&msg_);
+}
+
 void PushUpdateReactor::OnChunk(const v1::Chunk& c) {
-  if (too_large_ || !problem_.empty()) return;  // drain the stream, keep nothing
+  if (!problem_.empty()) return;  // drain the stream, keep nothing
   if (c.offset() != payload_.size()) {
     problem_ = fmt::format("chunk at offset {} but {} bytes were received so far", c.offset(),
                            payload_.size());
-    return;
-  }
-  if (payload_.size() + c.data().size() > header_.total_bytes()) {
+  } else if (payload_.size() + c.data().size() > header_.total_bytes()) {
     problem_ = fmt::format("chunks exceed the announced {} bytes", header_.total_bytes());
+  } else {
+    payload_.append(c.data());
     return;
   }
-  payload_.append(c.data());
+  std::string().swap(payload_);
+}
+
+// A read that fails after the header means the client half-closed, or the
+// call was cancelled (the client cancelled, its deadline passed, the
+// connection broke). The context may not know of a cancellation yet when the
+// read fails, so the stream is confirmed open first: sending the initial
+// metadata fails on a cancelled call and succeeds on a half-closed one,
+// whose client still waits for the answer.
+void PushUpdateReactor::OnStreamEnd() {
+  if (context_->IsCancelled()) return FinishCancelled();
+  StartSendInitialMetadata();
+}
+
+void PushUpdateReactor::OnSendInitialMetadataDone(bool ok) {
+  if (!ok || context_->IsCancelled()) return FinishCancelled();
+  Submit();
+}
+
+void PushUpdateReactor::FinishCancelled() {
+  log::Info("push cancelled before it completed; nothing submitted",
+            {{"client", header_.client_id()}, {"received_bytes", payload_.size()}});
+  Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                      "the push was cancelled before the client completed it; nothing was submitted"));
 }
 
 void PushUpdateReactor::Reject(RejectReason reason, std::string message) {
@@ -63,11 +118,6 @@ void PushUpdateReactor::Reject(RejectReason reason, std::string message) {
 }
 
 void PushUpdateReactor::Submit() {
-  if (too_large_) {
-    return Reject(RejectReason::kTooLarge,
-                  fmt::format("update of {} bytes is over the limit of {}", header_.total_bytes(),
-                              engine_->config().max_update_bytes));
-  }
   if (problem_.empty() && payload_.size() != header_.total_bytes()) {
     problem_ = fmt::format("stream ended after {} of {} bytes", payload_.size(),
                            header_.total_bytes());
