@@ -8,6 +8,9 @@
 // `murmur-init-model --out FILE`); the coordinator links no LibTorch and
 // cannot build a model itself. On a state dir that holds a model, --init is
 // optional and, when given, must have the stored model's names and shapes.
+// murmur.v1.Admin (status, clients, history, rounds, model export; see
+// murmurctl) is served on its own listener, --admin-listen: insecure, so a
+// non-loopback address is refused unless --admin-insecure is given.
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
@@ -21,7 +24,10 @@
 #include "common/logging.h"
 #include "server/engine_flags.h"
 #include "server/engine/round_engine.h"
+#include "server/service/admin_service.h"
 #include "server/service/coordinator_service.h"
+#include "server/service/loopback_address.h"
+#include "server/store/checkpoint_retention.h"
 #include "server/store/store.h"
 
 namespace {
@@ -65,6 +71,10 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:7070";
   std::string state_dir = "murmur-state";
   std::string init_path;
+  uint32_t keep_checkpoints = server::store::kDefaultKeepCheckpoints;
+  uint32_t keep_every = server::store::kDefaultKeepEvery;
+  std::string admin_listen = "127.0.0.1:7071";
+  bool admin_insecure = false;
   server::EngineConfig cfg;
   cfg.strategy.name = "afa_cd";
   log::Options log_options;
@@ -74,6 +84,17 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "Address to serve on")->capture_default_str();
   app.add_option("--state-dir", state_dir, "SQLite history and checkpoints (resumed if present)")
       ->capture_default_str();
+  app.add_option("--keep-checkpoints", keep_checkpoints,
+                 "Model checkpoint files kept: the newest N (0: all; the history rows stay)")
+      ->capture_default_str();
+  app.add_option("--keep-every", keep_every,
+                 "Also keep the checkpoint of every K-th version (0: none)")
+      ->capture_default_str();
+  app.add_option("--admin-listen", admin_listen,
+                 "Address of the Admin service (murmurctl); empty: no Admin service")
+      ->capture_default_str();
+  app.add_flag("--admin-insecure", admin_insecure,
+               "Allow --admin-listen on a non-loopback address (no TLS, no authentication)");
   app.add_option("--init", init_path,
                  "Initial model: a named-tensor file from murmur-init-model (required for a "
                  "fresh state dir; when resuming, checked against the stored model)");
@@ -92,8 +113,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "murmur-coordinator: %s: %s\n", what, s.ToString().c_str());
     return 1;
   };
+  if (!admin_listen.empty() && !admin_insecure && !server::IsLoopbackAddress(admin_listen)) {
+    std::fprintf(stderr,
+                 "murmur-coordinator: --admin-listen %s is not a loopback address; the Admin "
+                 "service has no TLS or authentication yet: use 127.0.0.1:PORT, or pass "
+                 "--admin-insecure to expose it anyway\n",
+                 admin_listen.c_str());
+    return 2;
+  }
 
-  auto store = server::store::Store::Open({.dir = state_dir});
+  auto store = server::store::Store::Open(
+      {.dir = state_dir, .keep_checkpoints = keep_checkpoints, .keep_every = keep_every});
   if (!store.ok()) return die(store.status(), "opening the state dir");
   auto initial = LoadInitialModel(store->get(), init_path, state_dir);
   if (!initial.ok()) return die(initial.status(), "initial model");
@@ -116,6 +146,26 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "murmur-coordinator: cannot listen on %s\n", listen.c_str());
     return 1;
   }
+  server::AdminService admin_service(engine->get(), store->get());
+  std::unique_ptr<grpc::Server> admin_server;
+  int admin_port = 0;
+  if (!admin_listen.empty()) {
+    if (!server::IsLoopbackAddress(admin_listen)) {
+      log::Warn("the Admin service listens on a non-loopback address without TLS or "
+                "authentication (--admin-insecure)", {{"admin_listen", admin_listen}});
+    }
+    grpc::ServerBuilder admin_builder;
+    admin_builder.AddListeningPort(admin_listen, grpc::InsecureServerCredentials(), &admin_port);
+    admin_builder.RegisterService(&admin_service);
+    admin_server = admin_builder.BuildAndStart();
+    if (!admin_server || admin_port == 0) {
+      std::fprintf(stderr, "murmur-coordinator: cannot listen on --admin-listen %s\n",
+                   admin_listen.c_str());
+      grpc_server->Shutdown();
+      return 1;
+    }
+    log::Info("admin serving", {{"admin_listen", admin_listen}, {"port", admin_port}});
+  }
   log::Info("coordinator serving", {{"listen", listen}, {"port", port},
                                     {"strategy", cfg.strategy.name}, {"version", (*engine)->version()},
                                     {"state_dir", state_dir}});
@@ -123,6 +173,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, OnSignal);
   while (!g_stop && !(*engine)->finished()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   grpc_server->Shutdown();
+  if (admin_server) admin_server->Shutdown();
   if (Status s = (*engine)->Flush(); !s.ok()) return die(s, "flushing");
   log::Info("coordinator stopped", {{"version", (*engine)->version()}});
   return 0;

@@ -432,8 +432,14 @@ TYPED_TEST(ApiConformanceTest, BrokenUpdatesAreRejectedWithTheReason) {
   auto o = a->PushUpdate(this->Update(1, 0.1f));
   ASSERT_TRUE(o.ok());
   EXPECT_TRUE(o->accepted) << o->message;
-  this->ExpectRejected(*a, this->Update(1, 0.1f), RejectReason::kDuplicate,
+  this->ExpectRejected(*a, this->Update(1, 0.2f), RejectReason::kDuplicate,
                        "no check-in is outstanding for this client");
+  // The same update again is a retry (its acknowledgement may have been
+  // lost): answered as before, not applied twice.
+  auto retry = a->PushUpdate(this->Update(1, 0.1f));
+  ASSERT_TRUE(retry.ok());
+  EXPECT_TRUE(retry->accepted) << retry->message;
+  EXPECT_EQ(retry->round_version, o->round_version);
 
   ASSERT_TRUE(this->engine_->Flush().ok());
   EXPECT_EQ(this->engine_->version(), 1u);  // nothing but the one good update went in

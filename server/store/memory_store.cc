@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "server/store/participation_stats.h"
 
 namespace murmur::server::store {
@@ -248,13 +250,12 @@ void InMemoryStore::ApplyLocked(const WriteBatch& batch) {
   strategy_version_ = v;
   strategy_state_ = rc.strategy_state;
   checkpoints_[v] = {std::make_shared<const TensorList>(*rc.model), rc.round.closed_at_s};
-  if (options_.keep_checkpoints > 0 && v > options_.keep_checkpoints) {
-    const uint64_t oldest_kept = v - options_.keep_checkpoints + 1;
-    for (auto it = checkpoints_.begin(); it != checkpoints_.end() && it->first < oldest_kept;
-         ++it) {
-      it->second.model.reset();
-    }
+  const uint64_t oldest_kept = retention_.OldestNewestKept(v);
+  for (auto it = checkpoints_.lower_bound(pruned_below_);
+       it != checkpoints_.end() && it->first < oldest_kept; ++it) {
+    if (!retention_.Keeps(it->first, v)) it->second.model.reset();
   }
+  pruned_below_ = std::max(pruned_below_, oldest_kept);
 }
 
 Status InMemoryStore::Write(const WriteBatch& batch) {
@@ -282,9 +283,8 @@ Result<TensorList> InMemoryStore::LoadCheckpoint(uint64_t version) {
                                            version));
   }
   if (it->second.model == nullptr) {
-    return NotFoundError(fmt::format("the checkpoint of version {} ({}) was pruned "
-                                     "(keep_checkpoints = {})",
-                                     it->first, Describe(), options_.keep_checkpoints));
+    return NotFoundError(fmt::format("the checkpoint of version {} ({}) was pruned ({})",
+                                     it->first, Describe(), retention_.Describe()));
   }
   return *it->second.model;
 }

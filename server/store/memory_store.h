@@ -10,8 +10,9 @@
 //     on the same object in one process resumes where the last one stopped.
 //     Nothing survives the object itself.
 //   - Model checkpoints are kept as TensorLists (bit-exact copies);
-//     keep_checkpoints > 0 drops the older ones (their rows stay, so loading
-//     one is NOT_FOUND "pruned", as in SQLite).
+//     retention as in SQLite (checkpoint_retention.h: the newest
+//     keep_checkpoints and every keep_every-th); the others are dropped
+//     (their rows stay, so loading one is NOT_FOUND "pruned").
 //
 // Threading: as Store; one mutex guards everything, so the queries may run
 // on any thread concurrently with the writer.
@@ -27,12 +28,14 @@
 #include <string_view>
 #include <vector>
 
+#include "server/store/checkpoint_retention.h"
 #include "server/store/store.h"
 
 namespace murmur::server::store {
 
 struct InMemoryStoreOptions {
   uint32_t keep_checkpoints = 0;  // models kept (newest); 0: all
+  uint32_t keep_every = 0;        // also every k-th version; 0: none
 };
 
 class InMemoryStore final : public Store {
@@ -65,7 +68,10 @@ class InMemoryStore final : public Store {
   Result<std::string> IntegrityCheck() override;
 
  private:
-  explicit InMemoryStore(InMemoryStoreOptions options) : options_(options) {}
+  explicit InMemoryStore(InMemoryStoreOptions options)
+      : options_(options),
+        retention_{.keep_checkpoints = options.keep_checkpoints,
+                   .keep_every = options.keep_every} {}
 
   struct Checkpoint {
     std::shared_ptr<const TensorList> model;  // null once pruned
@@ -79,6 +85,7 @@ class InMemoryStore final : public Store {
   uint64_t LatestVersionLocked() const;
 
   const InMemoryStoreOptions options_;
+  const CheckpointRetention retention_;
   mutable std::mutex mu_;
   double created_at_s_ = 0;
   std::string strategy_;
@@ -86,6 +93,7 @@ class InMemoryStore final : public Store {
   std::string strategy_state_;
   JobSettings settings_;
   std::map<uint64_t, Checkpoint> checkpoints_;
+  uint64_t pruned_below_ = 0;  // every version below it already had retention applied
   std::map<uint64_t, ClientRecord> clients_;
   std::map<std::string, uint64_t, std::less<>> client_by_name_;
   std::map<uint64_t, ParticipationRecord> participations_;

@@ -474,22 +474,30 @@ Status SqliteStore::WriteInTransaction(const WriteBatch& batch, const Checkpoint
                              .BindUint64(4, checkpoint.checksum)
                              .BindDouble(5, r.closed_at_s)
                              .Run());
-  if (options_.keep_checkpoints > 0 && r.version > options_.keep_checkpoints) {
-    const uint64_t oldest_kept = r.version - options_.keep_checkpoints + 1;
+  const CheckpointRetention retention = Retention();
+  const uint64_t oldest_kept = retention.OldestNewestKept(r.version);
+  if (oldest_kept > 0) {
     MURMUR_ASSIGN_OR_RETURN(
         SqliteStatement * old_st,
         Writer("SELECT version FROM checkpoints WHERE retained = 1 AND version < ?"));
     old_st->BindUint64(1, oldest_kept);
+    std::vector<uint64_t> candidates;
     while (true) {
       MURMUR_ASSIGN_OR_RETURN(bool row, old_st->Step());
       if (!row) break;
-      pruned->push_back(old_st->ColumnUint64(0));
+      candidates.push_back(old_st->ColumnUint64(0));
     }
     old_st->Reset();
     MURMUR_ASSIGN_OR_RETURN(
         SqliteStatement * prune_st,
-        Writer("UPDATE checkpoints SET retained = 0 WHERE retained = 1 AND version < ?"));
-    MURMUR_RETURN_IF_ERROR(prune_st->BindUint64(1, oldest_kept).Run());
+        Writer("UPDATE checkpoints SET retained = 0 WHERE version = ?"));
+    for (uint64_t v : candidates) {
+      if (retention.Keeps(v, r.version)) continue;
+      Status pruned_ok = prune_st->BindUint64(1, v).Run();
+      prune_st->Reset();
+      MURMUR_RETURN_IF_ERROR(pruned_ok);
+      pruned->push_back(v);
+    }
   }
   return Status();
 }

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "server/store/checkpoint_retention.h"
 #include "server/store/file_ops.h"
 #include "server/store/sqlite_db.h"
 #include "server/store/store.h"
@@ -63,6 +64,9 @@ class SqliteStore final : public Store {
 
  private:
   explicit SqliteStore(StoreOptions options);
+  CheckpointRetention Retention() const {
+    return {.keep_checkpoints = options_.keep_checkpoints, .keep_every = options_.keep_every};
+  }
   Status OpenConnections();
   Result<SqliteStatement*> Writer(std::string_view sql);  // cached statements
   struct CheckpointInfo {

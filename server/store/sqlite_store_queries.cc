@@ -60,8 +60,8 @@ Result<TensorList> SqliteStore::LoadCheckpoint(uint64_t version) {
     checksum = st.ColumnUint64(2);
     if (st.ColumnInt64(3) == 0) {
       return NotFoundError(fmt::format(
-          "the checkpoint of version {} ({}) was pruned (keep_checkpoints = {})", found, path,
-          options_.keep_checkpoints));
+          "the checkpoint of version {} ({}) was pruned ({})", found, path,
+          Retention().Describe()));
     }
   }
   return ReadCheckpoint(path, checksum, nullptr, file_ops_);

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "server/store/store_test_util.h"
 #include "server/store/test_temp_dir.h"
@@ -136,6 +137,37 @@ TEST_F(SqliteStoreTest, PrunedCheckpointFilesAreRemoved) {
   Status s = store->LoadCheckpoint(2).status();
   EXPECT_NE(s.message().find(store->CheckpointPath(2)), std::string::npos) << s.message();
   EXPECT_TRUE(store->Recover(kSpec, 0).ok());
+  EXPECT_EQ(*store->IntegrityCheck(), "ok");
+}
+
+TEST_F(SqliteStoreTest, RetentionBoundsTheCheckpointFilesOnDisk) {
+  auto store = OpenStore({.keep_checkpoints = 3, .keep_every = 10});
+  ASSERT_TRUE(store->Initialize(Model(0), "fedavg_participants", 0).ok());
+  for (uint64_t v = 2; v <= 45; ++v) {
+    TensorList m = Model(static_cast<float>(v));
+    ASSERT_TRUE(store->Write({.round = Round(v, &m, {}, "fedavg_participants")}).ok());
+  }
+  std::set<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir_.Sub("checkpoints"))) {
+    files.insert(e.path().string());
+  }
+  std::set<std::string> expected;
+  for (uint64_t v : {10, 20, 30, 40, 43, 44, 45}) expected.insert(store->CheckpointPath(v));
+  EXPECT_EQ(files, expected);
+  EXPECT_EQ(store->ListRounds(0, 0)->size(), 44u);  // the round rows stay
+  // A restart with a tighter policy prunes at the next round.
+  store.reset();
+  store = OpenStore({.keep_checkpoints = 1, .keep_every = 20});
+  ASSERT_TRUE(store->Recover(kSpec, 0).ok());
+  TensorList m = Model(46);
+  ASSERT_TRUE(store->Write({.round = Round(46, &m, {}, "fedavg_participants")}).ok());
+  files.clear();
+  for (const auto& e : std::filesystem::directory_iterator(dir_.Sub("checkpoints"))) {
+    files.insert(e.path().string());
+  }
+  expected.clear();
+  for (uint64_t v : {20, 40, 46}) expected.insert(store->CheckpointPath(v));
+  EXPECT_EQ(files, expected);
   EXPECT_EQ(*store->IntegrityCheck(), "ok");
 }
 

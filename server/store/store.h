@@ -50,7 +50,11 @@ struct StoreOptions {
   std::string dir;                 // created if missing
   bool create_if_missing = true;   // false: a missing database is NOT_FOUND
   bool synchronous_full = true;    // false: synchronous=NORMAL (survives kill -9, not power loss)
-  uint32_t keep_checkpoints = 0;   // model files kept (newest); 0: all. The rows stay.
+  // Checkpoint retention (checkpoint_retention.h): the newest keep_checkpoints
+  // model files (0: all) and every keep_every-th version (0: none) are kept;
+  // the rows stay.
+  uint32_t keep_checkpoints = 0;
+  uint32_t keep_every = 0;
   FileOps* file_ops = nullptr;     // checkpoint file operations; nullptr: the real file system
 };
 
@@ -92,7 +96,7 @@ class Store {
 
   virtual Result<uint64_t> LatestVersion() = 0;
   // Model version `version` (0: latest), verified. NOT_FOUND for a version
-  // never committed or whose model was pruned (keep_checkpoints).
+  // never committed or whose model was pruned (keep_checkpoints, keep_every).
   virtual Result<TensorList> LoadCheckpoint(uint64_t version) = 0;
   // Most recent first; limit 0 means 100.
   virtual Result<std::vector<ParticipationRecord>> ClientHistory(uint64_t client_id,

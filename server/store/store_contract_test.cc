@@ -25,15 +25,17 @@ class StoreContractTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
 
-  void Open(uint32_t keep_checkpoints = 0) {
+  void Open(uint32_t keep_checkpoints = 0, uint32_t keep_every = 0) {
     keep_ = keep_checkpoints;
+    every_ = keep_every;
     store_.reset();
     if constexpr (std::is_same_v<Impl, SqliteStore>) {
-      auto s = SqliteStore::Open({.dir = dir_.path(), .keep_checkpoints = keep_});
+      auto s = SqliteStore::Open(
+          {.dir = dir_.path(), .keep_checkpoints = keep_, .keep_every = every_});
       ASSERT_TRUE(s.ok()) << s.status().ToString();
       store_ = std::move(*s);
     } else {
-      store_ = InMemoryStore::Create({.keep_checkpoints = keep_});
+      store_ = InMemoryStore::Create({.keep_checkpoints = keep_, .keep_every = every_});
     }
   }
 
@@ -43,7 +45,8 @@ class StoreContractTest : public ::testing::Test {
   void Restart() {
     if constexpr (std::is_same_v<Impl, SqliteStore>) {
       store_.reset();
-      auto s = SqliteStore::Open({.dir = dir_.path(), .keep_checkpoints = keep_});
+      auto s = SqliteStore::Open(
+          {.dir = dir_.path(), .keep_checkpoints = keep_, .keep_every = every_});
       ASSERT_TRUE(s.ok()) << s.status().ToString();
       store_ = std::move(*s);
     }
@@ -84,6 +87,7 @@ class StoreContractTest : public ::testing::Test {
 
   TestTempDir dir_;
   uint32_t keep_ = 0;
+  uint32_t every_ = 0;
   std::unique_ptr<Store> store_;
 };
 
@@ -551,6 +555,56 @@ TYPED_TEST(StoreContractTest, KeepsOnlyTheNewestCheckpointsWhenAsked) {
   ASSERT_TRUE(rec.ok()) << rec.status().ToString();
   EXPECT_TRUE(SameBits(rec->model, Model(4)));
   EXPECT_EQ(*store.IntegrityCheck(), "ok");
+}
+
+TYPED_TEST(StoreContractTest, KeepsTheNewestAndEveryKthCheckpoint) {
+  this->Open(/*keep_checkpoints=*/2, /*keep_every=*/3);
+  Store& store = *this->store_;
+  ASSERT_TRUE(store.Initialize(Model(0), "fedavg_participants", 0).ok());
+  for (uint64_t v = 2; v <= 10; ++v) {
+    TensorList m = Model(static_cast<float>(v));
+    ASSERT_TRUE(store.Write({.round = Round(v, &m, {}, "fedavg_participants")}).ok());
+  }
+  // Newest 2: 9, 10; every 3rd: 3, 6, 9.
+  for (uint64_t v : {3, 6, 9, 10}) {
+    auto m = store.LoadCheckpoint(v);
+    ASSERT_TRUE(m.ok()) << v << ": " << m.status().ToString();
+    EXPECT_TRUE(SameBits(*m, Model(static_cast<float>(v)))) << v;
+  }
+  for (uint64_t v : {1, 2, 4, 5, 7, 8}) {
+    Status s = store.LoadCheckpoint(v).status();
+    EXPECT_EQ(s.code(), StatusCode::kNotFound) << v;
+    EXPECT_NE(s.message().find("pruned (keep_checkpoints = 2, keep_every = 3)"),
+              std::string::npos)
+        << s.message();
+  }
+  // The rows stay: every round is still listed.
+  auto rounds = *store.ListRounds(0, 0);
+  ASSERT_EQ(rounds.size(), 9u);
+  EXPECT_EQ(rounds.front().version, 2u);
+  EXPECT_EQ(rounds.back().version, 10u);
+  // One more round: 9 stays as a 3rd, 10 stays as the newest but one.
+  TensorList m11 = Model(11);
+  ASSERT_TRUE(store.Write({.round = Round(11, &m11, {}, "fedavg_participants")}).ok());
+  EXPECT_TRUE(store.LoadCheckpoint(9).ok());
+  EXPECT_TRUE(store.LoadCheckpoint(10).ok());
+  EXPECT_TRUE(store.LoadCheckpoint(11).ok());
+  EXPECT_EQ(store.LoadCheckpoint(8).status().code(), StatusCode::kNotFound);
+  auto rec = store.Recover(kSpec, 0);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  EXPECT_TRUE(SameBits(rec->model, Model(11)));
+  EXPECT_EQ(*store.IntegrityCheck(), "ok");
+}
+
+TYPED_TEST(StoreContractTest, KeepEveryAloneKeepsEverything) {
+  this->Open(/*keep_checkpoints=*/0, /*keep_every=*/3);
+  Store& store = *this->store_;
+  ASSERT_TRUE(store.Initialize(Model(0), "fedavg_participants", 0).ok());
+  for (uint64_t v = 2; v <= 5; ++v) {
+    TensorList m = Model(static_cast<float>(v));
+    ASSERT_TRUE(store.Write({.round = Round(v, &m, {}, "fedavg_participants")}).ok());
+  }
+  for (uint64_t v = 1; v <= 5; ++v) EXPECT_TRUE(store.LoadCheckpoint(v).ok()) << v;
 }
 
 TYPED_TEST(StoreContractTest, KeepsEveryCheckpointByDefault) {
