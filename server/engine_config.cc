@@ -55,6 +55,10 @@ Status ValidateEngineConfig(const EngineConfig& c) {
     return InvalidArgumentError(
         fmt::format("max_update_norm must be > 0, got {}", c.max_update_norm));
   }
+  if (!(std::isfinite(c.store_retry_s) && c.store_retry_s >= 0)) {
+    return InvalidArgumentError(
+        fmt::format("store_retry_s must be finite and >= 0, got {}", c.store_retry_s));
+  }
   if (c.max_queued_updates == 0 || c.max_queued_bytes == 0) {
     return InvalidArgumentError("max_queued_updates and max_queued_bytes must be > 0");
   }

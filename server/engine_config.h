@@ -70,6 +70,11 @@ struct EngineConfig {
   // History records of rejections waiting for the worker; beyond it they
   // are dropped (counted) so a flood of bad requests cannot grow memory.
   size_t max_queued_records = 100000;
+  // A failed store write (a full disk, no file descriptors left, ...) is
+  // retried with backoff for this long, the worker waiting and the front
+  // still answering (busy once the queue fills), before the engine
+  // fail-stops. 0: no retry.
+  double store_retry_s = 10;
   // A restart whose settings differ from those saved with the job's state
   // (job_settings.h) is refused naming each difference, unless this is set.
   bool allow_settings_change = false;

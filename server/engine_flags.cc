@@ -113,6 +113,10 @@ void AddEngineFlags(CLI::App& app, EngineConfig* cfg, EngineFlagValues* values) 
                      "versions old (default: 0 in sync mode, 4 in async mode)");
   app.add_option("--max-rounds", cfg->max_rounds, "Finish after this many rounds (0: never)")
       ->capture_default_str();
+  app.add_option("--store-retry-s", cfg->store_retry_s,
+                 "Retry a failed store write with backoff for this long before stopping "
+                 "(0: stop at once)")
+      ->capture_default_str();
   app.add_flag("--allow-settings-change", cfg->allow_settings_change,
                "Resume a job whose saved settings differ from these (otherwise a restart "
                "with other settings is refused, naming each one)");

@@ -34,6 +34,9 @@
 //     last committed round with the same model (bit-for-bit), strategy state,
 //     buffer and history. Updates whose acknowledgement was not sent may or
 //     may not have been recorded; the client retries and dedup decides.
+//   - A failed store write is retried with backoff for store_retry_s (the
+//     worker waits; the front keeps answering); after that, or at once for
+//     an error that cannot pass,
 //   - Fail-stop: if the store or the aggregation fails, the engine stops
 //     changing state and answers kInternal / UNAVAILABLE with the reason;
 //     what was committed stays valid and a restart resumes from it.
@@ -157,6 +160,8 @@ class RoundEngine {
   void WritePending();
   // Makes `write` durable, tells the core, publishes, runs the callbacks.
   void Commit(core::PendingWrite write, SnapshotPtr snapshot);
+  // store_->Write, retried with backoff on transient errors for store_retry_s.
+  Status WriteWithRetry(const store::WriteBatch& batch);
   void ScheduleDeadline();
   SnapshotPtr Encode(const TensorList& model, uint64_t version) const;
 

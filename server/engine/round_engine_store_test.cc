@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <future>
+#include <thread>
 
 #include "common/token_digest.h"
 #include "server/engine/round_engine.h"
@@ -246,10 +248,36 @@ TEST(EngineStoreTest, TheStrategyOfAStoreCannotChange) {
       << h.status_.message();
 }
 
+TEST(EngineStoreTest, ATransientStoreFailureIsRetriedAndTheEngineKeepsServing) {
+  TestTempDir dir;
+  ManualClock clock;
+  EngineConfig cfg{.updates_per_round = 2};
+  cfg.store_retry_s = 30;
+  EngineWithStore h(dir.path(), cfg, &clock);
+  RoundEngine& e = *h.engine;
+  Registration a = *e.Register("a", {}), b = *e.Register("b", {});
+  (void)e.CheckIn(a.client_id, a.token, 2);
+  (void)e.CheckIn(b.client_id, b.token, 2);
+  ASSERT_TRUE(e.SubmitUpdate(Meta(a, 1), Delta(1, 0, 0)).accepted);
+  const std::string blocker = dir.Sub("checkpoints/v0000000002.mrmt.tmp");
+  std::filesystem::create_directories(blocker);  // the round's checkpoint cannot be written
+  std::promise<UpdateOutcome> pb;
+  e.SubmitUpdateAsync(Meta(b, 1), Delta(3, 0, 0), [&](const UpdateOutcome& o) { pb.set_value(o); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a few failed attempts
+  EXPECT_TRUE(e.health().ok());
+  EXPECT_TRUE(e.CheckIn(a.client_id, a.token, 2).ok()) << "the front keeps answering";
+  std::filesystem::remove(blocker);  // the disk recovers
+  UpdateOutcome ob = pb.get_future().get();
+  EXPECT_TRUE(ob.accepted) << ob.message;
+  EXPECT_EQ(e.version(), 2u);
+  EXPECT_TRUE(e.health().ok()) << e.health().ToString();
+}
+
 TEST(EngineStoreTest, AStoreFailureStopsTheEngineAndLosesNothingCommitted) {
   TestTempDir dir;
   ManualClock clock;
-  const EngineConfig cfg{.updates_per_round = 2};
+  EngineConfig cfg{.updates_per_round = 2};
+  cfg.store_retry_s = 0.2;  // fails for good: stop after a short retry
   Registration a, b;
   const std::string blocker = dir.Sub("checkpoints/v0000000002.mrmt.tmp");
   {

@@ -4,6 +4,10 @@
 // the callbacks. Everything here runs on the worker thread only.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "common/logging.h"
 #include "server/engine/round_engine.h"
 
@@ -84,7 +88,7 @@ void RoundEngine::WritePending() {
 
 void RoundEngine::Commit(core::PendingWrite write, SnapshotPtr snapshot) {
   Status written;
-  if (store_ != nullptr && !write.batch.empty()) written = store_->Write(write.batch);
+  if (store_ != nullptr && !write.batch.empty()) written = WriteWithRetry(write.batch);
   std::vector<core::Ack> acks;
   std::optional<RoundSummary> round;
   std::function<void(const RoundSummary&)> observer;
@@ -124,6 +128,30 @@ void RoundEngine::Commit(core::PendingWrite write, SnapshotPtr snapshot) {
     if (observer) observer(*round);
   }
   for (auto& [done, outcome] : callbacks) done(outcome);
+}
+
+Status RoundEngine::WriteWithRetry(const store::WriteBatch& batch) {
+  // A batch that failed left nothing behind (one transaction; the checkpoint
+  // file is rewritten whole), so writing it again is safe. Only errors that
+  // can pass are retried: a refused batch (FAILED_PRECONDITION, ...) cannot.
+  const auto start = std::chrono::steady_clock::now();
+  const auto budget = std::chrono::duration<double>(core_->config().store_retry_s);
+  auto pause = std::chrono::milliseconds(20);
+  for (int attempt = 1;; ++attempt) {
+    Status s = store_->Write(batch);
+    const StatusCode c = s.code();
+    const bool transient = c == StatusCode::kInternal || c == StatusCode::kUnavailable ||
+                           c == StatusCode::kResourceExhausted || c == StatusCode::kAborted ||
+                           c == StatusCode::kUnknown || c == StatusCode::kDeadlineExceeded;
+    if (s.ok() || !transient || std::chrono::steady_clock::now() - start + pause > budget) {
+      if (s.ok() && attempt > 1) log::Info("store write succeeded after retrying", {{"attempts", attempt}});
+      return s;
+    }
+    log::Warn("store write failed; retrying", {{"attempt", attempt}, {"error", s.ToString()},
+                                               {"retry_in_ms", pause.count()}});
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(2000));
+  }
 }
 
 void RoundEngine::ScheduleDeadline() {
