@@ -41,6 +41,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <latch>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -188,7 +190,7 @@ struct ClientTally {
 };
 
 void RunClient(const std::string& target, int index, const TensorList& model, double seconds,
-               Clock::time_point start, ClientTally* t) {
+               std::latch* ready, std::shared_future<Clock::time_point> go, ClientTally* t) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // its own connection
   client::GrpcCoordinator session(
@@ -199,7 +201,10 @@ void RunClient(const std::string& target, int index, const TensorList& model, do
   };
   auto reg = session.Register(fmt::format("bench-{}", index),
                               {.device = "cpu", .memory_bytes = 1 << 30, .num_samples = 100});
-  if (!reg.ok()) return note_error(reg.status());
+  if (!reg.ok()) {
+    ready->count_down();
+    return note_error(reg.status());
+  }
 
   Rng rng(1000 + static_cast<uint64_t>(index));
   TensorList delta = RandomNormal(SpecOf(model), rng, 1e-3);
@@ -207,7 +212,9 @@ void RunClient(const std::string& target, int index, const TensorList& model, do
                          .train_seconds = 0.01, .encoding = Encoding::kFp32,
                          .payload = *EncodeTensors(delta)};
   const PayloadPatcher patcher(delta.front());
-  std::this_thread::sleep_until(start);
+  delta.clear();  // only the encoded payload is needed from here on
+  ready->count_down();
+  const Clock::time_point start = go.get();
   const auto stop = start + std::chrono::duration_cast<Clock::duration>(
                                 std::chrono::duration<double>(seconds));
   uint64_t counter = 0;
@@ -315,12 +322,18 @@ Result<RunResult> RunOne(const Flags& f, int clients, const TensorList& model,
 
   std::vector<ClientTally> tallies(static_cast<size_t>(clients));
   std::vector<std::thread> threads;
-  // Connection set-up and registration happen before the timed window.
-  const auto start = Clock::now() + std::chrono::milliseconds(500 + 5 * clients);
+  // Connection set-up, registration and encoding happen before the timed
+  // window, which starts when every client is ready.
+  std::latch ready(clients);
+  std::promise<Clock::time_point> go;
+  std::shared_future<Clock::time_point> go_future = go.get_future().share();
   for (int i = 0; i < clients; ++i) {
-    threads.emplace_back(RunClient, target, i, std::cref(model), f.seconds, start,
+    threads.emplace_back(RunClient, target, i, std::cref(model), f.seconds, &ready, go_future,
                          &tallies[static_cast<size_t>(i)]);
   }
+  ready.wait();
+  const auto start = Clock::now();
+  go.set_value(start);
   for (auto& t : threads) t.join();
   r.seconds = Seconds(start, Clock::now());
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
