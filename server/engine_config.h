@@ -61,7 +61,8 @@ struct EngineConfig {
   Encoding model_encoding = Encoding::kFp32;  // of the versions served to clients
   TrainingRecipe recipe;
 
-  // Back-pressure: validated updates waiting for the worker. Beyond either
+  // Back-pressure: validated updates waiting for the worker, each counted as
+  // its payload plus its decoded fp32 delta. Beyond either
   // bound SubmitUpdate answers kBusy (nothing recorded; the check-in stays
   // open so the client may retry the same update).
   size_t max_queued_updates = 256;

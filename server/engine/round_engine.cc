@@ -72,6 +72,9 @@ RoundEngine::RoundEngine(Clock* clock, Rng* rng, store::Store* store,
 
 void RoundEngine::Start() {
   started_at_s_ = clock_->NowSeconds();
+  for (const TensorSpec& t : core_->spec()) {
+    decoded_bytes_ += static_cast<size_t>(NumElements(t.shape)) * sizeof(float);
+  }
   current_ = Encode(*core_->model(), core_->version());
   worker_ = std::thread([this] { WorkerLoop(); });
 }
@@ -224,7 +227,9 @@ void RoundEngine::SubmitUpdateAsync(const UpdateMeta& meta, std::string payload,
                                     UpdateCallback done) {
   const double now = clock_->NowSeconds();
   const EngineConfig& cfg = core_->config();
-  const uint64_t checksum = Xxh3(payload);
+  const uint64_t checksum = meta.payload_checksum != 0 ? meta.payload_checksum : Xxh3(payload);
+  // A queued update holds its payload and its decoded delta.
+  const size_t queued_size = payload.size() + decoded_bytes_;
   size_t reserved_bytes = 0;
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -238,7 +243,7 @@ void RoundEngine::SubmitUpdateAsync(const UpdateMeta& meta, std::string payload,
     }
     std::optional<std::string> busy;
     if (queued_updates_ >= cfg.max_queued_updates ||
-        queued_bytes_ + payload.size() > cfg.max_queued_bytes) {
+        queued_bytes_ + queued_size > cfg.max_queued_bytes) {
       busy = fmt::format("coordinator busy: {} updates ({} bytes) are waiting to be recorded; "
                          "retry in {:.2g} s",
                          queued_updates_, queued_bytes_, cfg.busy_retry_s);
@@ -257,7 +262,7 @@ void RoundEngine::SubmitUpdateAsync(const UpdateMeta& meta, std::string payload,
       done(*rejected);
       return;
     }
-    reserved_bytes = payload.size();
+    reserved_bytes = queued_size;
     ++queued_updates_;
     queued_bytes_ += reserved_bytes;
   }

@@ -169,6 +169,7 @@ class RoundEngine {
   Rng* const rng_;
   store::Store* const store_;
   double started_at_s_ = 0;
+  size_t decoded_bytes_ = 0;  // fp32 bytes of one decoded update (counted in queued_bytes_)
 
   // ---- guarded by mu_ ----
   mutable std::mutex mu_;

@@ -136,6 +136,7 @@ void PushUpdateReactor::Submit() {
   meta.local_steps = header_.local_steps();
   meta.num_samples = header_.num_samples();
   meta.mean_loss = header_.mean_loss();
+  meta.payload_checksum = header_.checksum().value();  // verified against the payload above
   const uint64_t client = header_.client_id();
   engine_->SubmitUpdateAsync(meta, std::move(payload_), [this, client](const UpdateOutcome& o) {
     if (o.reason == RejectReason::kBusy) {
