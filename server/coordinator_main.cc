@@ -215,6 +215,10 @@ int main(int argc, char** argv) {
                                {"step_norm", r.update_norm}, {"client_loss", r.mean_client_loss}});
   });
 
+  // Handlers before the first listener: a signal that arrives once
+  // "coordinator serving" is logged must stop the process cleanly.
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
   server::EnableHealthService();
   server::CoordinatorService service(engine->get());
   grpc::ServerBuilder builder;
@@ -267,8 +271,6 @@ int main(int argc, char** argv) {
                                     {"strategy", cfg.strategy.name}, {"version", (*engine)->version()},
                                     {"state_dir", state_dir}, {"tls", tls.enabled()},
                                     {"mtls", tls.mutual()}});
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
   // Serve until a signal; a finished job keeps answering "finished" (a
   // container that exited here would be restarted into the same finished
   // job, forever); a fail-stopped engine ends the process with its reason.
