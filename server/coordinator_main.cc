@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
                  "Address of the Admin service (murmurctl); empty: no Admin service")
       ->capture_default_str();
   app.add_flag("--admin-insecure", admin_insecure,
-               "Allow --admin-listen on a non-loopback address (no TLS, no authentication)");
+               "Allow --admin-listen on a non-loopback address without mTLS (no client authentication)");
   app.add_option("--tls-cert", tls.cert_path, "Server certificate chain (PEM): serve TLS");
   app.add_option("--tls-key", tls.key_path, "Server private key (PEM), with --tls-cert");
   app.add_option("--tls-client-ca", tls.client_ca_path,
