@@ -9,8 +9,22 @@
 // cannot build a model itself. On a state dir that holds a model, --init is
 // optional and, when given, must have the stored model's names and shapes.
 // murmur.v1.Admin (status, clients, history, rounds, model export; see
-// murmurctl) is served on its own listener, --admin-listen: insecure, so a
-// non-loopback address is refused unless --admin-insecure is given.
+// murmurctl) is served on its own listener, --admin-listen.
+//
+// Security: --tls-cert/--tls-key serve TLS, and --tls-client-ca mTLS (every
+// client presents a certificate signed by that CA). A non-loopback --listen
+// without TLS is refused unless --insecure is given (then a warning is
+// logged). The Admin listener is plaintext on a loopback address (murmurctl
+// on the same machine); on any other address it serves the same TLS
+// credentials and, having no authentication of its own, needs mTLS or
+// --admin-insecure.
+//
+// Lifetime: after the job finishes (--max-rounds) the coordinator keeps
+// serving, answering "finished" to check-ins with Admin still up, until
+// SIGINT/SIGTERM (exit 0). When the engine fail-stops it shuts down and
+// exits 3 with the reason logged. Both listeners get a ResourceQuota, a
+// per-connection stream cap, keepalive, the grpc.health.v1 health service
+// and a shutdown deadline (--shutdown-grace-s).
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
@@ -27,6 +41,9 @@
 #include "server/service/admin_service.h"
 #include "server/service/coordinator_service.h"
 #include "server/service/loopback_address.h"
+#include "server/service/open_file_limit.h"
+#include "server/service/server_credentials.h"
+#include "server/service/server_tuning.h"
 #include "server/store/checkpoint_retention.h"
 #include "server/store/store.h"
 
@@ -75,6 +92,10 @@ int main(int argc, char** argv) {
   uint32_t keep_every = server::store::kDefaultKeepEvery;
   std::string admin_listen = "127.0.0.1:7071";
   bool admin_insecure = false;
+  server::TlsOptions tls;
+  bool insecure = false;
+  server::ServerTuning tuning;
+  double shutdown_grace_s = 10;
   server::EngineConfig cfg;
   cfg.strategy.name = "afa_cd";
   log::Options log_options;
@@ -94,7 +115,35 @@ int main(int argc, char** argv) {
                  "Address of the Admin service (murmurctl); empty: no Admin service")
       ->capture_default_str();
   app.add_flag("--admin-insecure", admin_insecure,
-               "Allow --admin-listen on a non-loopback address (no TLS, no authentication)");
+               "Allow --admin-listen on a non-loopback address without mTLS (no client authentication)");
+  app.add_option("--tls-cert", tls.cert_path, "Server certificate chain (PEM): serve TLS");
+  app.add_option("--tls-key", tls.key_path, "Server private key (PEM), with --tls-cert");
+  app.add_option("--tls-client-ca", tls.client_ca_path,
+                 "CA bundle (PEM) for mTLS: clients must present a certificate it signed");
+  app.add_flag("--insecure", insecure,
+               "Allow a non-loopback --listen without TLS (plaintext, logged as a warning)");
+  app.add_option("--max-threads", tuning.max_threads,
+                 "Most threads gRPC may use for the server (gRPC ResourceQuota)")
+      ->capture_default_str();
+  app.add_option("--max-grpc-memory-mb", tuning.max_memory_mb,
+                 "Memory gRPC may use for buffers, in MiB (gRPC ResourceQuota)")
+      ->capture_default_str();
+  app.add_option("--max-streams-per-connection", tuning.max_concurrent_streams,
+                 "Concurrent calls one connection may have open (HTTP/2)")
+      ->capture_default_str();
+  app.add_option("--keepalive-s", tuning.keepalive_time_s,
+                 "Ping an idle connection after this many seconds")
+      ->capture_default_str();
+  app.add_option("--keepalive-timeout-s", tuning.keepalive_timeout_s,
+                 "Drop a connection whose ping is not answered within this many seconds")
+      ->capture_default_str();
+  app.add_option("--max-connection-idle-s", tuning.max_connection_idle_s,
+                 "Close a connection with no calls for this many seconds (0: never)")
+      ->capture_default_str();
+  app.add_option("--shutdown-grace-s", shutdown_grace_s,
+                 "On SIGINT/SIGTERM, seconds calls in progress get to finish before they are "
+                 "cancelled")
+      ->capture_default_str();
   app.add_option("--init", init_path,
                  "Initial model: a named-tensor file from murmur-init-model (required for a "
                  "fresh state dir; when resuming, checked against the stored model)");
@@ -113,13 +162,43 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "murmur-coordinator: %s: %s\n", what, s.ToString().c_str());
     return 1;
   };
-  if (!admin_listen.empty() && !admin_insecure && !server::IsLoopbackAddress(admin_listen)) {
+  if (Status s = server::ValidateServerTuning(tuning); !s.ok()) {
+    std::fprintf(stderr, "murmur-coordinator: %s\n", s.message().c_str());
+    return 2;
+  }
+  if (!(shutdown_grace_s >= 0)) {
+    std::fprintf(stderr, "murmur-coordinator: --shutdown-grace-s must be >= 0\n");
+    return 2;
+  }
+  auto tls_creds = server::MakeServerCredentials(tls);
+  if (!tls_creds.ok()) {
+    std::fprintf(stderr, "murmur-coordinator: %s\n", tls_creds.status().message().c_str());
+    return 2;
+  }
+  const bool listen_loopback = server::IsLoopbackAddress(listen);
+  if (!tls.enabled() && !insecure && !listen_loopback) {
+    std::fprintf(stderr,
+                 "murmur-coordinator: --listen %s is not a loopback address and no TLS is "
+                 "configured: give --tls-cert and --tls-key (and --tls-client-ca for mTLS), "
+                 "listen on 127.0.0.1:PORT, or pass --insecure to serve plaintext anyway\n",
+                 listen.c_str());
+    return 2;
+  }
+  const bool admin_loopback = server::IsLoopbackAddress(admin_listen);
+  if (!admin_listen.empty() && !admin_insecure && !admin_loopback && !tls.mutual()) {
     std::fprintf(stderr,
                  "murmur-coordinator: --admin-listen %s is not a loopback address; the Admin "
-                 "service has no TLS or authentication yet: use 127.0.0.1:PORT, or pass "
-                 "--admin-insecure to expose it anyway\n",
+                 "service has no authentication of its own: use 127.0.0.1:PORT, configure mTLS "
+                 "(--tls-cert, --tls-key, --tls-client-ca), or pass --admin-insecure to expose "
+                 "it anyway\n",
                  admin_listen.c_str());
     return 2;
+  }
+  if (auto fd = server::RaiseOpenFileLimit(); fd.ok()) {
+    log::Info("open-file limit", {{"soft_before", fd->soft_before}, {"soft", fd->soft_after},
+                                  {"hard", fd->hard}});
+  } else {
+    log::Warn("cannot raise the open-file limit", {{"error", fd.status().ToString()}});
   }
 
   auto store = server::store::Store::Open(
@@ -136,44 +215,90 @@ int main(int argc, char** argv) {
                                {"step_norm", r.update_norm}, {"client_loss", r.mean_client_loss}});
   });
 
+  // Handlers before the first listener: a signal that arrives once
+  // "coordinator serving" is logged must stop the process cleanly.
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  server::EnableHealthService();
   server::CoordinatorService service(engine->get());
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, *tls_creds, &port);
   builder.RegisterService(&service);
+  server::ApplyServerTuning(tuning, &builder);
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (!grpc_server || port == 0) {
     std::fprintf(stderr, "murmur-coordinator: cannot listen on %s\n", listen.c_str());
     return 1;
   }
+  const auto shutdown_deadline = [&] {
+    return std::chrono::system_clock::now() +
+           std::chrono::milliseconds(static_cast<int64_t>(shutdown_grace_s * 1000));
+  };
+  if (!tls.enabled() && !listen_loopback) {
+    log::Warn("the Coordinator service listens on a non-loopback address without TLS: tokens "
+              "and models travel in plaintext (--insecure)", {{"listen", listen}});
+  }
   server::AdminService admin_service(engine->get(), store->get());
   std::unique_ptr<grpc::Server> admin_server;
   int admin_port = 0;
   if (!admin_listen.empty()) {
-    if (!server::IsLoopbackAddress(admin_listen)) {
-      log::Warn("the Admin service listens on a non-loopback address without TLS or "
-                "authentication (--admin-insecure)", {{"admin_listen", admin_listen}});
+    // Loopback: plaintext for murmurctl on this machine. Elsewhere: the
+    // coordinator's TLS (mTLS, or --admin-insecure), plaintext only when no
+    // TLS is configured at all (--admin-insecure).
+    const bool admin_tls = !admin_loopback && tls.enabled();
+    if (!admin_loopback && !tls.mutual()) {
+      log::Warn("the Admin service listens on a non-loopback address without client "
+                "authentication (--admin-insecure)",
+                {{"admin_listen", admin_listen}, {"tls", admin_tls}});
     }
     grpc::ServerBuilder admin_builder;
-    admin_builder.AddListeningPort(admin_listen, grpc::InsecureServerCredentials(), &admin_port);
+    admin_builder.AddListeningPort(
+        admin_listen, admin_tls ? *tls_creds : grpc::InsecureServerCredentials(), &admin_port);
     admin_builder.RegisterService(&admin_service);
+    server::ApplyServerTuning(tuning, &admin_builder);
     admin_server = admin_builder.BuildAndStart();
     if (!admin_server || admin_port == 0) {
       std::fprintf(stderr, "murmur-coordinator: cannot listen on --admin-listen %s\n",
                    admin_listen.c_str());
-      grpc_server->Shutdown();
+      grpc_server->Shutdown(shutdown_deadline());
       return 1;
     }
-    log::Info("admin serving", {{"admin_listen", admin_listen}, {"port", admin_port}});
+    log::Info("admin serving", {{"admin_listen", admin_listen}, {"port", admin_port},
+                                {"tls", admin_tls}, {"mtls", admin_tls && tls.mutual()}});
   }
   log::Info("coordinator serving", {{"listen", listen}, {"port", port},
                                     {"strategy", cfg.strategy.name}, {"version", (*engine)->version()},
-                                    {"state_dir", state_dir}});
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  while (!g_stop && !(*engine)->finished()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  grpc_server->Shutdown();
-  if (admin_server) admin_server->Shutdown();
+                                    {"state_dir", state_dir}, {"tls", tls.enabled()},
+                                    {"mtls", tls.mutual()}});
+  // Serve until a signal; a finished job keeps answering "finished" (a
+  // container that exited here would be restarted into the same finished
+  // job, forever); a fail-stopped engine ends the process with its reason.
+  bool announced_finished = false;
+  Status failure;
+  while (!g_stop) {
+    if (Status h = (*engine)->health(); !h.ok()) {
+      failure = h;
+      break;
+    }
+    if (!announced_finished && (*engine)->finished()) {
+      announced_finished = true;
+      log::Info("job finished; still serving (check-ins are answered \"finished\") until "
+                "SIGINT or SIGTERM", {{"version", (*engine)->version()}});
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (!failure.ok()) {
+    log::Error("the engine stopped (fail-stop); shutting down",
+               {{"error", failure.ToString()}, {"version", (*engine)->version()}});
+  }
+  grpc_server->Shutdown(shutdown_deadline());
+  if (admin_server) admin_server->Shutdown(shutdown_deadline());
+  if (!failure.ok()) {
+    std::fprintf(stderr, "murmur-coordinator: the engine stopped: %s\n",
+                 failure.ToString().c_str());
+    return 3;
+  }
   if (Status s = (*engine)->Flush(); !s.ok()) return die(s, "flushing");
   log::Info("coordinator stopped", {{"version", (*engine)->version()}});
   return 0;

@@ -15,6 +15,7 @@ fail() { echo "FAILED: $*"; failures=$((failures + 1)); }
 # with SIGTERM; true when it served and then exited 0.
 serves() {
   local log="$work/serve.log"
+  rm -f "$log"  # else the wait below can see the previous run's "coordinator serving"
   "$coordinator" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
   local pid=$! ok=1
   for _ in $(seq 1 100); do
