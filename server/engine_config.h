@@ -63,8 +63,8 @@ struct EngineConfig {
 
   // Back-pressure: validated updates waiting for the worker, each counted as
   // its payload plus its decoded fp32 delta. Beyond either
-  // bound SubmitUpdate answers kBusy (nothing recorded; the check-in stays
-  // open so the client may retry the same update).
+  // bound SubmitUpdate answers kBusy (the check-in stays open so the client
+  // may retry the same update).
   size_t max_queued_updates = 256;
   size_t max_queued_bytes = size_t{2} << 30;
   double busy_retry_s = 0.2;  // hint in the kBusy message

@@ -17,7 +17,8 @@
 // an outstanding check-in, K in range, payload decodes against the model's
 // names and shapes, finite values, norm bound, staleness (current - base) <=
 // tau_max, not a duplicate. Every rejection has a reason and a message and is
-// recorded in the history.
+// recorded in the history, except unauthenticated attempts (unknown id, bad
+// token), which are counted and logged but belong to no client's history.
 //
 // Durability guarantee (with a Store):
 //   - An update is acknowledged as accepted only after the transaction that
@@ -29,15 +30,16 @@
 //     strategy state, checkpoint row, removal of the buffered payloads) is
 //     ONE transaction, after the checkpoint file is fsynced. A retransmitted
 //     identical update (same client, base version and payload checksum) is
-//     rejected as a duplicate, also across restarts.
+//     answered accepted with its round and not applied again, also across
+//     restarts and whatever its age (AcceptedKeyHorizon versions back).
 //   - Nothing is half-applied: after a crash the engine resumes from the
 //     last committed round with the same model (bit-for-bit), strategy state,
 //     buffer and history. Updates whose acknowledgement was not sent may or
 //     may not have been recorded; the client retries and dedup decides.
 //   - A failed store write is retried with backoff for store_retry_s (the
-//     worker waits; the front keeps answering); after that, or at once for
-//     an error that cannot pass,
-//   - Fail-stop: if the store or the aggregation fails, the engine stops
+//     worker waits; the front keeps answering).
+//   - Fail-stop: if the store still fails after that (or at once, with an
+//     error that cannot pass), or the aggregation fails, the engine stops
 //     changing state and answers kInternal / UNAVAILABLE with the reason;
 //     what was committed stays valid and a restart resumes from it.
 // Without a Store everything lives in memory and is lost at exit.
@@ -50,7 +52,7 @@
 // on the worker thread after the outcome is durable (or inline, for an
 // immediate rejection): callbacks must be quick and must not call back into
 // the engine's blocking methods (SubmitUpdate, Flush). When the queue is full
-// the answer is kBusy ("busy, retry after ..."): nothing is recorded and the
+// the answer is kBusy ("busy, retry after ..."): the attempt is recorded, the
 // check-in stays open, so the client can resend the same update.
 #pragma once
 
