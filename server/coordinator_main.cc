@@ -9,7 +9,10 @@
 // cannot build a model itself. On a state dir that holds a model, --init is
 // optional and, when given, must have the stored model's names and shapes.
 // murmur.v1.Admin (status, clients, history, rounds, model export; see
-// murmurctl) is served on its own listener, --admin-listen.
+// murmurctl) is served on its own listener, --admin-listen. Prometheus
+// metrics (text format 0.0.4) are served over HTTP at GET /metrics on
+// --metrics-listen (loopback by default; elsewhere only with
+// --metrics-insecure, as it has no authentication).
 //
 // Security: --tls-cert/--tls-key serve TLS, and --tls-client-ca mTLS (every
 // client presents a certificate signed by that CA). A non-loopback --listen
@@ -30,6 +33,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <thread>
 
@@ -39,7 +43,9 @@
 #include "server/engine_flags.h"
 #include "server/engine/round_engine.h"
 #include "server/service/admin_service.h"
+#include "server/service/coordinator_metrics.h"
 #include "server/service/coordinator_service.h"
+#include "server/service/metrics_http.h"
 #include "server/service/loopback_address.h"
 #include "server/service/open_file_limit.h"
 #include "server/service/server_credentials.h"
@@ -92,6 +98,8 @@ int main(int argc, char** argv) {
   uint32_t keep_every = server::store::kDefaultKeepEvery;
   std::string admin_listen = "127.0.0.1:7071";
   bool admin_insecure = false;
+  std::string metrics_listen = "127.0.0.1:9464";
+  bool metrics_insecure = false;
   server::TlsOptions tls;
   bool insecure = false;
   server::ServerTuning tuning;
@@ -116,6 +124,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--admin-insecure", admin_insecure,
                "Allow --admin-listen on a non-loopback address without mTLS (no client authentication)");
+  app.add_option("--metrics-listen", metrics_listen,
+                 "HOST:PORT serving Prometheus metrics over HTTP at GET /metrics; empty: none")
+      ->capture_default_str();
+  app.add_flag("--metrics-insecure", metrics_insecure,
+               "Allow --metrics-listen on a non-loopback address (plain HTTP, no authentication)");
   app.add_option("--tls-cert", tls.cert_path, "Server certificate chain (PEM): serve TLS");
   app.add_option("--tls-key", tls.key_path, "Server private key (PEM), with --tls-cert");
   app.add_option("--tls-client-ca", tls.client_ca_path,
@@ -194,6 +207,15 @@ int main(int argc, char** argv) {
                  admin_listen.c_str());
     return 2;
   }
+  const bool metrics_loopback = server::IsLoopbackAddress(metrics_listen);
+  if (!metrics_listen.empty() && !metrics_insecure && !metrics_loopback) {
+    std::fprintf(stderr,
+                 "murmur-coordinator: --metrics-listen %s is not a loopback address; the "
+                 "metrics endpoint is plain HTTP without authentication: use 127.0.0.1:PORT, "
+                 "or pass --metrics-insecure to expose it anyway\n",
+                 metrics_listen.c_str());
+    return 2;
+  }
   if (auto fd = server::RaiseOpenFileLimit(); fd.ok()) {
     log::Info("open-file limit", {{"soft_before", fd->soft_before}, {"soft", fd->soft_after},
                                   {"hard", fd->hard}});
@@ -210,10 +232,6 @@ int main(int argc, char** argv) {
   auto engine = server::RoundEngine::Create(cfg, std::move(*initial), SystemClock::Default(), &rng,
                                             store->get());
   if (!engine.ok()) return die(engine.status(), "starting the engine");
-  (*engine)->SetRoundObserver([](const server::RoundSummary& r) {
-    log::Info("round closed", {{"version", r.version}, {"updates", r.num_updates},
-                               {"step_norm", r.update_norm}, {"client_loss", r.mean_client_loss}});
-  });
 
   // Handlers before the first listener: a signal that arrives once
   // "coordinator serving" is logged must stop the process cleanly.
@@ -221,6 +239,42 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, OnSignal);
   server::EnableHealthService();
   server::CoordinatorService service(engine->get());
+  // One round observer: logs the round and feeds the metrics. The metrics
+  // are destroyed before the service and the engine they read; the guard
+  // (destroyed first) puts back a log-only observer, so that a round the
+  // engine closes while it winds down (a sync deadline) never reaches them.
+  server::CoordinatorMetrics metrics(engine->get(), &service.push_budget(),
+                                     &service.push_outcomes());
+  const auto log_round = [](const server::RoundSummary& r) {
+    log::Info("round closed", {{"version", r.version}, {"updates", r.num_updates},
+                               {"step_norm", r.update_norm}, {"client_loss", r.mean_client_loss}});
+  };
+  (*engine)->SetRoundObserver([&metrics, log_round](const server::RoundSummary& r) {
+    log_round(r);
+    metrics.OnRoundClosed(r);
+  });
+  struct ObserverGuard {
+    server::RoundEngine* engine;
+    std::function<void(const server::RoundSummary&)> fallback;
+    ~ObserverGuard() { engine->SetRoundObserver(std::move(fallback)); }
+  } observer_guard{engine->get(), log_round};
+  std::unique_ptr<server::MetricsHttpServer> metrics_server;
+  if (!metrics_listen.empty()) {
+    auto started = server::MetricsHttpServer::Start(metrics_listen,
+                                                    [&metrics] { return metrics.Render(); });
+    if (!started.ok()) {
+      std::fprintf(stderr, "murmur-coordinator: --metrics-listen: %s\n",
+                   started.status().message().c_str());
+      return 1;
+    }
+    metrics_server = std::move(*started);
+    if (!metrics_loopback) {
+      log::Warn("metrics are served on a non-loopback address without authentication "
+                "(--metrics-insecure)", {{"metrics_listen", metrics_listen}});
+    }
+    log::Info("metrics serving", {{"metrics_listen", metrics_listen},
+                                  {"port", metrics_server->port()}, {"path", "/metrics"}});
+  }
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, *tls_creds, &port);
@@ -294,6 +348,7 @@ int main(int argc, char** argv) {
   }
   grpc_server->Shutdown(shutdown_deadline());
   if (admin_server) admin_server->Shutdown(shutdown_deadline());
+  metrics_server.reset();
   if (!failure.ok()) {
     std::fprintf(stderr, "murmur-coordinator: the engine stopped: %s\n",
                  failure.ToString().c_str());

@@ -1,9 +1,12 @@
-// murmur_admin_push_helper ADDR CLIENTS UPDATES_PER_CLIENT: drives a running
-// murmur-coordinator over gRPC for the murmurctl end-to-end test
-// (admin_murmurctl_test.sh). CLIENTS sessions ("client-0", ...) each check
-// in, pull the model and push a small delta, UPDATES_PER_CLIENT times, in
-// turn. Prints "accepted N rejected M" and exits 0 when every update was
-// accepted, 1 otherwise (with the reason), 2 on bad usage.
+// murmur_admin_push_helper ADDR CLIENTS UPDATES_PER_CLIENT [BAD_PUSHES]:
+// drives a running murmur-coordinator over gRPC for the murmurctl and
+// metrics end-to-end tests (admin_murmurctl_test.sh, metrics_test.sh).
+// CLIENTS sessions ("client-0", ...) each check in, pull the model and push
+// a small delta, UPDATES_PER_CLIENT times, in turn. Then client-0 pushes
+// BAD_PUSHES (default 0) deltas claiming K = 1000000 local steps, each of
+// which must be rejected as local_steps_out_of_range. Prints "accepted N rejected M" and exits 0 when
+// every update had its expected outcome, 1 otherwise (with the reason), 2
+// on bad usage.
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
@@ -17,13 +20,14 @@
 
 int main(int argc, char** argv) {
   using namespace murmur;
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s ADDR CLIENTS UPDATES_PER_CLIENT\n", argv[0]);
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: %s ADDR CLIENTS UPDATES_PER_CLIENT [BAD_PUSHES]\n", argv[0]);
     return 2;
   }
   const std::string addr = argv[1];
   const int clients = std::atoi(argv[2]);
   const int updates = std::atoi(argv[3]);
+  const int bad_pushes = argc == 5 ? std::atoi(argv[4]) : 0;
   auto channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
   std::vector<std::unique_ptr<client::GrpcCoordinator>> sessions;
   for (int i = 0; i < clients; ++i) {
@@ -74,6 +78,35 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::printf("accepted %d rejected %d\n", accepted, rejected);
+  int bad_rejected = 0;
+  for (int n = 0; n < bad_pushes; ++n) {
+    auto& s = *sessions[0];
+    auto d = s.CheckIn(2, 0);
+    if (!d.ok() || d->kind != api::CheckInDecision::Kind::kTrain) {
+      std::fprintf(stderr, "check-in for a bad push: %s\n",
+                   d.ok() ? d->reason.c_str() : d.status().ToString().c_str());
+      return 1;
+    }
+    auto pulled = s.PullModel(d->model_version);
+    if (!pulled.ok()) return 1;
+    auto model = DecodeTensors(pulled->bytes);
+    if (!model.ok()) return 1;
+    auto o = s.PushUpdate({.base_version = pulled->version,
+                           .local_steps = 1000000,  // outside any recipe
+                           .num_samples = 10,
+                           .mean_loss = 1.0,
+                           .payload = *EncodeTensors(*model)});
+    if (!o.ok()) {
+      std::fprintf(stderr, "bad push: %s\n", o.status().ToString().c_str());
+      return 1;
+    }
+    if (o->accepted || o->reason != api::RejectReason::kLocalStepsOutOfRange) {
+      std::fprintf(stderr, "a push with K out of range was answered %s: %s\n",
+                   o->accepted ? "accepted" : "rejected", o->message.c_str());
+      return 1;
+    }
+    ++bad_rejected;
+  }
+  std::printf("accepted %d rejected %d\n", accepted, rejected + bad_rejected);
   return rejected == 0 ? 0 : 1;
 }

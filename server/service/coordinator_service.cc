@@ -92,7 +92,7 @@ grpc::ServerWriteReactor<v1::ModelChunk>* CoordinatorService::PullModel(
 
 grpc::ServerReadReactor<v1::PushUpdateMessage>* CoordinatorService::PushUpdate(
     grpc::CallbackServerContext* context, v1::PushUpdateResponse* response) {
-  return new PushUpdateReactor(engine_, &push_budget_, context, response);
+  return new PushUpdateReactor(engine_, &push_budget_, &push_outcomes_, context, response);
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::Leave(grpc::CallbackServerContext* context,

@@ -14,7 +14,7 @@
 //                             submits only a stream the client completed.
 //
 // Threading: gRPC calls these methods from its own threads; the service's
-// only mutable state is the push budget (thread-safe); the engine is
+// only mutable state is the push budget and outcome counters (thread-safe); the engine is
 // thread-safe. The engine must outlive the grpc::Server (Shutdown waits for
 // pending PushUpdate calls, which the engine's worker completes), and the
 // service must too.
@@ -25,6 +25,7 @@
 #include "murmur/v1/coordinator.grpc.pb.h"
 #include "server/engine/round_engine.h"
 #include "server/service/inflight_budget.h"
+#include "server/service/push_outcomes.h"
 
 namespace murmur::server {
 
@@ -66,11 +67,14 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
   const ServiceOptions& options() const { return options_; }
   // What open pushes hold now (for tests and metrics).
   const InflightBudget& push_budget() const { return push_budget_; }
+  // How PushUpdate calls ended since start (for metrics).
+  const PushOutcomes& push_outcomes() const { return push_outcomes_; }
 
  private:
   RoundEngine* engine_;
   ServiceOptions options_;
   InflightBudget push_budget_;
+  PushOutcomes push_outcomes_;
 };
 
 }  // namespace murmur::server

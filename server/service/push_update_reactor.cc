@@ -8,9 +8,11 @@
 namespace murmur::server {
 
 PushUpdateReactor::PushUpdateReactor(RoundEngine* engine, InflightBudget* budget,
+                                     PushOutcomes* outcomes,
                                      grpc::CallbackServerContext* context,
                                      v1::PushUpdateResponse* response)
-    : engine_(engine), budget_(budget), context_(context), response_(response) {
+    : engine_(engine), budget_(budget), outcomes_(outcomes), context_(context),
+      response_(response) {
   StartRead(&msg_);
 }
 
@@ -18,6 +20,7 @@ void PushUpdateReactor::OnReadDone(bool ok) {
   if (!have_header_) {
     if (!ok && context_->IsCancelled()) return FinishCancelled();
     if (!ok || !msg_.has_header()) {
+      outcomes_->Record(RejectReason::kMalformed);
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "PushUpdate must start with an UpdateHeader message"));
       return;
@@ -59,6 +62,7 @@ void PushUpdateReactor::OnHeader() {
   }
   std::optional<InflightBudget::Lease> lease = budget_->TryAcquire(total);
   if (!lease) {
+    outcomes_->Record(RejectReason::kBusy);
     Finish(grpc::Status(
         grpc::StatusCode::UNAVAILABLE,
         fmt::format("busy, retry: {} pushes hold {} of {} in-flight bytes (limit {} pushes); this "
@@ -103,6 +107,7 @@ void PushUpdateReactor::OnSendInitialMetadataDone(bool ok) {
 }
 
 void PushUpdateReactor::FinishCancelled() {
+  outcomes_->RecordCancelled();
   log::Info("push cancelled before it completed; nothing submitted",
             {{"client", header_.client_id()}, {"received_bytes", payload_.size()}});
   Finish(grpc::Status(grpc::StatusCode::CANCELLED,
@@ -110,6 +115,7 @@ void PushUpdateReactor::FinishCancelled() {
 }
 
 void PushUpdateReactor::Reject(RejectReason reason, std::string message) {
+  outcomes_->Record(reason);
   log::Info("update rejected", {{"client", header_.client_id()}, {"reason", message}});
   response_->set_accepted(false);
   response_->set_reject_reason(static_cast<v1::RejectReason>(static_cast<int>(reason)));
@@ -139,6 +145,7 @@ void PushUpdateReactor::Submit() {
   meta.payload_checksum = header_.checksum().value();  // verified against the payload above
   const uint64_t client = header_.client_id();
   engine_->SubmitUpdateAsync(meta, std::move(payload_), [this, client](const UpdateOutcome& o) {
+    outcomes_->Record(o.accepted ? RejectReason::kNone : o.reason);
     if (o.reason == RejectReason::kBusy) {
       Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, o.message));
       return;

@@ -32,13 +32,15 @@
 #include "murmur/v1/coordinator.pb.h"
 #include "server/engine/round_engine.h"
 #include "server/service/inflight_budget.h"
+#include "server/service/push_outcomes.h"
 
 namespace murmur::server {
 
 class PushUpdateReactor final : public grpc::ServerReadReactor<v1::PushUpdateMessage> {
  public:
-  // `engine` and `budget` must outlive the call.
-  PushUpdateReactor(RoundEngine* engine, InflightBudget* budget,
+  // `engine`, `budget` and `outcomes` must outlive the call. Every way the
+  // call ends is counted in `outcomes`.
+  PushUpdateReactor(RoundEngine* engine, InflightBudget* budget, PushOutcomes* outcomes,
                     grpc::CallbackServerContext* context, v1::PushUpdateResponse* response);
 
   void OnReadDone(bool ok) override;
@@ -57,6 +59,7 @@ class PushUpdateReactor final : public grpc::ServerReadReactor<v1::PushUpdateMes
 
   RoundEngine* const engine_;
   InflightBudget* const budget_;
+  PushOutcomes* const outcomes_;
   grpc::CallbackServerContext* const context_;
   v1::PushUpdateResponse* const response_;
   v1::PushUpdateMessage msg_;
