@@ -124,9 +124,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--admin-insecure", admin_insecure,
                "Allow --admin-listen on a non-loopback address without mTLS (no client authentication)");
-  app.add_option("--metrics-listen", metrics_listen,
-                 "HOST:PORT serving Prometheus metrics over HTTP at GET /metrics; empty: none")
-      ->capture_default_str();
+  CLI::Option* metrics_listen_flag =
+      app.add_option("--metrics-listen", metrics_listen,
+                     "HOST:PORT serving Prometheus metrics over HTTP at GET /metrics; empty: "
+                     "none. When the default port is taken the coordinator runs without metrics "
+                     "(a warning); a port given here that cannot be bound is an error")
+          ->capture_default_str();
   app.add_flag("--metrics-insecure", metrics_insecure,
                "Allow --metrics-listen on a non-loopback address (plain HTTP, no authentication)");
   app.add_option("--tls-cert", tls.cert_path, "Server certificate chain (PEM): serve TLS");
@@ -262,12 +265,18 @@ int main(int argc, char** argv) {
   if (!metrics_listen.empty()) {
     auto started = server::MetricsHttpServer::Start(metrics_listen,
                                                     [&metrics] { return metrics.Render(); });
-    if (!started.ok()) {
+    if (!started.ok() && metrics_listen_flag->count() > 0) {
       std::fprintf(stderr, "murmur-coordinator: --metrics-listen: %s\n",
                    started.status().message().c_str());
       return 1;
     }
-    metrics_server = std::move(*started);
+    if (started.ok()) metrics_server = std::move(*started);
+  }
+  if (!metrics_listen.empty() && !metrics_server) {
+    log::Warn("no metrics: the default --metrics-listen address is taken (give "
+              "--metrics-listen HOST:PORT, or an empty one to silence this)",
+              {{"metrics_listen", metrics_listen}});
+  } else if (metrics_server) {
     if (!metrics_loopback) {
       log::Warn("metrics are served on a non-loopback address without authentication "
                 "(--metrics-insecure)", {{"metrics_listen", metrics_listen}});

@@ -7,8 +7,9 @@
 # content type, HELP/TYPE lines, accepted and rejected-by-reason counters,
 # rounds by trigger, the round-interval histogram, FedAU weight statistics,
 # the in-flight gauges and engine gauges. Also: other paths answer 404, an
-# empty --metrics-listen serves nothing, and a non-loopback address is
-# refused without --metrics-insecure.
+# empty --metrics-listen serves nothing, a taken port given with
+# --metrics-listen is an error, and a non-loopback address is refused
+# without --metrics-insecure.
 set -u -o pipefail
 coordinator=$1 init_model=$2 push=$3 work=$4
 rm -rf "$work" && mkdir -p "$work"
@@ -88,6 +89,12 @@ bad=$(grep -v '^#' <<<"$body" | sed '/^HTTP\//,/^$/d' |
 
 out=$(http_get "$mport" /other | tr -d '\r')
 [[ "$out" == "HTTP/1.1 404"* ]] || fail "GET /other: ${out%%$'\n'*}"
+
+# A --metrics-listen port that is taken is an error.
+out=$("$coordinator" --listen 127.0.0.1:0 --state-dir "$work/state2" --init "$work/model.mrmt" \
+  --admin-listen "" --metrics-listen "127.0.0.1:$mport" 2>&1)
+rc=$?
+[[ $rc == 1 && "$out" == *"cannot listen for metrics"* ]] || fail "taken metrics port (rc $rc): $out"
 
 kill -TERM "$pid"; wait "$pid" || fail "coordinator exit status $?"
 
