@@ -39,7 +39,8 @@ TensorList RunSchedule(store::Store* store, const EngineConfig& cfg, const std::
   if (!engine.ok()) return {};
   std::vector<Registration> regs;
   for (int c = 0; c < 4; ++c) {
-    regs.push_back(*(*engine)->Register("c" + std::to_string(c), {}, "secret-c" + std::to_string(c)));
+    const std::string name = "c" + std::to_string(c);
+    regs.push_back(*(*engine)->Register(name, {}, "secret-" + name));
   }
   int step = 0;
   for (int round = 0; round < 6; ++round) {

@@ -75,7 +75,8 @@ TensorList RunSchedule(const std::string& dir, const EngineConfig& cfg,
   EXPECT_TRUE(h->status_.ok()) << h->status_.ToString();
   std::vector<Registration> regs;
   for (int c = 0; c < 4; ++c) {
-    regs.push_back(*h->engine->Register("c" + std::to_string(c), {}, "secret-c" + std::to_string(c)));
+    const std::string name = "c" + std::to_string(c);
+    regs.push_back(*h->engine->Register(name, {}, "secret-" + name));
   }
   int step = 0;
   for (int round = 0; round < 6; ++round) {
