@@ -79,6 +79,11 @@ struct EngineConfig {
   // A restart whose settings differ from those saved with the job's state
   // (job_settings.h) is refused naming each difference, unless this is set.
   bool allow_settings_change = false;
+  // A client's first registration must present a credential (an enrollment
+  // secret or its mTLS certificate subject) that its name is then bound to;
+  // false (--allow-anonymous-clients) lets a name register without one, as
+  // before identity binding (anyone may then take that name over).
+  bool require_credential = true;
 };
 
 // The effective tau_max (see EngineConfig::max_staleness).

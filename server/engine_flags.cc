@@ -120,6 +120,10 @@ void AddEngineFlags(CLI::App& app, EngineConfig* cfg, EngineFlagValues* values) 
   app.add_flag("--allow-settings-change", cfg->allow_settings_change,
                "Resume a job whose saved settings differ from these (otherwise a restart "
                "with other settings is refused, naming each one)");
+  app.add_flag_callback(
+      "--allow-anonymous-clients", [cfg] { cfg->require_credential = false; },
+      "Let a client register without a credential (enrollment secret or mTLS certificate): "
+      "its name is then not bound and anyone may take it over (demos and tests only)");
   app.add_option("--max-trainers", cfg->max_concurrent_trainers,
                  "Cap on clients training at once; others are told to wait (0: no cap)")
       ->capture_default_str();

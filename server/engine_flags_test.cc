@@ -61,6 +61,12 @@ TEST_F(EngineFlagsTest, DefaultsAreTheConfigsOwn) {
   EXPECT_EQ(cfg_.recipe.update_encoding, Encoding::kFp32);
   EXPECT_EQ(cfg_.model_encoding, Encoding::kFp32);
   EXPECT_TRUE(cfg_.known_p_by_name.empty());
+  EXPECT_TRUE(cfg_.require_credential) << "a client's name is bound to a credential by default";
+}
+
+TEST_F(EngineFlagsTest, AllowAnonymousClientsTurnsOffTheCredentialRequirement) {
+  ASSERT_TRUE(Parse({"--allow-anonymous-clients"}).ok());
+  EXPECT_FALSE(cfg_.require_credential);
 }
 
 TEST(EngineFlagsDefaultsTest, ACallersDefaultsShowInHelpAndSurviveParsing) {

@@ -297,8 +297,9 @@ int main(int argc, char** argv) {
     run->engine = std::move(*engine);
     for (int n = 0; n < f.clients; ++n) {
       auto session = std::make_unique<server::InProcessCoordinator>(run->engine.get());
-      auto reg = session->Register("client-" + std::to_string(n),
-                                   {.device = "cpu", .num_samples = (*shards)[n].size()});
+      const std::string client = "client-" + std::to_string(n);
+      auto reg = session->Register(client, {.device = "cpu", .num_samples = (*shards)[n].size()},
+                                   "enrollment-secret-" + client);
       if (!reg.ok()) return Fail(reg.status(), "registering");
       run->clients.push_back(std::move(session));
     }

@@ -67,8 +67,10 @@ void RunClient(int index, const DemoFlags& f, const sim::RegressionProblem& prob
   stats->p = rng.Uniform(0.2, 1.0);
   stats->preferred_k = f.min_k + static_cast<int>(rng.UniformInt(f.max_k - f.min_k + 1));
   api::CoordinatorApi& conn = *session;
-  auto reg = conn.Register("demo-client-" + std::to_string(index),
-                           {.device = "cpu", .num_samples = data.size()});
+  const std::string name = "demo-client-" + std::to_string(index);
+  // A deterministic secret per simulated client (a real one is provisioned).
+  auto reg = conn.Register(name, {.device = "cpu", .num_samples = data.size()},
+                           "enrollment-secret-" + name);
   if (!reg.ok()) {
     log::Error("register failed", {{"client", index}, {"error", reg.status().ToString()}});
     return;

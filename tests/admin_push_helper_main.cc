@@ -32,8 +32,9 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<client::GrpcCoordinator>> sessions;
   for (int i = 0; i < clients; ++i) {
     auto s = std::make_unique<client::GrpcCoordinator>(channel);
-    auto r = s->Register("client-" + std::to_string(i),
-                         {.device = "cpu", .num_samples = 100u * (i + 1)});
+    const std::string name = "client-" + std::to_string(i);
+    auto r = s->Register(name, {.device = "cpu", .num_samples = 100u * (i + 1)},
+                         "enrollment-secret-" + name);
     if (!r.ok()) {
       std::fprintf(stderr, "register client-%d: %s\n", i, r.status().ToString().c_str());
       return 1;

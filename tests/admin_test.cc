@@ -76,7 +76,8 @@ class AdminTest : public ::testing::Test {
 
   Registration Reg(const std::string& name, uint64_t samples) {
     auto r = engine_->Register(name, {.device = "cpu", .memory_bytes = 1 << 20,
-                                      .num_samples = samples, .max_local_steps = 8});
+                                      .num_samples = samples, .max_local_steps = 8},
+                               "secret-" + name);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return *r;
   }
@@ -93,6 +94,7 @@ class AdminTest : public ::testing::Test {
   void RunSomeRounds() {
     v1::RegisterRequest rreq;
     rreq.set_client_name("remote");
+    rreq.set_enrollment_secret("enrollment-secret-remote");
     rreq.mutable_capabilities()->set_num_samples(30);
     rreq.mutable_capabilities()->set_device("cuda:0");
     v1::RegisterResponse rresp;

@@ -121,10 +121,13 @@ class ApiConformanceTest : public ::testing::Test {
 
   std::unique_ptr<api::CoordinatorApi> Session() { return backend_.NewSession(); }
 
+  // The deterministic enrollment secret of a test client.
+  static std::string Secret(const std::string& name) { return "enrollment-secret-" + name; }
+
   std::unique_ptr<api::CoordinatorApi> Registered(const std::string& name,
                                                   api::ClientCapabilities caps = {.device = "cpu"}) {
     auto s = Session();
-    auto reg = s->Register(name, caps);
+    auto reg = s->Register(name, caps, Secret(name));
     EXPECT_TRUE(reg.ok()) << reg.status().ToString();
     return s;
   }
@@ -185,7 +188,7 @@ TYPED_TEST(ApiConformanceTest, CallsBeforeRegisterFail) {
   const Status leave = s->Leave("bye");
   EXPECT_EQ(leave.code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(leave.message().find("call Register first"), std::string::npos) << leave.ToString();
-  auto bad = s->Register("", {});
+  auto bad = s->Register("", {}, this->Secret("nobody"));
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("client name"), std::string::npos);
 }
@@ -193,7 +196,8 @@ TYPED_TEST(ApiConformanceTest, CallsBeforeRegisterFail) {
 TYPED_TEST(ApiConformanceTest, RegisterStartsASession) {
   this->Start();
   auto a = this->Session();
-  auto reg = a->Register("alice", {.device = "cpu", .memory_bytes = 1 << 20, .num_samples = 64});
+  auto reg = a->Register("alice", {.device = "cpu", .memory_bytes = 1 << 20, .num_samples = 64},
+                         this->Secret("alice"));
   ASSERT_TRUE(reg.ok()) << reg.status().ToString();
   EXPECT_NE(reg->client_id, 0u);
   EXPECT_EQ(a->client_id(), reg->client_id);
@@ -201,19 +205,56 @@ TYPED_TEST(ApiConformanceTest, RegisterStartsASession) {
   EXPECT_EQ(reg->model_version, 1u);
   EXPECT_EQ(reg->model_bytes, this->SnapshotBytes());
   auto b = this->Session();
-  auto reg_b = b->Register("bob", {.device = "cpu"});
+  auto reg_b = b->Register("bob", {.device = "cpu"}, this->Secret("bob"));
   ASSERT_TRUE(reg_b.ok());
   EXPECT_NE(reg_b->client_id, reg->client_id);
   EXPECT_EQ(this->engine_->Stats().registered_clients, 2u);
 }
 
+// A name is bound to the enrollment secret of its first registration:
+// another secret (or none) cannot take it over, and the real client's
+// session keeps working; the same secret registers again.
+TYPED_TEST(ApiConformanceTest, RegisteringAnotherClientsNameNeedsItsSecret) {
+  this->Start();
+  auto alice = this->Registered("alice");
+  const uint64_t id = alice->client_id();
+  auto thief = this->Session();
+  auto taken = thief->Register("alice", {.device = "cpu"}, "a-different-secret-of-16+");
+  EXPECT_EQ(taken.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(taken.status().message().find("client name 'alice' is bound to another credential"),
+            std::string::npos)
+      << taken.status().ToString();
+  EXPECT_EQ(thief->client_id(), 0u);
+  auto anonymous = thief->Register("alice", {.device = "cpu"}, "");
+  EXPECT_EQ(anonymous.status().code(), StatusCode::kPermissionDenied);
+  auto short_secret = thief->Register("alice", {.device = "cpu"}, "short");
+  EXPECT_EQ(short_secret.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(short_secret.status().message().find("16"), std::string::npos)
+      << short_secret.status().ToString();
+  // The real client's session was not touched.
+  this->CheckInToTrain(*alice);
+  auto o = alice->PushUpdate(this->Update(1, 0.1f));
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_TRUE(o->accepted) << o->message;
+  // The same secret re-registers the same client.
+  auto again = this->Session();
+  auto reg = again->Register("alice", {.device = "cpu"}, this->Secret("alice"));
+  ASSERT_TRUE(reg.ok()) << reg.status().ToString();
+  EXPECT_EQ(reg->client_id, id);
+  // A new name without a secret is refused (the coordinator requires one).
+  auto nameless = this->Session()->Register("carol", {.device = "cpu"}, "");
+  EXPECT_EQ(nameless.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(nameless.status().message().find("credential"), std::string::npos)
+      << nameless.status().ToString();
+}
+
 TYPED_TEST(ApiConformanceTest, RegisteringAgainReplacesTheOldSession) {
   this->Start();
   auto old_session = this->Session();
-  auto first = old_session->Register("alice", {.device = "cpu"});
+  auto first = old_session->Register("alice", {.device = "cpu"}, this->Secret("alice"));
   ASSERT_TRUE(first.ok());
   auto new_session = this->Session();
-  auto second = new_session->Register("alice", {.device = "cpu"});
+  auto second = new_session->Register("alice", {.device = "cpu"}, this->Secret("alice"));
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->client_id, first->client_id);  // the same client...
   EXPECT_NE(second->token, first->token);          // ...in a new session
@@ -474,7 +515,7 @@ TYPED_TEST(ApiConformanceTest, AfterLeaveCallsFailUntilRegisteredAgain) {
   EXPECT_EQ(a->Leave("again").code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(this->engine_->Stats().active_trainers, 0u);  // its check-in was dropped
 
-  auto back = a->Register("alice", {.device = "cpu"});
+  auto back = a->Register("alice", {.device = "cpu"}, this->Secret("alice"));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   this->CheckInToTrain(*a);
 }

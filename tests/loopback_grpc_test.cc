@@ -39,7 +39,7 @@ class LoopbackTest : public ::testing::Test {
   std::unique_ptr<client::GrpcCoordinator> Connect(const std::string& name,
                                                    client::GrpcCoordinatorOptions o = {}) {
     auto c = std::make_unique<client::GrpcCoordinator>(channel_, o);
-    EXPECT_TRUE(c->Register(name, {.device = "cpu"}).ok());
+    EXPECT_TRUE(c->Register(name, {.device = "cpu"}, "enrollment-secret-" + name).ok());
     return c;
   }
 
@@ -53,6 +53,7 @@ class LoopbackTest : public ::testing::Test {
     auto stub = v1::Coordinator::NewStub(channel_);
     v1::RegisterRequest req;
     req.set_client_name(name);
+    req.set_enrollment_secret("enrollment-secret-" + name);
     v1::RegisterResponse resp;
     grpc::ClientContext ctx;
     EXPECT_TRUE(stub->Register(&ctx, req, &resp).ok());

@@ -127,7 +127,8 @@ int RunChild(const std::string& dir, int run, uint64_t extra_rounds) {
   // of clients is the same in every round.
   std::vector<server::Registration> regs;
   for (int i = 0; i < kClients; ++i) {
-    auto r = engine.Register("sim-" + std::to_string(i), {.device = "cpu"});
+    const std::string name = "sim-" + std::to_string(i);
+    auto r = engine.Register(name, {.device = "cpu"}, "secret-" + name);
     if (!r.ok()) return 3;
     regs.push_back(*r);
   }

@@ -108,8 +108,22 @@ class ServiceSecurityTest : public ::testing::Test {
   }
 
   Session Register(const std::string& name) {
+    return RegisterWith(name, "enrollment-secret-" + name);
+  }
+  // A raw Register whose outcome is the test's to check.
+  grpc::Status TryRegister(const std::string& name, const std::string& secret,
+                           v1::RegisterResponse* resp) {
     v1::RegisterRequest req;
     req.set_client_name(name);
+    req.set_enrollment_secret(secret);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(10));
+    return stub_->Register(&ctx, req, resp);
+  }
+  Session RegisterWith(const std::string& name, const std::string& secret) {
+    v1::RegisterRequest req;
+    req.set_client_name(name);
+    req.set_enrollment_secret(secret);
     v1::RegisterResponse resp;
     grpc::ClientContext ctx;
     ctx.set_deadline(In(10));
@@ -490,6 +504,47 @@ TEST_F(ServiceSecurityTest, FourMiBChunkRequestFitsADefaultClient) {
   EXPECT_LE(largest, server::ServiceOptions{}.max_chunk_bytes);
   EXPECT_LT(largest, 4u << 20);
   EXPECT_GE(chunks, 2);
+}
+
+// Anyone could take over a client by registering its name: the name is now
+// bound to the enrollment secret of its first registration. Another secret
+// (or none) is PERMISSION_DENIED, and the real client's session still pushes.
+TEST_F(ServiceSecurityTest, RegisteringAnotherClientsNameIsRefused) {
+  Start();
+  const Session alice = Register("alice");
+  for (const std::string& secret : {std::string("not-alices-secret-at-all"), std::string()}) {
+    v1::RegisterResponse resp;
+    const grpc::Status s = TryRegister("alice", secret, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+    EXPECT_NE(s.error_message().find("client name 'alice' is bound to another credential"),
+              std::string::npos)
+        << s.error_message();
+    EXPECT_EQ(resp.client_id(), 0u);
+    EXPECT_TRUE(resp.session_token().empty());
+  }
+  {
+    v1::RegisterResponse resp;
+    const grpc::Status s = TryRegister("alice", "short", &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    EXPECT_NE(s.error_message().find("enrollment secret"), std::string::npos) << s.error_message();
+  }
+  {
+    v1::RegisterResponse resp;
+    const grpc::Status s = TryRegister("mallory", "", &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  }
+  // The original session is intact: it checks in and its update is accepted.
+  CheckInToTrain(alice);
+  const std::string payload = Payload(0.01f);
+  const PushResult r = Push(alice, payload);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_TRUE(r.response.accepted()) << r.response.message();
+  EXPECT_EQ(engine_->version(), before_version_ + 1);
+  // With its own secret the client registers again: the same id.
+  v1::RegisterResponse again;
+  ASSERT_TRUE(TryRegister("alice", "enrollment-secret-alice", &again).ok());
+  EXPECT_EQ(again.client_id(), alice.id);
+  EXPECT_NE(again.session_token(), alice.token);
 }
 
 }  // namespace

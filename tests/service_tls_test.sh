@@ -6,7 +6,8 @@
 # localhost, a client certificate from the CA and one from a stranger CA);
 # TLS (a client verifying the server registers and checks in; a plaintext
 # client fails), mTLS (no client certificate: the call fails; a stranger's
-# certificate fails; the CA's certificate succeeds), the --insecure rule
+# certificate fails; the CA's certificate succeeds, for its common name
+# only), the --insecure rule
 # for a non-loopback --listen, clear errors for missing PEM files, the
 # grpc.health.v1 health service, a finished job that keeps serving
 # "finished" until SIGTERM (exit 0), a fail-stop that exits 3 with its
@@ -39,11 +40,11 @@ make_ca ca
 make_ca stranger-ca
 make_cert server ca "subjectAltName=IP:127.0.0.1,DNS:localhost
 extendedKeyUsage=serverAuth"
-make_cert client ca "extendedKeyUsage=clientAuth"
+make_cert tls-client ca "extendedKeyUsage=clientAuth"
 make_cert stranger stranger-ca "extendedKeyUsage=clientAuth"
 tls_server=(--tls-cert "$pki/server.pem" --tls-key "$pki/server.key")
 tls=tls:$pki/ca.pem
-mtls=mtls:$pki/ca.pem:$pki/client.pem:$pki/client.key
+mtls=mtls:$pki/ca.pem:$pki/tls-client.pem:$pki/tls-client.key
 stranger=mtls:$pki/ca.pem:$pki/stranger.pem:$pki/stranger.key
 
 # Starts the coordinator with ARGS on a fresh state dir and waits for
@@ -95,6 +96,12 @@ out=$(call "$stranger" checkin); rc=$?
 [[ $rc -eq 1 && "$out" == *"UNAVAILABLE"* ]] || fail "mTLS with a stranger's cert: rc=$rc $out"
 out=$(call "$mtls" checkin) || fail "mTLS with the CA's client cert: $out"
 [[ "$out" == *"checkin train"* ]] || fail "mTLS check-in answer: $out"
+# Over mTLS the name is bound to the certificate: its common name is the only
+# name it may register (the enrollment secret is not what counts).
+out=$(MURMUR_CLIENT_NAME=somebody-else call "$mtls" checkin); rc=$?
+[[ $rc -eq 1 && "$out" == *"PERMISSION_DENIED"* && "$out" == *"common name 'tls-client'"* ]] ||
+  fail "mTLS registering a name other than the certificate's: rc=$rc $out"
+out=$(call "$mtls" checkin) || fail "mTLS re-registering with the same certificate: $out"
 out=$(call "$mtls" health) || fail "health over mTLS: $out"
 [[ "$out" == "health SERVING" ]] || fail "mTLS health answer: $out"
 stop

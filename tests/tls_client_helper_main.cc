@@ -4,7 +4,8 @@
 //   murmur_tls_client_helper ADDR CREDS COMMAND [N]
 //     CREDS    "plaintext", or "tls:CA_PEM" (verify the server against CA),
 //              or "mtls:CA_PEM:CERT_PEM:KEY_PEM" (and present a client cert)
-//     checkin  register "tls-client" and check in once; prints
+//     checkin  register $MURMUR_CLIENT_NAME (default "tls-client") and
+//              check in once; prints
 //              "checkin train|wait|finished version=V"
 //     train N  register, then up to N times: check in, pull, push a small
 //              delta; stops at "finished"; prints "accepted A finished F"
@@ -136,7 +137,12 @@ int main(int argc, char** argv) {
   if (command == "health") return Health(channel);
 
   client::GrpcCoordinator session(channel, {.rpc_timeout_s = 10});
-  auto reg = session.Register("tls-client", {.device = "cpu", .num_samples = 100});
+  // The name (MURMUR_CLIENT_NAME, default "tls-client"): over mTLS it must be
+  // the certificate's common name; otherwise its enrollment secret is sent.
+  const char* env_name = std::getenv("MURMUR_CLIENT_NAME");
+  const std::string name = env_name != nullptr ? env_name : "tls-client";
+  auto reg = session.Register(name, {.device = "cpu", .num_samples = 100},
+                              "enrollment-secret-" + name);
   if (!reg.ok()) {
     std::fprintf(stderr, "register: %s\n", reg.status().ToString().c_str());
     return 1;

@@ -200,8 +200,9 @@ void RunClient(const std::string& target, int index, const TensorList& model, do
     ++t->errors;
     if (t->first_error.empty()) t->first_error = s.ToString();
   };
-  auto reg = session.Register(fmt::format("bench-{}", index),
-                              {.device = "cpu", .memory_bytes = 1 << 30, .num_samples = 100});
+  const std::string name = fmt::format("bench-{}", index);
+  auto reg = session.Register(name, {.device = "cpu", .memory_bytes = 1 << 30, .num_samples = 100},
+                              "enrollment-secret-" + name);
   if (!reg.ok()) {
     ready->count_down();
     return note_error(reg.status());

@@ -56,9 +56,11 @@ void GrpcCoordinator::SetDeadline(grpc::ClientContext* context) const {
 }
 
 Result<api::Registration> GrpcCoordinator::Register(const std::string& client_name,
-                                                    const api::ClientCapabilities& capabilities) {
+                                                    const api::ClientCapabilities& capabilities,
+                                                    const std::string& enrollment_secret) {
   v1::RegisterRequest req;
   req.set_client_name(client_name);
+  req.set_enrollment_secret(enrollment_secret);
   v1::Capabilities* caps = req.mutable_capabilities();
   caps->set_device(capabilities.device);
   caps->set_memory_bytes(capabilities.memory_bytes);

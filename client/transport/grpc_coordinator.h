@@ -38,7 +38,8 @@ class GrpcCoordinator final : public api::CoordinatorApi {
                            GrpcCoordinatorOptions options = {});
 
   Result<api::Registration> Register(const std::string& client_name,
-                                     const api::ClientCapabilities& capabilities) override;
+                                     const api::ClientCapabilities& capabilities,
+                                     const std::string& enrollment_secret) override;
   Result<api::CheckInDecision> CheckIn(uint32_t intended_local_steps,
                                        uint64_t have_version) override;
   Result<api::PulledModel> PullModel(uint64_t version) override;

@@ -13,7 +13,10 @@
 // token, and every later call sends them. Calling anything else before a
 // successful Register is FAILED_PRECONDITION ("call Register first").
 // Registering again (same object or another, same name) starts a new
-// session for the same client id; the old token stops working.
+// session for the same client id; the old token stops working. A name is
+// bound to the credential of its first registration (the enrollment secret,
+// or over mTLS the client certificate's subject): registering it again with
+// another credential is PERMISSION_DENIED and changes nothing.
 //
 // Errors (the Status codes, gRPC numbering; messages are the coordinator's):
 //   UNAVAILABLE          transient: the coordinator is busy (its update queue
@@ -22,11 +25,14 @@
 //                        retried identical update is accepted at most once.
 //   DEADLINE_EXCEEDED    the call took longer than its timeout (gRPC):
 //                        transient, retry as for UNAVAILABLE.
-//   INVALID_ARGUMENT     the request itself is bad (e.g. an empty name).
+//   INVALID_ARGUMENT     the request itself is bad (e.g. an empty name, an
+//                        enrollment secret under 16 bytes, none when the
+//                        coordinator requires one).
 //   NOT_FOUND            unknown client id, or a model version no longer
 //                        served (PullModel): check in again for the current one.
 //   PERMISSION_DENIED    the session token is not this client's (another
-//                        session registered since): Register again.
+//                        session registered since): Register again. From
+//                        Register: the name is bound to another credential.
 //   FAILED_PRECONDITION  the client has left, or no Register yet.
 //   DATA_LOSS            a downloaded model failed its checksum (gRPC, after
 //                        the transport's own resumptions).
@@ -53,8 +59,13 @@ class CoordinatorApi {
 
   // Starts a session as `client_name` (1..256 bytes); a known name gets its
   // old client id back. Remembers the id and token for the calls below.
+  // `enrollment_secret`: the client's own secret (at least 16 bytes; empty:
+  // none, accepted only by a coordinator that allows anonymous clients). The
+  // first registration binds the name to it; later ones must send the same.
+  // Over mTLS the coordinator binds the certificate's subject instead.
   virtual Result<Registration> Register(const std::string& client_name,
-                                        const ClientCapabilities& capabilities) = 0;
+                                        const ClientCapabilities& capabilities,
+                                        const std::string& enrollment_secret) = 0;
 
   // Asks whether to train now. `intended_local_steps`: the K the client
   // plans to run (0: the coordinator's minimum); `have_version`: the version

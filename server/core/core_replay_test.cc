@@ -50,7 +50,7 @@ class Scenario {
       const std::string name = fmt::format("client-{}", who);
       Client& c = clients_[who];
       if (c.id == 0 || rng_.Bernoulli(0.01)) {
-        auto id = core->Register(name, {}, TokenDigest("token-" + name), now);
+        auto id = core->Register(name, {}, TokenDigest("token-" + name), now, "secret-" + name);
         ASSERT_TRUE(id.ok()) << id.status().ToString();
         c.id = *id;
         c.pending.clear();

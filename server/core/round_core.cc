@@ -125,6 +125,7 @@ Result<std::unique_ptr<RoundCore>> RoundCore::Resume(EngineConfig config, ModelS
     ClientState& c = core->clients_[r.client_id];
     c.name = r.name;
     c.token_sha256 = r.token_sha256;
+    c.credential_sha256 = r.credential_sha256;
     c.caps = {r.device, r.memory_bytes, r.num_samples, r.max_local_steps};
     c.registered_at_s = r.registered_at_s;
     c.registered_version = r.registered_version;
@@ -174,6 +175,7 @@ store::ClientRecord RoundCore::RecordOf(uint64_t id, const ClientState& c, doubl
   r.client_id = id;
   r.name = c.name;
   r.token_sha256 = c.token_sha256;
+  r.credential_sha256 = c.credential_sha256;
   r.device = c.caps.device;
   r.memory_bytes = c.caps.memory_bytes;
   r.num_samples = c.caps.num_samples;
@@ -198,9 +200,13 @@ void RoundCore::EndCheckIn(ClientState& c) {
 
 Result<uint64_t> RoundCore::Register(const std::string& client_name,
                                      const ClientCapabilities& caps,
-                                     const std::string& token_sha256, double now_s) {
+                                     const std::string& token_sha256, double now_s,
+                                     const std::string& credential) {
   if (client_name.empty() || client_name.size() > 256) {
     return InvalidArgumentError("client name must be 1..256 bytes");
+  }
+  if (credential.size() > 4096) {
+    return InvalidArgumentError("credential must be at most 4096 bytes");
   }
   if (!failed_.ok()) return UnavailableError("coordinator stopped: " + failed_.message());
   // Known p by name: a client without one could only stop the engine at its
@@ -214,6 +220,20 @@ Result<uint64_t> RoundCore::Register(const std::string& client_name,
   }
   auto it = ids_by_name_.find(client_name);
   const bool is_new = it == ids_by_name_.end();
+  // Identity: every check before anything changes, so a refused takeover
+  // leaves the bound client's session as it was.
+  const std::string* bound = is_new ? nullptr : &clients_.at(it->second).credential_sha256;
+  if (bound != nullptr && !bound->empty()) {
+    if (!TokenMatchesDigest(credential, *bound)) {
+      return PermissionDeniedError(
+          fmt::format("client name '{}' is bound to another credential", client_name));
+    }
+  } else if (credential.empty() && config_.require_credential) {
+    return InvalidArgumentError(fmt::format(
+        "client '{}' registered without a credential: send an enrollment secret (at least 16 "
+        "bytes) or connect with an mTLS client certificate",
+        client_name));
+  }
   const uint64_t id = is_new ? next_client_id_++ : it->second;
   if (is_new) ids_by_name_[client_name] = id;
   ClientState& c = clients_[id];
@@ -226,6 +246,9 @@ Result<uint64_t> RoundCore::Register(const std::string& client_name,
   c.caps = caps;
   c.left = false;
   c.token_sha256 = token_sha256;
+  if (c.credential_sha256.empty() && !credential.empty()) {
+    c.credential_sha256 = TokenDigest(credential);  // binds the name (first time only)
+  }
   members_.insert(id);
   // The record reaches the store before any update of this client.
   if (record_history_) pending_.batch.clients.push_back(RecordOf(id, c, now_s));

@@ -142,8 +142,15 @@ class RoundCore {
 
   // ---- front inputs ----
   // `token_sha256`: the digest of the session token the caller hands out.
+  // `credential`: what the name is bound to (an enrollment secret, or the
+  // mTLS certificate subject); only its SHA-256 is kept. The first
+  // registration with a credential binds the name to it; a later one must
+  // present the same credential, else PERMISSION_DENIED and nothing changes
+  // (the bound client's session stays valid). An empty credential for a name
+  // not yet bound is INVALID_ARGUMENT when config().require_credential.
   Result<uint64_t> Register(const std::string& client_name, const ClientCapabilities& caps,
-                            const std::string& token_sha256, double now_s);
+                            const std::string& token_sha256, double now_s,
+                            const std::string& credential = "");
   // model_bytes is left 0: the caller knows the encoded size it serves.
   Result<CheckInDecision> CheckIn(uint64_t client_id, const std::string& token,
                                   uint32_t intended_local_steps, double now_s);
@@ -198,6 +205,7 @@ class RoundCore {
   struct ClientState {
     std::string name;
     std::string token_sha256;
+    std::string credential_sha256;  // empty: the name is not bound to a credential yet
     ClientCapabilities caps;
     double registered_at_s = 0;
     uint64_t registered_version = 0;

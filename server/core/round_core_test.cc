@@ -8,6 +8,7 @@
 
 #include "common/token_digest.h"
 #include "server/engine/core_driver.h"
+#include "server/store/memory_store.h"
 
 namespace murmur::server::core {
 namespace {
@@ -34,7 +35,7 @@ class RoundCoreTest : public ::testing::Test {
   Client Reg(const std::string& name, ClientCapabilities caps = {}) {
     Client c;
     c.token = "token-" + name;
-    auto id = core_->Register(name, caps, TokenDigest(c.token), now_);
+    auto id = core_->Register(name, caps, TokenDigest(c.token), now_, "secret-" + name);
     EXPECT_TRUE(id.ok()) << id.status().ToString();
     c.id = id.ok() ? *id : 0;
     return c;
@@ -177,7 +178,7 @@ TEST_F(RoundCoreTest, KnownPIsConfiguredByClientNameAndRequired) {
   EXPECT_NE(ValidateEngineConfig(cfg).message().find("known-p"), std::string::npos);
   cfg.known_p_by_name = {{"a", 0.5}, {"b", 0.25}};
   Make(cfg);
-  auto stranger = core_->Register("c", {}, TokenDigest("t"), now_);
+  auto stranger = core_->Register("c", {}, TokenDigest("t"), now_, "secret-c");
   EXPECT_EQ(stranger.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(stranger.status().message().find("'c'"), std::string::npos);
   Client a = Reg("a"), b = Reg("b");
@@ -232,6 +233,98 @@ TEST_F(RoundCoreTest, UnauthenticatedAttemptsAreCountedNotWrittenToAnyHistory) {
   EXPECT_FALSE(core_->HasPendingWrite()) << "nothing to record";
   EXPECT_EQ(core_->Counters().unauthenticated_attempts, 2u);
   EXPECT_EQ(core_->Counters().rejected_updates, 0u);
+}
+
+// Identity: a name is bound to the credential of its first registration.
+TEST_F(RoundCoreTest, ATakeoverByNameIsRefusedAndTheRealSessionStaysValid) {
+  Make({.updates_per_round = 4});
+  Client a = Reg("a");  // credential "secret-a"
+  const PendingWrite first = core_->TakePendingWrite();
+  ASSERT_EQ(first.batch.clients.size(), 1u);
+  EXPECT_EQ(first.batch.clients[0].credential_sha256, TokenDigest("secret-a"));
+  for (const std::string& wrong : {std::string("secret-b"), std::string()}) {
+    auto thief = core_->Register("a", {.device = "evil"}, TokenDigest("thief"), now_, wrong);
+    EXPECT_EQ(thief.status().code(), StatusCode::kPermissionDenied) << thief.status().ToString();
+    EXPECT_NE(thief.status().message().find("client name 'a' is bound to another credential"),
+              std::string::npos)
+        << thief.status().ToString();
+  }
+  EXPECT_FALSE(core_->HasPendingWrite()) << "a refused takeover changes nothing";
+  EXPECT_TRUE(core_->Authenticate(a.id, a.token).ok());
+  EXPECT_FALSE(core_->Authenticate(a.id, "thief").ok());
+  EXPECT_FALSE(Send(a, Delta(1, 0, 0))) << "the real client's update is admitted";
+  // The same credential registers again: same id, a new session.
+  auto again = core_->Register("a", {}, TokenDigest("token-a2"), now_, "secret-a");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, a.id);
+  EXPECT_TRUE(core_->Authenticate(a.id, "token-a2").ok());
+  EXPECT_FALSE(core_->Authenticate(a.id, a.token).ok());
+}
+
+TEST_F(RoundCoreTest, AnAnonymousRegistrationIsRefusedWhenACredentialIsRequired) {
+  Make({.updates_per_round = 4});
+  ASSERT_TRUE(core_->config().require_credential) << "the default";
+  auto anon = core_->Register("a", {}, TokenDigest("t"), now_, "");
+  EXPECT_EQ(anon.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(anon.status().message().find("without a credential"), std::string::npos)
+      << anon.status().ToString();
+  EXPECT_FALSE(core_->HasPendingWrite());
+  EXPECT_EQ(core_->Counters().registered_clients, 0u);
+  // Allowed when configured so (--allow-anonymous-clients): the name stays
+  // unbound, so anyone may take it, until a registration brings a credential.
+  Make({.updates_per_round = 4, .require_credential = false});
+  auto first = core_->Register("a", {}, TokenDigest("t1"), now_, "");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = core_->Register("a", {}, TokenDigest("t2"), now_, "");
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(*second, *first);
+  ASSERT_TRUE(core_->Register("a", {}, TokenDigest("t3"), now_, "secret-a").ok());
+  EXPECT_EQ(core_->Register("a", {}, TokenDigest("t4"), now_, "").status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_TRUE(core_->Authenticate(*first, "t3").ok());
+}
+
+// A client stored before identity binding (no credential) keeps its session
+// across a restart, and its first registration with a credential binds it.
+TEST_F(RoundCoreTest, ALegacyClientIsBoundByItsFirstCredentialAfterAResume) {
+  EngineConfig legacy{.updates_per_round = 4, .require_credential = false};
+  auto store = store::InMemoryStore::Create();
+  ASSERT_TRUE(store->Initialize(Model(), legacy.strategy.name, now_).ok());
+  uint64_t id = 0;
+  {
+    auto old = RoundCore::Create(legacy, Model(), now_, true);
+    ASSERT_TRUE(old.ok());
+    auto r = (*old)->Register("old", {}, TokenDigest("token-old"), now_, "");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    id = *r;
+    PendingWrite w = (*old)->TakePendingWrite();
+    ASSERT_TRUE(store->Write(w.batch).ok());
+    (*old)->OnWriteCommitted(std::move(w));
+  }
+  EngineConfig now_cfg{.updates_per_round = 4};  // credentials required from here on
+  auto rec = store->Recover(SpecOf(Model()), MaxStaleness(now_cfg));
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  ASSERT_EQ(rec->clients.size(), 1u);
+  EXPECT_EQ(rec->clients[0].credential_sha256, "");
+  auto resumed = RoundCore::Resume(now_cfg, SpecOf(Model()), std::move(*rec), now_, "memory");
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  RoundCore& core = **resumed;
+  EXPECT_TRUE(core.Authenticate(id, "token-old").ok()) << "its session survives the upgrade";
+  EXPECT_EQ(core.Register("old", {}, TokenDigest("x"), now_, "").status().code(),
+            StatusCode::kInvalidArgument);
+  auto bound = core.Register("old", {}, TokenDigest("token-new"), now_, "secret-old");
+  ASSERT_TRUE(bound.ok()) << bound.status().ToString();
+  EXPECT_EQ(*bound, id);
+  PendingWrite w = core.TakePendingWrite();
+  ASSERT_EQ(w.batch.clients.size(), 1u);
+  EXPECT_EQ(w.batch.clients[0].credential_sha256, TokenDigest("secret-old"));
+  ASSERT_TRUE(store->Write(w.batch).ok());
+  core.OnWriteCommitted(std::move(w));
+  EXPECT_EQ(core.Register("old", {}, TokenDigest("y"), now_, "another-secret").status().code(),
+            StatusCode::kPermissionDenied);
+  auto after = store->Recover(SpecOf(Model()), MaxStaleness(now_cfg));
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->clients[0].credential_sha256, TokenDigest("secret-old")) << "kept durably";
 }
 
 TEST_F(RoundCoreTest, ARetryOfAnAcceptedUpdateIsAnsweredAcceptedWhateverItsAge) {

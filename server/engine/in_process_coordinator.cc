@@ -1,5 +1,7 @@
 #include "server/engine/in_process_coordinator.h"
 
+#include "server/engine/client_credential.h"
+
 namespace murmur::server {
 
 InProcessCoordinator::InProcessCoordinator(RoundEngine* engine) : engine_(engine) {}
@@ -10,8 +12,11 @@ Status InProcessCoordinator::CheckRegistered() const {
 }
 
 Result<api::Registration> InProcessCoordinator::Register(
-    const std::string& client_name, const api::ClientCapabilities& capabilities) {
-  Result<api::Registration> r = engine_->Register(client_name, capabilities);
+    const std::string& client_name, const api::ClientCapabilities& capabilities,
+    const std::string& enrollment_secret) {
+  MURMUR_ASSIGN_OR_RETURN(std::string credential,
+                          CredentialFromEnrollmentSecret(enrollment_secret));
+  Result<api::Registration> r = engine_->Register(client_name, capabilities, credential);
   if (!r.ok()) return r.status();
   client_id_ = r->client_id;
   token_ = r->token;

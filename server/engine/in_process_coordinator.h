@@ -24,7 +24,8 @@ class InProcessCoordinator final : public api::CoordinatorApi {
   explicit InProcessCoordinator(RoundEngine* engine);
 
   Result<api::Registration> Register(const std::string& client_name,
-                                     const api::ClientCapabilities& capabilities) override;
+                                     const api::ClientCapabilities& capabilities,
+                                     const std::string& enrollment_secret) override;
   Result<api::CheckInDecision> CheckIn(uint32_t intended_local_steps,
                                        uint64_t have_version) override;
   Result<api::PulledModel> PullModel(uint64_t version) override;

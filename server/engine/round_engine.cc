@@ -164,12 +164,13 @@ void RoundEngine::WakeWorkerLocked() {
 }
 
 Result<Registration> RoundEngine::Register(const std::string& client_name,
-                                           const ClientCapabilities& caps) {
+                                           const ClientCapabilities& caps,
+                                           const std::string& credential) {
   const double now = clock_->NowSeconds();
   std::lock_guard<std::mutex> lock(mu_);
   const std::string token = NewTokenLocked();
-  MURMUR_ASSIGN_OR_RETURN(uint64_t id,
-                          core_->Register(client_name, caps, TokenDigest(token), now));
+  MURMUR_ASSIGN_OR_RETURN(
+      uint64_t id, core_->Register(client_name, caps, TokenDigest(token), now, credential));
   WakeWorkerLocked();  // the client record goes to the store
   return Registration{id, token, core_->version(), current_->bytes.size()};
 }

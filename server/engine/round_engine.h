@@ -99,7 +99,11 @@ class RoundEngine {
   RoundEngine(const RoundEngine&) = delete;
   RoundEngine& operator=(const RoundEngine&) = delete;
 
-  Result<Registration> Register(const std::string& client_name, const ClientCapabilities& caps);
+  // `credential` (client_credential.h) binds the name on its first
+  // registration; later ones must present the same one (RoundCore::Register:
+  // PERMISSION_DENIED otherwise, and the bound client's session stays valid).
+  Result<Registration> Register(const std::string& client_name, const ClientCapabilities& caps,
+                                const std::string& credential = "");
   Result<CheckInDecision> CheckIn(uint64_t client_id, const std::string& token,
                                   uint32_t intended_local_steps);
   // Current version when `version` is 0; NotFound for a version no longer kept.

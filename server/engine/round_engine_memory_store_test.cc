@@ -38,7 +38,10 @@ TensorList RunSchedule(store::Store* store, const EngineConfig& cfg, const std::
   EXPECT_TRUE(engine.ok()) << engine.status().ToString();
   if (!engine.ok()) return {};
   std::vector<Registration> regs;
-  for (int c = 0; c < 4; ++c) regs.push_back(*(*engine)->Register("c" + std::to_string(c), {}));
+  for (int c = 0; c < 4; ++c) {
+    const std::string name = "c" + std::to_string(c);
+    regs.push_back(*(*engine)->Register(name, {}, "secret-" + name));
+  }
   int step = 0;
   for (int round = 0; round < 6; ++round) {
     for (int c = 0; c < 4; ++c) {

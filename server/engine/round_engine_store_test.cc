@@ -74,7 +74,10 @@ TensorList RunSchedule(const std::string& dir, const EngineConfig& cfg,
   auto h = std::make_unique<EngineWithStore>(dir, cfg, &clock);
   EXPECT_TRUE(h->status_.ok()) << h->status_.ToString();
   std::vector<Registration> regs;
-  for (int c = 0; c < 4; ++c) regs.push_back(*h->engine->Register("c" + std::to_string(c), {}));
+  for (int c = 0; c < 4; ++c) {
+    const std::string name = "c" + std::to_string(c);
+    regs.push_back(*h->engine->Register(name, {}, "secret-" + name));
+  }
   int step = 0;
   for (int round = 0; round < 6; ++round) {
     for (int c = 0; c < 4; ++c) {
@@ -142,7 +145,7 @@ TEST(EngineStoreTest, EveryAttemptIsRecordedWithItsReason) {
   EngineWithStore h(dir.path(), {.updates_per_round = 2}, &clock);
   ASSERT_TRUE(h.status_.ok()) << h.status_.ToString();
   RoundEngine& e = *h.engine;
-  Registration a = *e.Register("a", {}), b = *e.Register("b", {});
+  Registration a = *e.Register("a", {}, "secret-a"), b = *e.Register("b", {}, "secret-b");
   Registration forged = a;
   forged.token = "nope";
   EXPECT_EQ(e.SubmitUpdate(Meta(forged, 1), Delta(1, 0, 0)).reason, RejectReason::kBadToken);
@@ -187,8 +190,8 @@ TEST(EngineStoreTest, ExactlyOnceAcrossARestart) {
   Registration a, b;
   {
     EngineWithStore h(dir.path(), cfg, &clock);
-    a = *h.engine->Register("a", {});
-    b = *h.engine->Register("b", {});
+    a = *h.engine->Register("a", {}, "secret-a");
+    b = *h.engine->Register("b", {}, "secret-b");
     (void)h.engine->CheckIn(a.client_id, a.token, 2);
     (void)h.engine->CheckIn(b.client_id, b.token, 2);
     ASSERT_TRUE(h.engine->SubmitUpdate(Meta(a, 1), Delta(1, 0, 0)).accepted);
@@ -217,8 +220,8 @@ TEST(EngineStoreTest, ALostAcknowledgementIsAnsweredAcceptedAfterARestartWhateve
   Registration a, b;
   {
     EngineWithStore h(dir.path(), cfg, &clock);
-    a = *h.engine->Register("a", {});
-    b = *h.engine->Register("b", {});
+    a = *h.engine->Register("a", {}, "secret-a");
+    b = *h.engine->Register("b", {}, "secret-b");
     (void)h.engine->CheckIn(a.client_id, a.token, 2);
     ASSERT_TRUE(h.engine->SubmitUpdate(Meta(a, 1), Delta(1, 0, 0)).accepted);  // version 2
     for (uint64_t v = 2; v < 5; ++v) {
@@ -255,7 +258,7 @@ TEST(EngineStoreTest, ATransientStoreFailureIsRetriedAndTheEngineKeepsServing) {
   cfg.store_retry_s = 30;
   EngineWithStore h(dir.path(), cfg, &clock);
   RoundEngine& e = *h.engine;
-  Registration a = *e.Register("a", {}), b = *e.Register("b", {});
+  Registration a = *e.Register("a", {}, "secret-a"), b = *e.Register("b", {}, "secret-b");
   (void)e.CheckIn(a.client_id, a.token, 2);
   (void)e.CheckIn(b.client_id, b.token, 2);
   ASSERT_TRUE(e.SubmitUpdate(Meta(a, 1), Delta(1, 0, 0)).accepted);
@@ -283,8 +286,8 @@ TEST(EngineStoreTest, AStoreFailureStopsTheEngineAndLosesNothingCommitted) {
   {
     EngineWithStore h(dir.path(), cfg, &clock);
     RoundEngine& e = *h.engine;
-    a = *e.Register("a", {});
-    b = *e.Register("b", {});
+    a = *e.Register("a", {}, "secret-a");
+    b = *e.Register("b", {}, "secret-b");
     (void)e.CheckIn(a.client_id, a.token, 2);
     (void)e.CheckIn(b.client_id, b.token, 2);
     ASSERT_TRUE(e.SubmitUpdate(Meta(a, 1), Delta(1, 0, 0)).accepted);
@@ -355,7 +358,7 @@ TEST(EngineStoreTest, SessionTokensAreStoredOnlyAsDigestsAndStillWorkAfterAResta
   {
     EngineWithStore h(dir.path(), {.updates_per_round = 2}, &clock);
     ASSERT_TRUE(h.status_.ok()) << h.status_.ToString();
-    a = *h.engine->Register("a", {});
+    a = *h.engine->Register("a", {}, "secret-a");
     ASSERT_TRUE(h.engine->Flush().ok());
     const std::string bytes = AllBytesUnder(dir.path());
     EXPECT_EQ(bytes.find(a.token), std::string::npos) << "the session token is on disk";

@@ -49,7 +49,9 @@ class RoundEngineTest : public ::testing::Test {
     engine_ = std::move(*e);
   }
 
-  Registration Reg(const std::string& name) { return *engine_->Register(name, {}); }
+  Registration Reg(const std::string& name) {
+    return *engine_->Register(name, {}, "secret-" + name);
+  }
 
   std::string Delta(float w0, float w1, float b) {
     return *EncodeTensors({{"w", {2}, {w0, w1}}, {"b", {1}, {b}}});
@@ -427,7 +429,8 @@ TEST_F(RoundEngineTest, ManyThreadsEachUpdateCountedOnce) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      Registration r = *engine_->Register("t" + std::to_string(t), {});
+      Registration r =
+          *engine_->Register("t" + std::to_string(t), {}, "secret-t" + std::to_string(t));
       for (int i = 0; i < kEach; ++i) {
         CheckInDecision d = *engine_->CheckIn(r.client_id, r.token, 2);
         UpdateOutcome o = engine_->SubmitUpdate(Meta(r, d.model_version),

@@ -1,8 +1,15 @@
 #include "server/service/coordinator_service.h"
 
+#include <fmt/format.h>
+#include <grpc/grpc_security_constants.h>
+
 #include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "common/logging.h"
+#include "server/engine/client_credential.h"
 #include "server/service/grpc_status.h"
 #include "server/service/pull_model_reactor.h"
 #include "server/service/push_update_reactor.h"
@@ -23,6 +30,28 @@ grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, const grp
   return reactor;
 }
 
+// The credential a Register binds the name to: over mTLS (a verified client
+// certificate) its common name, which must equal the name; otherwise the
+// request's enrollment secret.
+Result<std::string> RegisterCredential(const grpc::CallbackServerContext& context,
+                                       const v1::RegisterRequest& request) {
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
+    return CredentialFromEnrollmentSecret(request.enrollment_secret());
+  }
+  const std::vector<grpc::string_ref> cns = auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
+  if (cns.empty()) {
+    return PermissionDeniedError("the client certificate has no common name to bind the name to");
+  }
+  const std::string cn(cns.front().data(), cns.front().size());
+  if (cn != request.client_name()) {
+    return PermissionDeniedError(
+        fmt::format("client name '{}' does not match the client certificate's common name '{}'",
+                    request.client_name(), cn));
+  }
+  return CredentialFromCertificate(cn);
+}
+
 }  // namespace
 
 CoordinatorService::CoordinatorService(RoundEngine* engine, ServiceOptions options)
@@ -38,8 +67,20 @@ grpc::ServerUnaryReactor* CoordinatorService::Register(grpc::CallbackServerConte
   caps.memory_bytes = request->capabilities().memory_bytes();
   caps.num_samples = request->capabilities().num_samples();
   caps.max_local_steps = request->capabilities().max_local_steps();
-  Result<Registration> r = engine_->Register(request->client_name(), caps);
-  if (!r.ok()) return Answer(context, ToGrpcStatus(r.status()));
+  Result<std::string> credential = RegisterCredential(*context, *request);
+  if (!credential.ok()) {
+    log::Info("registration refused",
+              {{"name", request->client_name()}, {"reason", credential.status().message()}});
+    return Answer(context, ToGrpcStatus(credential.status()));
+  }
+  Result<Registration> r = engine_->Register(request->client_name(), caps, *credential);
+  if (!r.ok()) {
+    if (r.status().code() == StatusCode::kPermissionDenied) {
+      log::Warn("registration refused: name bound to another credential",
+                {{"name", request->client_name()}, {"peer", context->peer()}});
+    }
+    return Answer(context, ToGrpcStatus(r.status()));
+  }
   response->set_client_id(r->client_id);
   response->set_session_token(r->token);
   response->set_model_version(r->model_version);

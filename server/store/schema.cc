@@ -118,6 +118,10 @@ CREATE TABLE job_settings (
   value TEXT NOT NULL
 );
 )sql"},
+    // v6
+    MigrationStep{R"sql(
+ALTER TABLE clients ADD COLUMN credential_sha256 TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 Status HashStoredTokens(SqliteDb& db) {

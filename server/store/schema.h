@@ -19,6 +19,9 @@
 //       hashed in the same transaction
 //   v5  job_settings (key/value: the job's settings saved with its state);
 //       an upgraded store has none
+//   v6  clients.credential_sha256: the SHA-256 of the credential a client's
+//       name is bound to (enrollment secret or mTLS subject); existing rows
+//       get '' (unbound: their next registration with a credential binds it)
 //
 // Pure functions over a connection; the caller serializes use of `db`.
 #pragma once
@@ -30,7 +33,7 @@
 
 namespace murmur::server::store {
 
-inline constexpr int kCurrentSchemaVersion = 5;
+inline constexpr int kCurrentSchemaVersion = 6;
 
 // PRAGMA user_version.
 Result<int> SchemaVersion(SqliteDb& db);

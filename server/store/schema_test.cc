@@ -140,7 +140,7 @@ INSERT INTO strategy_state VALUES (1, 'fedau', 1, x'');
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   {
     auto db = SqliteDb::Open(dir.Sub("murmur.db"), {});
-    EXPECT_EQ(*SchemaVersion(*db), 5);
+    EXPECT_EQ(*SchemaVersion(*db), kCurrentSchemaVersion);
   }
   auto rec = (*store)->Recover(SpecOf(model), 0);
   ASSERT_TRUE(rec.ok()) << rec.status().ToString();
@@ -154,6 +154,59 @@ INSERT INTO strategy_state VALUES (1, 'fedau', 1, x'');
   auto reopened = SqliteStore::Open({.dir = dir.path()});
   ASSERT_TRUE(reopened.ok());
   EXPECT_EQ((*reopened)->Recover(SpecOf(model), 0)->settings, (JobSettings{{"mode", "async"}}));
+  EXPECT_EQ(*(*reopened)->IntegrityCheck(), "ok");
+}
+
+// A store from before identity binding (schema v5) upgrades to v6: its
+// clients come back unbound (empty credential digest), keep their session
+// token digest, and a later write binds a credential durably.
+TEST(SchemaTest, UpgradesAVersionFiveStoreWithUnboundClients) {
+  TestTempDir dir;
+  const TensorList model = {{"w", {2}, {0.25f, -1.5f}}};
+  ASSERT_TRUE(MakeDirs(dir.Sub("checkpoints")).ok());
+  EncodedCheckpoint ckpt = *EncodeCheckpoint(model);
+  ASSERT_TRUE(WriteFileAtomically(dir.Sub("checkpoints/v0000000001.mrmt"), ckpt.bytes).ok());
+  {
+    auto db = SqliteDb::Open(dir.Sub("murmur.db"), {});
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(Migrate(*db, 5).ok());
+    ASSERT_TRUE(db->Exec(R"sql(
+INSERT INTO meta VALUES ('created_at_s', '2.5'), ('strategy', 'fedau');
+INSERT INTO clients (client_id, name, token_sha256, registered_at_s, registered_version,
+                     last_seen_s) VALUES (1, 'alice', 'digest-a', 2.5, 1, 3.0);
+INSERT INTO strategy_state VALUES (1, 'fedau', 1, x'');
+)sql").ok());
+    auto ck = *db->Prepare(
+        "INSERT INTO checkpoints (version, path, bytes, checksum, created_at_s) "
+        "VALUES (1, 'checkpoints/v0000000001.mrmt', ?, ?, 2.5)");
+    ASSERT_TRUE(ck.BindInt64(1, static_cast<int64_t>(ckpt.bytes.size()))
+                    .BindUint64(2, ckpt.checksum)
+                    .Run()
+                    .ok());
+    // Not in v5.
+    EXPECT_FALSE(db->QueryInt64("SELECT count(credential_sha256) FROM clients").ok());
+  }
+  auto store = SqliteStore::Open({.dir = dir.path()});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  {
+    auto db = SqliteDb::Open(dir.Sub("murmur.db"), {});
+    EXPECT_EQ(*SchemaVersion(*db), 6);
+  }
+  auto rec = (*store)->Recover(SpecOf(model), 0);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  ASSERT_EQ(rec->clients.size(), 1u);
+  EXPECT_EQ(rec->clients[0].token_sha256, "digest-a");
+  EXPECT_EQ(rec->clients[0].credential_sha256, "");  // unbound
+  ClientRecord bound = rec->clients[0];
+  bound.credential_sha256 = TokenDigest("secret-alice");
+  ASSERT_TRUE((*store)->Write({.clients = {bound}}).ok());
+  store->reset();
+  auto reopened = SqliteStore::Open({.dir = dir.path()});
+  ASSERT_TRUE(reopened.ok());
+  auto again = (*reopened)->Recover(SpecOf(model), 0);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_EQ(again->clients.size(), 1u);
+  EXPECT_EQ(again->clients[0].credential_sha256, TokenDigest("secret-alice"));
   EXPECT_EQ(*(*reopened)->IntegrityCheck(), "ok");
 }
 

@@ -342,12 +342,13 @@ Status SqliteStore::WriteInTransaction(const WriteBatch& batch, const Checkpoint
     MURMUR_ASSIGN_OR_RETURN(
         SqliteStatement * st,
         Writer(fmt::format(
-            "INSERT INTO clients ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO clients ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, "
             "token_sha256 = excluded.token_sha256, device = excluded.device, "
             "memory_bytes = excluded.memory_bytes, num_samples = excluded.num_samples, "
             "max_local_steps = excluded.max_local_steps, "
-            "left_at_s = excluded.left_at_s, last_seen_s = excluded.last_seen_s",
+            "left_at_s = excluded.left_at_s, last_seen_s = excluded.last_seen_s, "
+            "credential_sha256 = excluded.credential_sha256",
             kClientColumns)));
     for (const ClientRecord& c : batch.clients) {
       st->Reset();
@@ -361,7 +362,8 @@ Status SqliteStore::WriteInTransaction(const WriteBatch& batch, const Checkpoint
           .BindDouble(8, c.registered_at_s)
           .BindUint64(9, c.registered_version)
           .BindDoubleOrNull(10, c.left ? std::optional<double>(c.left_at_s) : std::nullopt)
-          .BindDouble(11, c.last_seen_s);
+          .BindDouble(11, c.last_seen_s)
+          .BindText(12, c.credential_sha256);
       MURMUR_RETURN_IF_ERROR(st->Run());
     }
   }

@@ -18,7 +18,7 @@ const std::string_view kParticipationColumnsP =
     "p.received_at_s, p.recorded_at_s, p.payload_checksum, p.local_lr";
 const std::string_view kClientColumns =
     "client_id, name, token_sha256, device, memory_bytes, num_samples, max_local_steps, "
-    "registered_at_s, registered_version, left_at_s, last_seen_s";
+    "registered_at_s, registered_version, left_at_s, last_seen_s, credential_sha256";
 
 ParticipationRecord ReadParticipationRow(const SqliteStatement& st, int c) {
   ParticipationRecord p;
@@ -55,6 +55,7 @@ ClientRecord ReadClientRow(const SqliteStatement& st) {
   c.left = !st.ColumnIsNull(9);
   c.left_at_s = c.left ? st.ColumnDouble(9) : 0;
   c.last_seen_s = st.ColumnIsNull(10) ? c.registered_at_s : st.ColumnDouble(10);
+  c.credential_sha256 = st.ColumnText(11);
   return c;
 }
 

@@ -26,7 +26,7 @@ extern const std::string_view kParticipationColumns;
 extern const std::string_view kParticipationColumnsP;
 ParticipationRecord ReadParticipationRow(const SqliteStatement& st, int first_col);
 
-// The 11 client columns, in ReadClientRow's order.
+// The 12 client columns, in ReadClientRow's order.
 extern const std::string_view kClientColumns;
 ClientRecord ReadClientRow(const SqliteStatement& st);
 

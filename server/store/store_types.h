@@ -24,6 +24,9 @@ struct ClientRecord {
   uint64_t client_id = 0;
   std::string name;
   std::string token_sha256;  // TokenDigest of the current session token (never the token)
+  // TokenDigest of the credential the name is bound to (enrollment secret or
+  // mTLS certificate subject); empty: not bound yet (registered before v6).
+  std::string credential_sha256;
   std::string device;
   uint64_t memory_bytes = 0;
   uint64_t num_samples = 0;
