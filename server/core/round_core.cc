@@ -39,6 +39,20 @@ EngineConfig WithDefaults(EngineConfig c) {
 
 }  // namespace
 
+ValidatedUpdate MakeValidatedUpdate(const UpdateMeta& meta, std::string payload,
+                                    uint64_t checksum, TensorList delta, double received_at_s,
+                                    Ticket ticket, bool keep_payload) {
+  ValidatedUpdate u;
+  u.meta = meta;
+  u.meta.token.clear();
+  u.checksum = checksum;
+  if (keep_payload) u.payload = std::move(payload);
+  u.delta = std::move(delta);
+  u.received_at_s = received_at_s;
+  u.ticket = ticket;
+  return u;
+}
+
 Result<strategy::Step> RoundJob::Run() const {
   strategy::RoundInput in;
   in.round = round;
@@ -383,19 +397,9 @@ std::optional<UpdateOutcome> RoundCore::Admit(const UpdateMeta& meta, uint64_t p
                      auth.message(), 0);
   }
   ClientState& c = clients_[meta.client_id];
-  // A retry of an update that was accepted (its acknowledgement was lost, say
-  // in a crash between commit and reply) is answered as it was, whatever its
-  // age: the history holds it as accepted.
-  if (auto it = accepted_keys_.find({meta.client_id, meta.base_version, payload_checksum});
-      it != accepted_keys_.end() && payload_checksum != 0) {
+  if (std::optional<UpdateOutcome> retry = AnswerRetry(meta, payload_checksum)) {
     EndCheckIn(c);
-    UpdateOutcome o;
-    o.accepted = true;
-    o.round_version = it->second;
-    o.staleness = version_ >= meta.base_version ? version_ - meta.base_version : 0;
-    o.message = fmt::format("already accepted into round {} (a retry of the same update)",
-                            it->second);
-    return o;
+    return retry;
   }
   if (AtMaxRounds()) {
     EndCheckIn(c);
@@ -451,6 +455,23 @@ std::optional<UpdateOutcome> RoundCore::Admit(const UpdateMeta& meta, uint64_t p
   return std::nullopt;
 }
 
+std::optional<UpdateOutcome> RoundCore::AnswerRetry(const UpdateMeta& meta,
+                                                    uint64_t payload_checksum) const {
+  // A retry of an update that was accepted (its acknowledgement was lost, say
+  // in a crash between commit and reply) is answered as it was, whatever its
+  // age: the history holds it as accepted.
+  if (payload_checksum == 0) return std::nullopt;
+  auto it = accepted_keys_.find({meta.client_id, meta.base_version, payload_checksum});
+  if (it == accepted_keys_.end()) return std::nullopt;
+  UpdateOutcome o;
+  o.accepted = true;
+  o.round_version = it->second;
+  o.staleness = version_ >= meta.base_version ? version_ - meta.base_version : 0;
+  o.message = fmt::format("already accepted into round {} (a retry of the same update)",
+                          it->second);
+  return o;
+}
+
 std::optional<UpdateOutcome> RoundCore::OnPayloadChecked(const UpdateMeta& meta,
                                                          const PayloadCheck& check, double now_s) {
   if (check.reason != RejectReason::kNone) {
@@ -485,6 +506,12 @@ void RoundCore::Submit(ValidatedUpdate u, double now_s) {
   auto reject = [&](RejectReason reason, std::string message, uint64_t staleness) {
     Reject(m, u.received_at_s, reason, std::move(message), staleness, u.ticket);
   };
+  // The same update sent twice before the first was recorded: the second is
+  // answered exactly as a later retry would be (Admit could not know yet).
+  if (std::optional<UpdateOutcome> retry = AnswerRetry(m, u.checksum)) {
+    pending_.acks.push_back({u.ticket, std::move(*retry), /*retry=*/true});
+    return;
+  }
   if (AtMaxRounds()) return reject(RejectReason::kFinished, "the job has finished", 0);
   if (m.base_version > version_) {
     return reject(RejectReason::kMalformed,
@@ -502,13 +529,6 @@ void RoundCore::Submit(ValidatedUpdate u, double now_s) {
                   staleness);
   }
   const auto key = std::make_tuple(m.client_id, m.base_version, u.checksum);
-  if (auto it = accepted_keys_.find(key); it != accepted_keys_.end()) {
-    return reject(RejectReason::kDuplicate,
-                  fmt::format("an identical update (client {}, base version {}, same payload) "
-                              "was already accepted into round {}",
-                              m.client_id, m.base_version, it->second),
-                  staleness);
-  }
   if (one_update_per_client_) {
     for (const Buffered& p : buffer_) {
       if (p.record.client_id != m.client_id) continue;
@@ -595,10 +615,12 @@ std::optional<RoundJob> RoundCore::TakeRoundJob() {
   job.updates.reserve(buffer_.size());
   // Clients that left after their update was buffered still count this round.
   std::set<uint64_t> ids = members_;
-  for (const Buffered& p : buffer_) {
+  // The deltas move into the job: once a round is due, the buffer is only
+  // read for its records (the commit clears it; a failure stops the core).
+  for (Buffered& p : buffer_) {
     const store::ParticipationRecord& r = p.record;
     job.updates.push_back({.client_id = r.client_id,
-                           .delta = p.delta,
+                           .delta = std::move(p.delta),
                            .local_steps = r.local_steps,
                            .num_samples = r.num_samples,
                            .base_version = r.base_version,
@@ -680,6 +702,7 @@ PendingWrite RoundCore::TakePendingWrite() {
 Committed RoundCore::OnWriteCommitted(PendingWrite w) {
   Committed out;
   for (const Ack& a : w.acks) {
+    if (a.retry) continue;
     if (a.outcome.accepted) {
       ++accepted_total_;
     } else {
@@ -707,7 +730,7 @@ std::vector<Ack> RoundCore::OnWriteFailed(PendingWrite w, const Status& why) {
   job_out_ = false;
   // Nothing of the write was recorded: say so to every waiting client.
   for (Ack& a : w.acks) {
-    if (a.outcome.accepted) {
+    if (a.outcome.accepted && !a.retry) {
       a.outcome = Rejection(RejectReason::kInternal,
                             "the update could not be recorded (" + why.message() + ")", 0);
     }

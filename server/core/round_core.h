@@ -78,9 +78,16 @@ struct ValidatedUpdate {
   Ticket ticket = 0;
 };
 
+// The update to Submit once its payload passed the checks: the token is
+// dropped, and the payload is kept only when there is a history to store it.
+ValidatedUpdate MakeValidatedUpdate(const UpdateMeta& meta, std::string payload,
+                                    uint64_t checksum, TensorList delta, double received_at_s,
+                                    Ticket ticket, bool keep_payload);
+
 struct Ack {
   Ticket ticket = 0;
   UpdateOutcome outcome;
+  bool retry = false;  // the answer to a resent accepted update: recorded and counted before
 };
 
 // A round ready to aggregate: everything the strategy needs, owned by the job.
@@ -176,7 +183,8 @@ class RoundCore {
   // ---- round inputs (never while a round job is out) ----
   void Submit(ValidatedUpdate update, double now_s);
   void Tick(double now_s);
-  // A round that must close now (buffer full, all reported, deadline).
+  // A round that must close now (buffer full, all reported, deadline). The
+  // buffered deltas move into the job (no copy of m models per round).
   std::optional<RoundJob> TakeRoundJob();
   // Failed aggregation: fail-stop (what was accepted is still written).
   void FinishRound(const RoundJob& job, Result<strategy::Step> step, double now_s);
@@ -226,6 +234,8 @@ class RoundCore {
 
   store::ClientRecord RecordOf(uint64_t id, const ClientState& c, double now_s) const;
   void EndCheckIn(ClientState& c);
+  // Accepted (with its round) when this exact update was accepted before.
+  std::optional<UpdateOutcome> AnswerRetry(const UpdateMeta& meta, uint64_t payload_checksum) const;
   void Reject(const UpdateMeta& meta, double received_at_s, RejectReason reason,
               std::string message, uint64_t staleness, std::optional<Ticket> ticket);
   bool AtMaxRounds() const;

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "common/checksum.h"
 #include "common/token_digest.h"
 #include "server/engine/core_driver.h"
 #include "server/store/memory_store.h"
@@ -349,6 +350,32 @@ TEST_F(RoundCoreTest, ARetryOfAnAcceptedUpdateIsAnsweredAcceptedWhateverItsAge) 
   o = driver_->Offer(Meta(a, 1), Delta(2, 0, 0), now_, 51);
   ASSERT_TRUE(o);
   EXPECT_EQ(o->reason, RejectReason::kTooStale);
+}
+
+TEST_F(RoundCoreTest, TheSameUpdateSentTwiceBeforeItIsRecordedIsAcceptedOnce) {
+  Make({.updates_per_round = 4});
+  Client a = Reg("a");
+  const std::string payload = Delta(1, 0, 0);
+  const uint64_t checksum = Xxh3(payload);
+  // Both pass admission before either is recorded (two sends in flight).
+  ASSERT_TRUE(core_->CheckIn(a.id, a.token, 2, now_).ok());
+  ASSERT_FALSE(core_->Admit(Meta(a, 1), checksum, std::nullopt, now_));
+  ASSERT_TRUE(core_->CheckIn(a.id, a.token, 2, now_).ok());
+  ASSERT_FALSE(core_->Admit(Meta(a, 1), checksum, std::nullopt, now_));
+  for (Ticket t : {Ticket{1}, Ticket{2}}) {
+    PayloadCheck check = CheckUpdatePayload(payload, core_->spec(), 1 << 20, 1e6);
+    core_->Submit(MakeValidatedUpdate(Meta(a, 1), payload, checksum, std::move(check.delta),
+                                      now_, t, true),
+                  now_);
+  }
+  Settled s = driver_->Settle(now_);
+  ASSERT_EQ(s.acks.size(), 2u);
+  EXPECT_TRUE(s.acks[0].outcome.accepted);
+  EXPECT_TRUE(s.acks[1].outcome.accepted) << s.acks[1].outcome.message;
+  EXPECT_EQ(s.acks[1].outcome.round_version, s.acks[0].outcome.round_version);
+  EXPECT_NE(s.acks[1].outcome.message.find("already accepted"), std::string::npos);
+  EXPECT_EQ(core_->Counters().buffered_updates, 1u);
+  EXPECT_EQ(core_->Counters().accepted_updates, 1u) << "the retry is not counted again";
 }
 
 TEST_F(RoundCoreTest, ANonFiniteLossIsRejectedAndNeverStopsTheCore) {

@@ -17,15 +17,9 @@ std::optional<UpdateOutcome> CoreDriver::Offer(const UpdateMeta& meta, std::stri
   if (std::optional<UpdateOutcome> rejected = core_->OnPayloadChecked(meta, check, now_s)) {
     return rejected;
   }
-  ValidatedUpdate u;
-  u.meta = meta;
-  u.meta.token.clear();
-  u.checksum = checksum;
-  if (store_ != nullptr) u.payload = std::move(payload);
-  u.delta = std::move(check.delta);
-  u.received_at_s = now_s;
-  u.ticket = ticket;
-  core_->Submit(std::move(u), now_s);
+  core_->Submit(MakeValidatedUpdate(meta, std::move(payload), checksum, std::move(check.delta),
+                                    now_s, ticket, store_ != nullptr),
+                now_s);
   return std::nullopt;
 }
 

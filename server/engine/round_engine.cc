@@ -280,13 +280,8 @@ void RoundEngine::SubmitUpdateAsync(const UpdateMeta& meta, std::string payload,
     return;
   }
   QueuedUpdate q;
-  q.update.meta = meta;
-  q.update.meta.token.clear();
-  q.update.checksum = checksum;
-  if (store_ != nullptr) q.update.payload = std::move(payload);
-  q.update.delta = std::move(check.delta);
-  q.update.received_at_s = now;
-  q.update.ticket = next_ticket_++;
+  q.update = core::MakeValidatedUpdate(meta, std::move(payload), checksum, std::move(check.delta),
+                                      now, next_ticket_++, store_ != nullptr);
   q.reserved_bytes = reserved_bytes;  // released by the worker when it takes the item
   waiting_.emplace(q.update.ticket, std::move(done));
   queue_.push_back(std::move(q));

@@ -108,9 +108,6 @@ void RoundEngine::Commit(core::PendingWrite write, SnapshotPtr snapshot) {
         observer = observer_;
       }
     }
-    if (!core_->health().ok() && written.ok() && !round) {
-      // An aggregation failure stopped the core; what it accepted is durable.
-    }
     for (core::Ack& a : acks) {
       auto it = waiting_.find(a.ticket);
       if (it == waiting_.end()) continue;

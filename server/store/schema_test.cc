@@ -1,5 +1,6 @@
 #include "server/store/schema.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "common/codec/tensor_codec.h"
@@ -109,32 +110,44 @@ INSERT INTO strategy_state VALUES (1, 'fedavg_participants', 3, x'');
   EXPECT_EQ(*(*store)->IntegrityCheck(), "ok");
 }
 
+// A store at schema `version` as an older release left it: version 1 of
+// `model` committed (checkpoint file and row), strategy fedau, one client
+// 'alice' whose session token digest is `token_sha256`. Returns the open
+// database for checks of that old schema.
+void WriteOldStore(const TestTempDir& dir, int version, const TensorList& model,
+                   const std::string& token_sha256, SqliteDb* out) {
+  ASSERT_TRUE(MakeDirs(dir.Sub("checkpoints")).ok());
+  EncodedCheckpoint ckpt = *EncodeCheckpoint(model);
+  ASSERT_TRUE(WriteFileAtomically(dir.Sub("checkpoints/v0000000001.mrmt"), ckpt.bytes).ok());
+  auto db = SqliteDb::Open(dir.Sub("murmur.db"), {});
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(Migrate(*db, version).ok());
+  ASSERT_TRUE(db->Exec(fmt::format(R"sql(
+INSERT INTO meta VALUES ('created_at_s', '2.5'), ('strategy', 'fedau');
+INSERT INTO clients (client_id, name, token_sha256, registered_at_s, registered_version,
+                     last_seen_s) VALUES (1, 'alice', '{}', 2.5, 1, 3.0);
+INSERT INTO strategy_state VALUES (1, 'fedau', 1, x'');
+)sql", token_sha256)).ok());
+  auto ck = *db->Prepare(
+      "INSERT INTO checkpoints (version, path, bytes, checksum, created_at_s) "
+      "VALUES (1, 'checkpoints/v0000000001.mrmt', ?, ?, 2.5)");
+  ASSERT_TRUE(ck.BindInt64(1, static_cast<int64_t>(ckpt.bytes.size()))
+                  .BindUint64(2, ckpt.checksum)
+                  .Run()
+                  .ok());
+  *out = std::move(*db);
+}
+
 // A store written by the previous release (schema v4, before job settings)
 // upgrades to v5 with no settings, resumes, and can then save some.
 TEST(SchemaTest, UpgradesAVersionFourStoreWithNoSettings) {
   TestTempDir dir;
   const TensorList model = {{"w", {2}, {0.25f, -1.5f}}};
-  ASSERT_TRUE(MakeDirs(dir.Sub("checkpoints")).ok());
-  EncodedCheckpoint ckpt = *EncodeCheckpoint(model);
-  ASSERT_TRUE(WriteFileAtomically(dir.Sub("checkpoints/v0000000001.mrmt"), ckpt.bytes).ok());
   {
-    auto db = SqliteDb::Open(dir.Sub("murmur.db"), {});
-    ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(Migrate(*db, 4).ok());
-    ASSERT_TRUE(db->Exec(R"sql(
-INSERT INTO meta VALUES ('created_at_s', '2.5'), ('strategy', 'fedau');
-INSERT INTO clients (client_id, name, token_sha256, registered_at_s, registered_version,
-                     last_seen_s) VALUES (1, 'alice', 'digest', 2.5, 1, 3.0);
-INSERT INTO strategy_state VALUES (1, 'fedau', 1, x'');
-)sql").ok());
-    auto ck = *db->Prepare(
-        "INSERT INTO checkpoints (version, path, bytes, checksum, created_at_s) "
-        "VALUES (1, 'checkpoints/v0000000001.mrmt', ?, ?, 2.5)");
-    ASSERT_TRUE(ck.BindInt64(1, static_cast<int64_t>(ckpt.bytes.size()))
-                    .BindUint64(2, ckpt.checksum)
-                    .Run()
-                    .ok());
-    EXPECT_FALSE(db->QueryInt64("SELECT count(*) FROM job_settings").ok());  // not in v4
+    SqliteDb db;
+    WriteOldStore(dir, 4, model, "digest", &db);
+    ASSERT_FALSE(HasFatalFailure());
+    EXPECT_FALSE(db.QueryInt64("SELECT count(*) FROM job_settings").ok());  // not in v4
   }
   auto store = SqliteStore::Open({.dir = dir.path()});
   ASSERT_TRUE(store.ok()) << store.status().ToString();
@@ -163,28 +176,12 @@ INSERT INTO strategy_state VALUES (1, 'fedau', 1, x'');
 TEST(SchemaTest, UpgradesAVersionFiveStoreWithUnboundClients) {
   TestTempDir dir;
   const TensorList model = {{"w", {2}, {0.25f, -1.5f}}};
-  ASSERT_TRUE(MakeDirs(dir.Sub("checkpoints")).ok());
-  EncodedCheckpoint ckpt = *EncodeCheckpoint(model);
-  ASSERT_TRUE(WriteFileAtomically(dir.Sub("checkpoints/v0000000001.mrmt"), ckpt.bytes).ok());
   {
-    auto db = SqliteDb::Open(dir.Sub("murmur.db"), {});
-    ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(Migrate(*db, 5).ok());
-    ASSERT_TRUE(db->Exec(R"sql(
-INSERT INTO meta VALUES ('created_at_s', '2.5'), ('strategy', 'fedau');
-INSERT INTO clients (client_id, name, token_sha256, registered_at_s, registered_version,
-                     last_seen_s) VALUES (1, 'alice', 'digest-a', 2.5, 1, 3.0);
-INSERT INTO strategy_state VALUES (1, 'fedau', 1, x'');
-)sql").ok());
-    auto ck = *db->Prepare(
-        "INSERT INTO checkpoints (version, path, bytes, checksum, created_at_s) "
-        "VALUES (1, 'checkpoints/v0000000001.mrmt', ?, ?, 2.5)");
-    ASSERT_TRUE(ck.BindInt64(1, static_cast<int64_t>(ckpt.bytes.size()))
-                    .BindUint64(2, ckpt.checksum)
-                    .Run()
-                    .ok());
+    SqliteDb db;
+    WriteOldStore(dir, 5, model, "digest-a", &db);
+    ASSERT_FALSE(HasFatalFailure());
     // Not in v5.
-    EXPECT_FALSE(db->QueryInt64("SELECT count(credential_sha256) FROM clients").ok());
+    EXPECT_FALSE(db.QueryInt64("SELECT count(credential_sha256) FROM clients").ok());
   }
   auto store = SqliteStore::Open({.dir = dir.path()});
   ASSERT_TRUE(store.ok()) << store.status().ToString();
