@@ -41,9 +41,11 @@ class Fd {
 
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  PosixWritableFile(std::string path, int fd, uint64_t size)
+      : path_(std::move(path)), fd_(fd), size_(size) {}
 
   const std::string& path() const override { return path_; }
+  uint64_t size() const override { return size_; }
 
   Status Append(std::string_view bytes) override {
     size_t done = 0;
@@ -54,7 +56,19 @@ class PosixWritableFile final : public WritableFile {
         return ErrnoError("cannot write", path_, errno);
       }
       done += static_cast<size_t>(n);
+      size_ += static_cast<uint64_t>(n);
     }
+    return Status();
+  }
+
+  Status Truncate(uint64_t size) override {
+    if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
+      return ErrnoError("cannot truncate", path_, errno);
+    }
+    if (::lseek(fd_.get(), static_cast<off_t>(size), SEEK_SET) < 0) {
+      return ErrnoError("cannot seek in", path_, errno);
+    }
+    size_ = size;
     return Status();
   }
 
@@ -72,6 +86,7 @@ class PosixWritableFile final : public WritableFile {
  private:
   std::string path_;
   Fd fd_;
+  uint64_t size_ = 0;
 };
 
 class Posix final : public FileOps {
@@ -79,7 +94,23 @@ class Posix final : public FileOps {
   Result<std::unique_ptr<WritableFile>> CreateFile(const std::string& path) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return ErrnoError("cannot create", path, errno);
-    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, 0));
+  }
+
+  Result<std::unique_ptr<WritableFile>> OpenForAppend(const std::string& path,
+                                                      bool* created) override {
+    *created = false;
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+      fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      *created = fd >= 0;
+    }
+    if (fd < 0) return ErrnoError("cannot open for appending", path, errno);
+    Fd owned(fd);
+    const off_t end = ::lseek(fd, 0, SEEK_END);
+    if (end < 0) return ErrnoError("cannot seek in", path, errno);
+    return std::unique_ptr<WritableFile>(
+        new PosixWritableFile(path, owned.release(), static_cast<uint64_t>(end)));
   }
 
   Status Rename(const std::string& from, const std::string& to) override {
@@ -128,6 +159,29 @@ class Posix final : public FileOps {
       done += static_cast<size_t>(n);
     }
     out.resize(done);
+    return out;
+  }
+
+  Result<std::string> ReadRange(const std::string& path, uint64_t offset,
+                                uint64_t length) override {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return ErrnoError("cannot open", path, errno);
+    std::string out;
+    out.resize(static_cast<size_t>(length));
+    size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = ::pread(fd.get(), out.data() + done, out.size() - done,
+                          static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoError("cannot read", path, errno);
+      }
+      if (n == 0) {
+        return DataLossError(fmt::format("{} ends at byte {}, before the {} bytes at offset {}",
+                                         path, offset + done, length, offset));
+      }
+      done += static_cast<size_t>(n);
+    }
     return out;
   }
 };

@@ -12,6 +12,7 @@
 // their own rule.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,10 +27,14 @@ class WritableFile {
  public:
   virtual ~WritableFile() = default;
   virtual const std::string& path() const = 0;
+  // Bytes in the file: its size when opened plus what Append wrote since.
+  virtual uint64_t size() const = 0;
   // Writes all of `bytes` at the end of the file (retries short writes).
   virtual Status Append(std::string_view bytes) = 0;
   // fsync: the data reaches stable storage.
   virtual Status Sync() = 0;
+  // Cuts the file back to `size` bytes (undoing a failed append).
+  virtual Status Truncate(uint64_t size) = 0;
   virtual Status Close() = 0;
 };
 
@@ -38,6 +43,10 @@ class FileOps {
   virtual ~FileOps() = default;
   // Creates `path`, or truncates it when it exists, for writing (mode 0644).
   virtual Result<std::unique_ptr<WritableFile>> CreateFile(const std::string& path) = 0;
+  // Opens `path` for appending at its end, creating it (mode 0644) when
+  // missing; `*created` says which.
+  virtual Result<std::unique_ptr<WritableFile>> OpenForAppend(const std::string& path,
+                                                              bool* created) = 0;
   // rename(2): atomically replaces `to`.
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   // fsync of the directory itself, so a rename in it is durable.
@@ -48,6 +57,9 @@ class FileOps {
   virtual Status MakeDirs(const std::string& dir) = 0;
   // The whole file.
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
+  // `length` bytes from `offset`; DATA_LOSS when the file is shorter.
+  virtual Result<std::string> ReadRange(const std::string& path, uint64_t offset,
+                                        uint64_t length) = 0;
 };
 
 // The real file system. Never null; lives for the whole process.

@@ -44,6 +44,11 @@ class RecordingFileOps final : public FileOps {
     File(RecordingFileOps* ops, std::unique_ptr<WritableFile> real)
         : ops_(ops), real_(std::move(real)) {}
     const std::string& path() const override { return real_->path(); }
+    uint64_t size() const override { return real_->size(); }
+    Status Truncate(uint64_t size) override {
+      MURMUR_RETURN_IF_ERROR(ops_->Maybe("truncate", path()));
+      return real_->Truncate(size);
+    }
     Status Append(std::string_view bytes) override {
       MURMUR_RETURN_IF_ERROR(ops_->Maybe("write", path()));
       return real_->Append(bytes);
@@ -67,6 +72,13 @@ class RecordingFileOps final : public FileOps {
     MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> real, real_->CreateFile(path));
     return std::unique_ptr<WritableFile>(new File(this, std::move(real)));
   }
+  Result<std::unique_ptr<WritableFile>> OpenForAppend(const std::string& path,
+                                                      bool* created) override {
+    MURMUR_RETURN_IF_ERROR(Maybe("open_append", path));
+    MURMUR_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> real,
+                            real_->OpenForAppend(path, created));
+    return std::unique_ptr<WritableFile>(new File(this, std::move(real)));
+  }
   Status Rename(const std::string& from, const std::string& to) override {
     MURMUR_RETURN_IF_ERROR(Maybe("rename", from + " -> " + to));
     return real_->Rename(from, to);
@@ -86,6 +98,11 @@ class RecordingFileOps final : public FileOps {
   Result<std::string> ReadFile(const std::string& path) override {
     MURMUR_RETURN_IF_ERROR(Maybe("read", path));
     return real_->ReadFile(path);
+  }
+  Result<std::string> ReadRange(const std::string& path, uint64_t offset,
+                                uint64_t length) override {
+    MURMUR_RETURN_IF_ERROR(Maybe("read", path));
+    return real_->ReadRange(path, offset, length);
   }
 
  private:
@@ -125,11 +142,62 @@ TEST(FileOpsTest, ACheckpointIsSyncedBeforeItsRenameAndTheDirectoryAfter) {
   WriteBatch b = BufferUpdates(1, 2, {1});
   b.round = Round(2, &next, {1});
   ASSERT_TRUE(s.Write(b).ok());
+  // The update's payload is not written: its round closes in the same batch.
   EXPECT_EQ(ops.events, ExpectedCheckpointWrite(s.CheckpointPath(2)));
-  // A batch without a round touches no file of ours.
+}
+
+TEST(FileOpsTest, BufferedPayloadsAreSyncedInTheirRoundsSegmentBeforeTheCommit) {
+  TestTempDir dir;
+  RecordingFileOps ops;
+  auto store = SqliteStore::Open({.dir = dir.path(), .file_ops = &ops});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  SqliteStore& s = **store;
+  ASSERT_TRUE(s.Initialize(Model(1), "fedau", 0).ok());
   ops.events.clear();
-  ASSERT_TRUE(s.Write(BufferUpdates(2, 3, {1})).ok());
-  EXPECT_TRUE(ops.events.empty());
+  ASSERT_TRUE(s.Write(BufferUpdates(1, 2, {1, 2})).ok());
+  const std::string seg = dir.Sub("payloads/round-0000000002.seg");
+  // A new segment: its name is synced once, then one fsync for the group.
+  EXPECT_EQ(ops.events, (std::vector<std::string>{"open_append " + seg,
+                                                  "fsync_dir " + dir.Sub("payloads"),
+                                                  "write " + seg, "write " + seg,
+                                                  "fsync " + seg}));
+  ops.events.clear();
+  ASSERT_TRUE(s.Write(BufferUpdates(3, 2, {3})).ok());  // the file stays open
+  EXPECT_EQ(ops.events, (std::vector<std::string>{"write " + seg, "fsync " + seg}));
+  // The round commit deletes the segment after its transaction.
+  TensorList next = Model(2);
+  WriteBatch close;
+  close.round = Round(2, &next, {1, 2, 3});
+  ops.events.clear();
+  ASSERT_TRUE(s.Write(close).ok());
+  EXPECT_EQ(ops.events.back(), "remove " + seg);
+  EXPECT_FALSE(std::filesystem::exists(seg));
+}
+
+TEST(FileOpsTest, AFailedPayloadSyncCommitsNothingAndARetryRecoversTheUpdates) {
+  TestTempDir dir;
+  RecordingFileOps ops;
+  {
+    auto store = SqliteStore::Open({.dir = dir.path(), .file_ops = &ops});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    SqliteStore& s = **store;
+    ASSERT_TRUE(s.Initialize(Model(1), "fedau", 0).ok());
+    ASSERT_TRUE(s.Write(BufferUpdates(1, 2, {1})).ok());
+    ops.fail_op = "fsync";
+    ops.fail_path = "round-";
+    WriteBatch b = BufferUpdates(2, 2, {2, 3});
+    Status st = s.Write(b);
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.message().find("round-0000000002.seg"), std::string::npos) << st.message();
+    EXPECT_EQ(s.ListParticipations(0, 0)->size(), 1u);  // the failed batch left no row
+    ASSERT_TRUE(s.Write(b).ok()) << "a retry of the same batch succeeds";
+  }
+  auto store = SqliteStore::Open({.dir = dir.path()});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto rec = (*store)->Recover(kSpec, 0);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  ASSERT_EQ(rec->buffer.size(), 3u);
+  for (uint64_t id = 1; id <= 3; ++id) EXPECT_EQ(rec->buffer[id - 1].payload, PayloadOf(id)) << id;
 }
 
 class CheckpointFailureTest : public ::testing::TestWithParam<const char*> {};

@@ -3,6 +3,7 @@
 // Recover returns the same state. The contract tests (store_contract_test.cc)
 // check both against expectations; this checks them against each other on
 // many more shapes of data.
+#include "common/checksum.h"
 #include "server/store/memory_store.h"
 
 #include <gtest/gtest.h>
@@ -110,8 +111,10 @@ TEST(InMemoryStoreTest, AnswersLikeSqliteOnASeededWorkload) {
         ParticipationRecord p =
             Accepted(ids, client, version + 1, pick(version > 2 ? version - 2 : 1, version));
         p.mean_loss = 1.0 / static_cast<double>(ids);
+        std::string payload = "payload-" + std::to_string(ids);
+        p.payload_checksum = Xxh3(payload);
         b.participations.push_back(p);
-        b.buffered_payloads.emplace_back(ids, "payload-" + std::to_string(ids));
+        b.buffered_payloads.emplace_back(ids, std::move(payload));
         open.push_back(ids);
       } else {
         b.participations.push_back(Rejected(ids, client, static_cast<int32_t>(pick(1, 5))));

@@ -122,6 +122,14 @@ CREATE TABLE job_settings (
     MigrationStep{R"sql(
 ALTER TABLE clients ADD COLUMN credential_sha256 TEXT NOT NULL DEFAULT '';
 )sql"},
+    // v7: payloads move to segment files (payload_segments.h); a row with a
+    // segment_round names its bytes there and holds an empty payload blob.
+    // Rows written before v7 keep their blob.
+    MigrationStep{R"sql(
+ALTER TABLE buffered_updates ADD COLUMN segment_round INTEGER;
+ALTER TABLE buffered_updates ADD COLUMN segment_offset INTEGER;
+ALTER TABLE buffered_updates ADD COLUMN payload_bytes INTEGER;
+)sql"},
 };
 
 Status HashStoredTokens(SqliteDb& db) {

@@ -33,7 +33,7 @@
 
 namespace murmur::server::store {
 
-inline constexpr int kCurrentSchemaVersion = 6;
+inline constexpr int kCurrentSchemaVersion = 7;
 
 // PRAGMA user_version.
 Result<int> SchemaVersion(SqliteDb& db);

@@ -187,7 +187,7 @@ TEST(SchemaTest, UpgradesAVersionFiveStoreWithUnboundClients) {
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   {
     auto db = SqliteDb::Open(dir.Sub("murmur.db"), {});
-    EXPECT_EQ(*SchemaVersion(*db), 6);
+    EXPECT_EQ(*SchemaVersion(*db), kCurrentSchemaVersion);
   }
   auto rec = (*store)->Recover(SpecOf(model), 0);
   ASSERT_TRUE(rec.ok()) << rec.status().ToString();

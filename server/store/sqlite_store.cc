@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <set>
 
+#include "common/checksum.h"
 #include "common/codec/tensor_codec.h"
 #include "server/store/checkpoint_file.h"
 #include "server/store/schema.h"
@@ -15,6 +16,7 @@ namespace murmur::server::store {
 namespace {
 
 constexpr std::string_view kDbName = "murmur.db";
+constexpr std::string_view kPayloadDir = "payloads";
 
 std::string SpecText(const ModelSpec& spec) {
   std::string s;
@@ -28,7 +30,9 @@ std::string SpecText(const ModelSpec& spec) {
 }  // namespace
 
 SqliteStore::SqliteStore(StoreOptions options)
-    : options_(std::move(options)), file_ops_(OrPosix(options_.file_ops)) {}
+    : options_(std::move(options)),
+      file_ops_(OrPosix(options_.file_ops)),
+      segments_(options_.dir + "/" + std::string(kPayloadDir), file_ops_) {}
 SqliteStore::~SqliteStore() = default;
 
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
@@ -52,6 +56,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const StoreOptions& optio
         MakeDirs(options.dir + "/" + std::string(kCheckpointDir), s->file_ops_));
   }
   MURMUR_RETURN_IF_ERROR(s->OpenConnections());
+  // Also for a store made before payload segments existed (schema v7). The
+  // parent's fsync makes the directory itself durable before a segment in
+  // it is named by a committed row.
+  const std::string payload_dir = options.dir + "/" + std::string(kPayloadDir);
+  if (!std::filesystem::is_directory(payload_dir)) {
+    MURMUR_RETURN_IF_ERROR(MakeDirs(payload_dir, s->file_ops_));
+    MURMUR_RETURN_IF_ERROR(s->file_ops_->SyncDir(options.dir));
+  }
   return s;
 }
 
@@ -201,13 +213,31 @@ Result<RecoveredState> SqliteStore::Recover(const ModelSpec& spec, uint64_t max_
     MURMUR_ASSIGN_OR_RETURN(
         SqliteStatement st,
         writer_.Prepare(fmt::format(
-            "SELECT {}, b.payload FROM participations p JOIN buffered_updates b ON "
-            "b.participation_id = p.id ORDER BY p.id",
+            "SELECT {}, b.payload, b.segment_round, b.segment_offset, b.payload_bytes FROM "
+            "participations p JOIN buffered_updates b ON b.participation_id = p.id ORDER BY p.id",
             kParticipationColumnsP)));
     while (true) {
       MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      BufferedUpdate u{ReadParticipationRow(st, 0), st.ColumnBlob(16)};
+      BufferedUpdate u{ReadParticipationRow(st, 0), {}};
+      if (st.ColumnIsNull(17)) {
+        u.payload = st.ColumnBlob(16);  // written before schema v7
+      } else {
+        const PayloadLocation where{st.ColumnUint64(17), st.ColumnUint64(18),
+                                    st.ColumnUint64(19)};
+        Result<std::string> bytes = segments_.Read(where);
+        if (!bytes.ok()) {
+          return bytes.status().WithContext(
+              fmt::format("{}: reading the payload of buffered update {}", db_path(), u.record.id));
+        }
+        u.payload = *std::move(bytes);
+        if (u.record.payload_checksum != 0 && Xxh3(u.payload) != u.record.payload_checksum) {
+          return DataLossError(fmt::format(
+              "{}: the payload of buffered update {} ({} bytes at offset {} of {}) does not "
+              "match its checksum",
+              db_path(), u.record.id, where.length, where.offset, segments_.PathOf(where.round)));
+        }
+      }
       if (!u.record.accepted || u.record.round_version != out.version + 1) {
         return DataLossError(fmt::format(
             "{}: buffered update {} is for round {} (accepted={}) but the open round is {}",
@@ -261,6 +291,7 @@ Result<RecoveredState> SqliteStore::Recover(const ModelSpec& spec, uint64_t max_
     }
   }
   MURMUR_RETURN_IF_ERROR(RemoveOrphanCheckpoints());
+  segments_.RemoveThrough(out.version);  // closed rounds' segments left by a crash
   return out;
 }
 
@@ -327,17 +358,51 @@ Status SqliteStore::Write(const WriteBatch& batch) {
     }
     MURMUR_ASSIGN_OR_RETURN(checkpoint, WriteCheckpointFile(r.round.version, *r.model));
   }
+  // The payloads are durable in their segment before the transaction that
+  // names them.
+  MURMUR_ASSIGN_OR_RETURN(std::vector<PayloadLocation> payloads, AppendPayloads(batch));
   std::vector<uint64_t> pruned;
   MURMUR_RETURN_IF_ERROR(InTransaction(
-      writer_, [&]() { return WriteInTransaction(batch, checkpoint, &pruned); }));
+      writer_, [&]() { return WriteInTransaction(batch, checkpoint, payloads, &pruned); }));
   // Committed: the rows already say these files are gone; removing them is
   // best effort (the next Open sweeps leftovers).
   for (uint64_t v : pruned) (void)file_ops_->Remove(CheckpointPath(v));
+  if (batch.round.has_value()) segments_.RemoveThrough(batch.round->round.version);
   return Status();
 }
 
+Result<std::vector<PayloadLocation>> SqliteStore::AppendPayloads(const WriteBatch& batch) {
+  if (batch.buffered_payloads.empty()) return std::vector<PayloadLocation>{};
+  std::map<uint64_t, uint64_t> round_of;  // participation id -> round it was accepted into
+  for (const ParticipationRecord& p : batch.participations) {
+    if (p.accepted) round_of[p.id] = p.round_version;
+  }
+  // A payload whose round this batch commits is never read again (the
+  // commit drops its round's buffer in the same transaction): not written.
+  const uint64_t closing = batch.round.has_value() ? batch.round->round.version : 0;
+  std::vector<std::pair<uint64_t, std::string_view>> items;
+  std::vector<size_t> index;  // batch.buffered_payloads index of items[i]
+  for (size_t i = 0; i < batch.buffered_payloads.size(); ++i) {
+    const auto& [id, payload] = batch.buffered_payloads[i];
+    auto it = round_of.find(id);
+    if (it == round_of.end()) {
+      return InvalidArgumentError(fmt::format(
+          "buffered payload {} has no accepted participation in the same batch", id));
+    }
+    if (it->second == closing) continue;
+    items.emplace_back(it->second, payload);
+    index.push_back(i);
+  }
+  std::vector<PayloadLocation> out(batch.buffered_payloads.size());  // round 0: not stored
+  if (items.empty()) return out;
+  MURMUR_ASSIGN_OR_RETURN(std::vector<PayloadLocation> stored, segments_.Append(items));
+  for (size_t i = 0; i < stored.size(); ++i) out[index[i]] = stored[i];
+  return out;
+}
+
 Status SqliteStore::WriteInTransaction(const WriteBatch& batch, const CheckpointInfo& checkpoint,
-                                 std::vector<uint64_t>* pruned) {
+                                       const std::vector<PayloadLocation>& payloads,
+                                       std::vector<uint64_t>* pruned) {
   if (!batch.clients.empty()) {
     MURMUR_ASSIGN_OR_RETURN(
         SqliteStatement * st,
@@ -397,10 +462,17 @@ Status SqliteStore::WriteInTransaction(const WriteBatch& batch, const Checkpoint
   if (!batch.buffered_payloads.empty()) {
     MURMUR_ASSIGN_OR_RETURN(
         SqliteStatement * st,
-        Writer("INSERT INTO buffered_updates (participation_id, payload) VALUES (?, ?)"));
-    for (const auto& [id, payload] : batch.buffered_payloads) {
+        Writer("INSERT INTO buffered_updates (participation_id, payload, segment_round, "
+               "segment_offset, payload_bytes) VALUES (?, X'', ?, ?, ?)"));
+    for (size_t i = 0; i < batch.buffered_payloads.size(); ++i) {
+      const PayloadLocation& where = payloads[i];
+      if (where.round == 0) continue;  // its round closes in this batch
       st->Reset();
-      MURMUR_RETURN_IF_ERROR(st->BindUint64(1, id).BindBlob(2, payload).Run());
+      MURMUR_RETURN_IF_ERROR(st->BindUint64(1, batch.buffered_payloads[i].first)
+                                 .BindUint64(2, where.round)
+                                 .BindUint64(3, where.offset)
+                                 .BindUint64(4, where.length)
+                                 .Run());
     }
   }
   if (!batch.metrics.empty()) {

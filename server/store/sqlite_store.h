@@ -25,6 +25,7 @@
 
 #include "server/store/checkpoint_retention.h"
 #include "server/store/file_ops.h"
+#include "server/store/payload_segments.h"
 #include "server/store/sqlite_db.h"
 #include "server/store/store.h"
 
@@ -76,13 +77,16 @@ class SqliteStore final : public Store {
   // Writes the checkpoint file of `version`; errors name the file.
   Result<CheckpointInfo> WriteCheckpointFile(uint64_t version, const TensorList& model);
   Status WriteInTransaction(const WriteBatch& batch, const CheckpointInfo& checkpoint,
+                            const std::vector<PayloadLocation>& payloads,
                             std::vector<uint64_t>* pruned);
   Status WriteSettingsInTransaction(const JobSettings& settings);
   Status RemoveOrphanCheckpoints();
+  Result<std::vector<PayloadLocation>> AppendPayloads(const WriteBatch& batch);
   Result<std::vector<ClientParticipationStats>> StatsLocked(std::optional<uint64_t> client_id);
 
   StoreOptions options_;
   FileOps* const file_ops_;
+  PayloadSegments segments_;  // buffered payloads, beside the database
   SqliteDb writer_;
   std::map<std::string, SqliteStatement, std::less<>> cache_;
 

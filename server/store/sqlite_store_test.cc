@@ -171,5 +171,72 @@ TEST_F(SqliteStoreTest, RetentionBoundsTheCheckpointFilesOnDisk) {
   EXPECT_EQ(*store->IntegrityCheck(), "ok");
 }
 
+TEST_F(SqliteStoreTest, BytesAfterTheLastCommittedPayloadAreIgnoredAndSkipped) {
+  // A crash after the payload append but before its transaction leaves
+  // bytes that no row names; recovery ignores them and later appends go
+  // after them.
+  const std::string seg = dir_.Sub("payloads/round-0000000002.seg");
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store->Initialize(Model(1), "fedau", 0).ok());
+    ASSERT_TRUE(store->Write(BufferUpdates(1, 2, {1})).ok());
+  }
+  std::ofstream(seg, std::ios::binary | std::ios::app) << "torn tail of an uncommitted update";
+  auto store = OpenStore();
+  auto rec = store->Recover(kSpec, 0);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  ASSERT_EQ(rec->buffer.size(), 1u);
+  EXPECT_EQ(rec->buffer[0].payload, PayloadOf(1));
+  ASSERT_TRUE(store->Write(BufferUpdates(2, 2, {2})).ok());
+  store.reset();
+  store = OpenStore();
+  rec = store->Recover(kSpec, 0);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  ASSERT_EQ(rec->buffer.size(), 2u);
+  EXPECT_EQ(rec->buffer[1].payload, PayloadOf(2));
+}
+
+TEST_F(SqliteStoreTest, ACorruptOrMissingPayloadSegmentNamesTheFile) {
+  const std::string seg = dir_.Sub("payloads/round-0000000002.seg");
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store->Initialize(Model(1), "fedau", 0).ok());
+    ASSERT_TRUE(store->Write(BufferUpdates(1, 2, {1})).ok());
+  }
+  {
+    std::fstream f(seg, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(20);
+    f.put('\x7f');
+  }
+  auto store = OpenStore();
+  auto rec = store->Recover(kSpec, 0);
+  ASSERT_EQ(rec.status().code(), StatusCode::kDataLoss) << rec.status().ToString();
+  EXPECT_NE(rec.status().message().find(seg), std::string::npos) << rec.status().message();
+  EXPECT_NE(rec.status().message().find("checksum"), std::string::npos) << rec.status().message();
+
+  std::filesystem::resize_file(seg, 10);
+  rec = store->Recover(kSpec, 0);
+  ASSERT_FALSE(rec.ok());
+  EXPECT_NE(rec.status().message().find(seg), std::string::npos) << rec.status().message();
+
+  std::filesystem::remove(seg);
+  rec = store->Recover(kSpec, 0);
+  ASSERT_FALSE(rec.ok());
+  EXPECT_NE(rec.status().message().find(seg), std::string::npos) << rec.status().message();
+}
+
+TEST_F(SqliteStoreTest, RecoverRemovesTheSegmentsOfCommittedRounds) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store->Initialize(Model(1), "fedau", 0).ok());
+  ASSERT_TRUE(store->Write(BufferUpdates(1, 2, {1})).ok());
+  // A crash between a round's commit and the removal of its segment.
+  std::filesystem::copy_file(dir_.Sub("payloads/round-0000000002.seg"),
+                             dir_.Sub("payloads/round-0000000001.seg"));
+  auto rec = store->Recover(kSpec, 0);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("payloads/round-0000000001.seg")));
+  EXPECT_TRUE(std::filesystem::exists(dir_.Sub("payloads/round-0000000002.seg")));
+}
+
 }  // namespace
 }  // namespace murmur::server::store

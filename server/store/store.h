@@ -19,7 +19,10 @@
 //   - Accepted updates whose round has not closed are stored with their
 //     payloads (buffered updates); the round commit deletes them in the same
 //     transaction that writes the round, its weights, the strategy state and
-//     the checkpoint row.
+//     the checkpoint row. A buffered payload's participation carries its
+//     XXH3-64 as payload_checksum (or 0: unknown); Recover verifies it.
+//     SqliteStore keeps the payloads in segment files beside the database
+//     (payload_segments.h), durable before the transaction that names them.
 //   - Recover() returns exactly the last committed state: model (bit-exact,
 //     checksum-verified), strategy state bytes, job settings, clients,
 //     buffer, history ids.

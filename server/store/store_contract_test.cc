@@ -145,14 +145,14 @@ TYPED_TEST(StoreContractTest, BufferedUpdatesSurviveAndTheRoundCommitIsAtomic) {
     ASSERT_EQ(rec->clients.size(), 2u);
     EXPECT_EQ(rec->clients[1], Client(2));
     ASSERT_EQ(rec->buffer.size(), 2u);
-    EXPECT_EQ(rec->buffer[0].record, Accepted(1, 1, 2));
+    EXPECT_EQ(rec->buffer[0].record, b.participations[0]);
     EXPECT_EQ(rec->buffer[1].record.client_id, 2u);
     EXPECT_TRUE(SameBits(*DecodeTensors(rec->buffer[1].payload), Model(2)));
     EXPECT_EQ(rec->next_participation_id, 4u);
     EXPECT_EQ(rec->accepted_total, 2u);
     EXPECT_EQ(rec->rejected_total, 1u);
     ASSERT_EQ(rec->recent_accepted.size(), 2u);
-    EXPECT_EQ(rec->recent_accepted[0].payload_checksum, 1001u);
+    EXPECT_EQ(rec->recent_accepted[0].payload_checksum, PayloadChecksum(1));
 
     WriteBatch close = BufferUpdates(4, 2, {1});  // a third update arrives and closes it
     RoundCommit rc;
@@ -338,8 +338,10 @@ TYPED_TEST(StoreContractTest, RecoversExactlyAfterSeveralRounds) {
   const std::vector<AcceptedKey> want = {
       {.client_id = 1 + (6 % 3), .base_version = 5, .payload_checksum = 1000 + 13,
        .round_version = 6},
-      {.client_id = 2, .base_version = 6, .payload_checksum = 1000 + 16, .round_version = 7},
-      {.client_id = 3, .base_version = 5, .payload_checksum = 1000 + 17, .round_version = 7}};
+      {.client_id = 2, .base_version = 6, .payload_checksum = PayloadChecksum(16),
+       .round_version = 7},
+      {.client_id = 3, .base_version = 5, .payload_checksum = PayloadChecksum(17),
+       .round_version = 7}};
   EXPECT_EQ(rec->recent_accepted, want);
   for (uint64_t v = 1; v <= 6; ++v) {
     EXPECT_TRUE(SameBits(*store.LoadCheckpoint(v), Model(static_cast<float>(v)))) << v;

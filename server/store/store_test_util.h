@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/checksum.h"
 #include "common/codec/tensor_codec.h"
 #include "server/store/store_types.h"
 
@@ -77,6 +78,10 @@ inline ParticipationRecord Rejected(uint64_t id, uint64_t client, int32_t reason
   return p;
 }
 
+// The payload BufferUpdates gives participation `id`, and its checksum.
+inline std::string PayloadOf(uint64_t id) { return *EncodeTensors(Model(static_cast<float>(id))); }
+inline uint64_t PayloadChecksum(uint64_t id) { return Xxh3(PayloadOf(id)); }
+
 // Accepted updates `first_id`, `first_id`+1, ... of `clients` into round
 // `round`, with their payloads.
 inline WriteBatch BufferUpdates(uint64_t first_id, uint64_t round,
@@ -84,8 +89,10 @@ inline WriteBatch BufferUpdates(uint64_t first_id, uint64_t round,
   WriteBatch b;
   for (size_t i = 0; i < clients.size(); ++i) {
     ParticipationRecord p = Accepted(first_id + i, clients[i], round);
+    std::string payload = PayloadOf(p.id);
+    p.payload_checksum = Xxh3(payload);  // what the engine records (store_types.h)
     b.participations.push_back(p);
-    b.buffered_payloads.emplace_back(p.id, *EncodeTensors(Model(static_cast<float>(p.id))));
+    b.buffered_payloads.emplace_back(p.id, std::move(payload));
   }
   return b;
 }
