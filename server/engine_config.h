@@ -68,6 +68,9 @@ struct EngineConfig {
   size_t max_queued_updates = 256;
   size_t max_queued_bytes = size_t{2} << 30;
   double busy_retry_s = 0.2;  // hint in the kBusy message
+  // Threads that validate updates (checksum, decode, finiteness, norm); 0:
+  // half the hardware threads, between 1 and 4. Not a job setting.
+  size_t validation_threads = 0;
   // History records of rejections waiting for the worker; beyond it they
   // are dropped (counted) so a flood of bad requests cannot grow memory.
   size_t max_queued_records = 100000;

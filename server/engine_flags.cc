@@ -164,6 +164,10 @@ void AddEngineFlags(CLI::App& app, EngineConfig* cfg, EngineFlagValues* values) 
       ->capture_default_str();
   app.add_option("--busy-retry-s", cfg->busy_retry_s, "Retry hint, in seconds, sent with 'busy'")
       ->capture_default_str();
+  app.add_option("--validation-threads", cfg->validation_threads,
+                 "Threads that check incoming updates (checksum, decode, finiteness, norm); "
+                 "0: half the cores, 1 to 4")
+      ->capture_default_str();
   app.add_option("--max-queued-records", cfg->max_queued_records,
                  "History records of rejections queued before they are dropped (counted)")
       ->capture_default_str();

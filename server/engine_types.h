@@ -41,8 +41,9 @@ struct UpdateMeta {
   uint32_t local_steps = 0;
   uint64_t num_samples = 0;
   double mean_loss = 0;
-  // XXH3-64 of the payload when the caller has already computed and checked
-  // it (the service does); 0: the engine computes it.
+  // XXH3-64 of the payload as the sender declares it (the service passes
+  // the header's): the engine verifies it on its validation pool and rejects
+  // a mismatch as malformed. 0: the engine computes it.
   uint64_t payload_checksum = 0;
 };
 

@@ -60,6 +60,9 @@ Result<strategy::Step> RoundJob::Run() const {
   in.updates = updates;
   in.all_clients = all_clients;
   if (!known_p.empty()) in.known_participation_prob = &known_p;
+  // Every buffered delta was decoded with non-finite values refused
+  // (CheckUpdatePayload, or DecodeTensors on Resume).
+  in.deltas_checked_finite = true;
   return strategy->Aggregate(in, state);
 }
 

@@ -68,7 +68,12 @@ Result<std::unique_ptr<RoundEngine>> RoundEngine::Create(EngineConfig config,
 
 RoundEngine::RoundEngine(Clock* clock, Rng* rng, store::Store* store,
                          std::unique_ptr<core::RoundCore> core)
-    : clock_(clock), rng_(rng), store_(store), core_(std::move(core)) {}
+    : clock_(clock),
+      rng_(rng),
+      store_(store),
+      core_(std::move(core)),
+      validation_pool_(std::make_unique<ValidationPool>(core_->config().validation_threads,
+                                                        core_->config().max_queued_updates)) {}
 
 void RoundEngine::Start() {
   started_at_s_ = clock_->NowSeconds();
@@ -80,6 +85,8 @@ void RoundEngine::Start() {
 }
 
 RoundEngine::~RoundEngine() {
+  // Updates still being validated reach the queue (or are answered) first.
+  validation_pool_->Shutdown();
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -228,10 +235,13 @@ void RoundEngine::SubmitUpdateAsync(const UpdateMeta& meta, std::string payload,
                                     UpdateCallback done) {
   const double now = clock_->NowSeconds();
   const EngineConfig& cfg = core_->config();
-  const uint64_t checksum = meta.payload_checksum != 0 ? meta.payload_checksum : Xxh3(payload);
+  // A declared checksum (the service passes the header's) is verified on the
+  // validation pool; without one the caller's thread hashes the payload (the
+  // in-process callers), since admission needs it to recognise a retry.
+  const bool declared = meta.payload_checksum != 0;
+  const uint64_t checksum = declared ? meta.payload_checksum : Xxh3(payload);
   // A queued update holds its payload and its decoded delta.
   const size_t queued_size = payload.size() + decoded_bytes_;
-  size_t reserved_bytes = 0;
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (stopping_) {
@@ -263,27 +273,58 @@ void RoundEngine::SubmitUpdateAsync(const UpdateMeta& meta, std::string payload,
       done(*rejected);
       return;
     }
-    reserved_bytes = queued_size;
+    // Admitted: room in the queue is reserved now, so the pool's queue (one
+    // job per reservation) stays within max_queued_updates.
     ++queued_updates_;
-    queued_bytes_ += reserved_bytes;
+    queued_bytes_ += queued_size;
   }
-  // Decode and check outside the lock: nothing here touches engine state.
-  PayloadCheck check =
-      CheckUpdatePayload(payload, core_->spec(), cfg.max_update_bytes, cfg.max_update_norm);
+  auto job = std::make_shared<Validation>(
+      Validation{meta, std::move(payload), checksum, declared, queued_size, now, std::move(done)});
+  if (!validation_pool_->Post([this, job] { Validate(*job); })) {
+    // Only when shutting down: the admitted update is rejected, recorded.
+    PayloadCheck refused;
+    refused.reason = RejectReason::kInternal;
+    refused.message = "the coordinator is shutting down";
+    Finish(*job, std::move(refused));
+  }
+}
+
+void RoundEngine::Validate(Validation& v) {
+  PayloadCheck check;
+  if (v.declared) {
+    const uint64_t actual = Xxh3(v.payload);
+    if (actual != v.checksum) {
+      check.reason = RejectReason::kMalformed;
+      check.message = fmt::format(
+          "payload checksum mismatch: the update declares XXH3-64 {:016x}, its {} bytes hash "
+          "to {:016x}",
+          v.checksum, v.payload.size(), actual);
+    }
+  }
+  if (check.reason == RejectReason::kNone) {
+    const EngineConfig& cfg = core_->config();
+    check = CheckUpdatePayload(v.payload, core_->spec(), cfg.max_update_bytes,
+                               cfg.max_update_norm);
+  }
+  Finish(v, std::move(check));
+}
+
+void RoundEngine::Finish(Validation& v, PayloadCheck check) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (std::optional<UpdateOutcome> rejected = core_->OnPayloadChecked(meta, check, now)) {
+  if (std::optional<UpdateOutcome> rejected = core_->OnPayloadChecked(v.meta, check, v.now_s)) {
     --queued_updates_;
-    queued_bytes_ -= reserved_bytes;
+    queued_bytes_ -= v.reserved_bytes;
     WakeWorkerLocked();
     lock.unlock();
-    done(*rejected);
+    v.done(*rejected);
     return;
   }
   QueuedUpdate q;
-  q.update = core::MakeValidatedUpdate(meta, std::move(payload), checksum, std::move(check.delta),
-                                      now, next_ticket_++, store_ != nullptr);
-  q.reserved_bytes = reserved_bytes;  // released by the worker when it takes the item
-  waiting_.emplace(q.update.ticket, std::move(done));
+  q.update = core::MakeValidatedUpdate(v.meta, std::move(v.payload), v.checksum,
+                                      std::move(check.delta), v.now_s, next_ticket_++,
+                                      store_ != nullptr);
+  q.reserved_bytes = v.reserved_bytes;  // released by the worker when it takes the item
+  waiting_.emplace(q.update.ticket, std::move(v.done));
   queue_.push_back(std::move(q));
   wake_.notify_one();
 }

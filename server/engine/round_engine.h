@@ -1,7 +1,8 @@
 // RoundEngine: the coordinator's engine, with no networking: the threaded
 // shell around RoundCore (server/core/round_core.h), which holds every rule.
-// The shell adds a bounded queue, payload decoding off the caller's lock, a
-// worker thread that aggregates and writes the store, and a deadline timer
+// The shell adds a bounded queue, payload validation (checksum, decode,
+// finiteness, norm) on a small pool of its own threads (validation_pool.h:
+// never on the caller's thread, which may be a gRPC reactor), a worker thread that aggregates and writes the store, and a deadline timer
 // on the injected Clock (a deadline is an event, not a poll).
 //
 // It registers clients, answers check-ins (train now with K steps, wait, or
@@ -76,9 +77,11 @@
 #include "common/status.h"
 #include "server/core/round_core.h"
 #include "server/engine_config.h"
+#include "server/engine/validation_pool.h"
 #include "server/engine_types.h"
 #include "server/store/store.h"
 #include "server/strategy/strategy.h"
+#include "server/update_validation.h"
 
 namespace murmur::server {
 
@@ -149,6 +152,16 @@ class RoundEngine {
   struct Barrier {
     std::shared_ptr<std::promise<Status>> done;
   };
+  // An admitted update on its way through the validation pool.
+  struct Validation {
+    UpdateMeta meta;
+    std::string payload;
+    uint64_t checksum = 0;
+    bool declared = false;  // checksum came from the sender: verify it
+    size_t reserved_bytes = 0;
+    double now_s = 0;
+    UpdateCallback done;
+  };
   using Item = std::variant<QueuedUpdate, Barrier>;
 
   RoundEngine(Clock* clock, Rng* rng, store::Store* store, std::unique_ptr<core::RoundCore> core);
@@ -156,6 +169,10 @@ class RoundEngine {
 
   // ---- front (callers hold mu_ where noted) ----
   void WakeWorkerLocked();
+  // On the validation pool: checksum, decode, finiteness, norm; then Finish.
+  void Validate(Validation& v);
+  // Tells the core the check's result; queues the update or answers `done`.
+  void Finish(Validation& v, PayloadCheck check);
   std::string NewTokenLocked();
 
   // ---- worker thread ----
@@ -197,6 +214,7 @@ class RoundEngine {
   double deadline_at_s_ = -1;
 
   std::thread worker_;
+  const std::unique_ptr<ValidationPool> validation_pool_;
 };
 
 }  // namespace murmur::server

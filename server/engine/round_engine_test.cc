@@ -1,5 +1,7 @@
 #include "server/engine/round_engine.h"
 
+#include "common/checksum.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -170,6 +172,29 @@ TEST_F(RoundEngineTest, MalformedUpdatesNeverTouchTheModel) {
   TensorList after = engine_->GlobalModel();
   EXPECT_EQ(after[0].data, before[0].data);
   EXPECT_EQ(after[1].data, before[1].data);
+}
+
+TEST_F(RoundEngineTest, ADeclaredChecksumIsVerifiedOffTheCallersThread) {
+  Registration a = Reg("a");
+  const TensorList before = engine_->GlobalModel();
+  Check(a);
+  UpdateMeta m = Meta(a, 1);
+  const std::string payload = Delta(1, 1, 1);
+  m.payload_checksum = Xxh3(payload) ^ 1;  // what a corrupted stream would carry
+  std::promise<std::pair<UpdateOutcome, std::thread::id>> answered;
+  engine_->SubmitUpdateAsync(m, payload, [&](const UpdateOutcome& o) {
+    answered.set_value({o, std::this_thread::get_id()});
+  });
+  auto [o, thread] = answered.get_future().get();
+  EXPECT_FALSE(o.accepted);
+  EXPECT_EQ(o.reason, RejectReason::kMalformed);
+  EXPECT_NE(o.message.find("checksum mismatch"), std::string::npos) << o.message;
+  EXPECT_NE(thread, std::this_thread::get_id()) << "validation ran on the caller's thread";
+  EXPECT_EQ(engine_->GlobalModel()[0].data, before[0].data);
+  // The right checksum is accepted.
+  Check(a);
+  m.payload_checksum = Xxh3(payload);
+  EXPECT_TRUE(engine_->SubmitUpdate(m, payload).accepted);
 }
 
 TEST_F(RoundEngineTest, StaleUpdatesAreRejectedWithTheirAge) {

@@ -59,6 +59,10 @@ struct RoundInput {
   std::span<const uint64_t> all_clients;
   // FedAvg with known participation probabilities: p_n in (0, 1] per client.
   const std::unordered_map<uint64_t, double>* known_participation_prob = nullptr;
+  // The caller already checked every delta's values are finite (the engine
+  // does, when it decodes each update): Aggregate skips that pass over the
+  // m deltas. Shapes are still checked (cheap).
+  bool deltas_checked_finite = false;
 };
 
 // What a strategy needs from its caller: the one public place that says so.

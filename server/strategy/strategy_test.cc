@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <limits>
 #include <map>
 
@@ -99,6 +101,17 @@ TEST_P(StrategyCommonTest, RejectsBadDeltas) {
                     std::numeric_limits<float>::infinity()}) {
     Result<Step> s = Agg({Update(1, 1, bad, 0)});
     EXPECT_EQ(s.status().code(), StatusCode::kOutOfRange) << s.status().ToString();
+    // A caller that vouches for its deltas skips their check, but a bad one
+    // still cannot reach the new model: the result's own check refuses it.
+    std::vector<ClientUpdate> ups = {Update(1, 1, bad, 0)};
+    RoundInput trusted{.round = 1, .global = &x_, .updates = ups, .all_clients = clients_,
+                       .known_participation_prob = &p_, .deltas_checked_finite = true};
+    Result<Step> t = s_->Aggregate(trusted, {});
+    if (t.ok()) {
+      for (const auto& tensor : t->new_global) {
+        for (float v : tensor.data) EXPECT_TRUE(std::isfinite(v));
+      }
+    }
   }
   Result<Step> k0 = Agg({Update(1, 1, 0, 0, /*k=*/0)});
   EXPECT_EQ(k0.status().code(), StatusCode::kInvalidArgument);
