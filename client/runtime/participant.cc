@@ -12,9 +12,19 @@
 namespace murmur::client {
 namespace {
 
+// Worth retrying after a wait: the coordinator is down, restarting (its
+// shutdown cancels calls in progress), overloaded, or a download was corrupt.
 bool IsTransient(const Status& st) {
-  return st.code() == StatusCode::kUnavailable || st.code() == StatusCode::kDeadlineExceeded ||
-         st.code() == StatusCode::kDataLoss;
+  switch (st.code()) {
+    case StatusCode::kUnavailable:
+    case StatusCode::kDeadlineExceeded:
+    case StatusCode::kCancelled:
+    case StatusCode::kResourceExhausted:
+    case StatusCode::kDataLoss:
+      return true;
+    default:
+      return false;
+  }
 }
 
 // Rejections after which resending the same update can never succeed.
@@ -328,7 +338,14 @@ Result<double> Participant::Participate(uint32_t intended_k) {
     stats_.last_version = held_version_;
   }
   const uint32_t k = d->local_steps > 0 ? d->local_steps : intended_k;
-  MURMUR_ASSIGN_OR_RETURN(trainer::LocalUpdate local, Train(held_model_, k));
+  Result<trainer::LocalUpdate> trained = Train(held_model_, k);
+  if (!trained.ok() && trained.status().code() == StatusCode::kAborted) {
+    // The trainer's numerical guard (NaN/Inf): drop this round, send nothing.
+    log::Warn("local training diverged; nothing sent", {{"error", trained.status().ToString()}});
+    return backoff_.NextDelay();
+  }
+  if (!trained.ok()) return trained.status();
+  trainer::LocalUpdate local = std::move(*trained);
   if (local.local_steps < static_cast<int64_t>(std::max<uint32_t>(d->recipe.min_local_steps, 1))) {
     log::Info("stopped before the minimum local steps; nothing to send",
               {{"steps", local.local_steps}, {"min", d->recipe.min_local_steps}});

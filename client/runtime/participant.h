@@ -12,8 +12,10 @@
 //     the client's shard (stopping at a step boundary when asked) -> save
 //     the update in the outbox -> push it -> record the outcome
 //
-// Failures: UNAVAILABLE / DEADLINE_EXCEEDED (coordinator down, busy,
-// restarting) wait with exponential backoff and jitter; a lost session
+// Failures: UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, RESOURCE_EXHAUSTED,
+// DATA_LOSS (coordinator down, busy, restarting, a corrupt download) wait
+// with exponential backoff and jitter; a diverged local job (the trainer's
+// ABORTED) is dropped; a lost session
 // (PERMISSION_DENIED, FAILED_PRECONDITION, an unknown client after a
 // coordinator reset) registers again; an update stays in the outbox until
 // the coordinator answers it accepted or rejects it for good (too stale,
