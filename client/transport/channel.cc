@@ -23,6 +23,9 @@ Result<std::string> ReadPem(const std::string& path, std::string_view what) {
 std::string HostOf(const std::string& address) {
   std::string a = address;
   if (const size_t scheme = a.find("://"); scheme != std::string::npos) a = a.substr(scheme + 3);
+  for (std::string_view prefix : {"ipv4:", "ipv6:", "dns:"}) {
+    if (a.rfind(prefix, 0) == 0) a = a.substr(prefix.size());
+  }
   if (!a.empty() && a.front() == '[') return a.substr(1, a.find(']') - 1);
   const size_t colon = a.rfind(':');
   if (colon != std::string::npos && a.find(':') == colon) return a.substr(0, colon);
