@@ -291,7 +291,13 @@ Result<Participant::PushResult> Participant::SendEntry(const OutboxEntry& e, dou
 }
 
 Result<double> Participant::Participate(uint32_t intended_k) {
+  using Steady = std::chrono::steady_clock;
+  const auto since = [](Steady::time_point t) {
+    return std::chrono::duration<double>(Steady::now() - t).count();
+  };
+  const auto t_checkin = Steady::now();
   Result<api::CheckInDecision> d = api_->CheckIn(intended_k, held_version_);
+  const double checkin_s = since(t_checkin);
   if (!d.ok()) {
     if (IsTransient(d.status())) return TransientWait(d.status(), "check-in");
     if (IsSessionError(d.status())) {
@@ -316,6 +322,7 @@ Result<double> Participant::Participate(uint32_t intended_k) {
       break;
   }
   MURMUR_RETURN_IF_ERROR(EnsureTrainer(d->recipe));
+  const auto t_pull = Steady::now();
   if (held_version_ != d->model_version || held_model_.empty()) {
     Result<api::PulledModel> pulled = api_->PullModel(d->model_version);
     if (!pulled.ok()) {
@@ -337,6 +344,7 @@ Result<double> Participant::Participate(uint32_t intended_k) {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.last_version = held_version_;
   }
+  const double pull_s = since(t_pull);
   const uint32_t k = d->local_steps > 0 ? d->local_steps : intended_k;
   Result<trainer::LocalUpdate> trained = Train(held_model_, k);
   if (!trained.ok() && trained.status().code() == StatusCode::kAborted) {
@@ -372,7 +380,16 @@ Result<double> Participant::Participate(uint32_t intended_k) {
   RecordOutcome(u, "queued", false, false, 0);
   if (stop_.load()) return 0.0;  // sent at the next start
   double wait = 0;
+  const auto t_push = Steady::now();
   MURMUR_ASSIGN_OR_RETURN(bool flushed, FlushOutbox(&wait));
+  const double push_s = since(t_push);
+  // The daemon's overhead per participation: talking to the coordinator
+  // (check-in + pull + push) over the time spent training.
+  log::Info("participation timing",
+            {{"checkin_s", checkin_s}, {"pull_s", pull_s}, {"push_s", push_s},
+             {"train_s", u.train_seconds},
+             {"overhead", u.train_seconds > 0 ? (checkin_s + pull_s + push_s) / u.train_seconds
+                                              : 0.0}});
   return flushed ? 0.0 : wait;
 }
 
