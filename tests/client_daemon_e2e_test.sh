@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# client_daemon_e2e_test.sh COORDINATOR CLIENT INIT_MODEL WORK_DIR [FASHION_MNIST_DIR]
+# client_daemon_e2e_test.sh COORDINATOR CLIENT INIT_MODEL MURMURCTL WORK_DIR [FASHION_MNIST_DIR]
 #
 # A real murmur-coordinator (mTLS, m = 3) and three real murmur-client
 # processes on loopback, each on its own Fashion-MNIST shard with its own
@@ -10,11 +10,14 @@
 #      update there, is sent: the outbox is empty again later);
 #   3. the coordinator is stopped and restarted on its state dir: the
 #      clients back off, reconnect and the version advances past the restart;
-#   4. SIGTERM stops every client cleanly (exit 0), and `murmur-client status`
-#      reads a state dir.
+#   4. SIGTERM stops every client cleanly (exit 0); the coordinator's history
+#      (murmurctl) holds exactly the updates each client recorded as accepted
+#      (the killed one: at most one more, accepted just before the kill and
+#      not yet recorded; never one counted twice); each client's training
+#      loss fell; `murmur-client status` reads a state dir.
 set -u -o pipefail
-coordinator=$1 client=$2 init_model=$3 work=$4
-fmnist=${5:-/usr/share/datasets/fashion-mnist}
+coordinator=$1 client=$2 init_model=$3 ctl=$4 work=$5
+fmnist=${6:-/usr/share/datasets/fashion-mnist}
 rm -rf "$work" && mkdir -p "$work"
 failures=0
 fail() { echo "FAILED: $*"; failures=$((failures + 1)); }
@@ -47,7 +50,7 @@ start_coordinator() {  # start_coordinator LISTEN
   n=$((n + 1))
   clog="$work/coordinator-$n.log"
   "$coordinator" --listen "$1" --state-dir "$work/coord" --init "$work/model.mrmt" \
-    --admin-listen "" --metrics-listen "" --updates-per-round 3 --max-staleness 8 \
+    --admin-listen 127.0.0.1:0 --metrics-listen "" --updates-per-round 3 --max-staleness 8 \
     --local-lr 0.05 --batch 16 --max-k 40 --wait-retry-s 0.2 \
     --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" --tls-client-ca "$pki/ca.pem" \
     >"$clog" 2>&1 &
@@ -58,7 +61,8 @@ start_coordinator() {  # start_coordinator LISTEN
     sleep 0.1
   done
   port=$(sed -n 's/.*coordinator serving.* port=\([0-9]*\).*/\1/p' "$clog")
-  [[ -n "$port" ]] || { cat "$clog"; echo "the coordinator did not serve"; exit 1; }
+  admin_port=$(sed -n 's/.*admin serving.* port=\([0-9]*\).*/\1/p' "$clog")
+  [[ -n "$port" && -n "$admin_port" ]] || { cat "$clog"; echo "the coordinator did not serve"; exit 1; }
 }
 start_coordinator 127.0.0.1:0
 
@@ -138,6 +142,25 @@ for i in 0 1 2; do
   wait "${pids[$i]}"
   rc=$?
   [[ $rc -eq 0 ]] || { tail -5 "$work/edge-$i.log"; fail "edge-$i exit code $rc on SIGTERM"; }
+done
+# The coordinator's history against what the clients recorded.
+clients_json=$("$ctl" --admin "127.0.0.1:$admin_port" --json clients) || fail "murmurctl clients"
+for i in 0 1 2; do
+  recorded=$(sed -n 's/.*"accepted_total": \([0-9]*\).*/\1/p' "$work/edge-$i/participation.json")
+  counted=$(python3 -c 'import json,sys; j=json.load(sys.stdin)
+print(sum(c["participations"] for c in j if c["client_name"] == sys.argv[1]))' "edge-$i" \
+    <<<"$clients_json")
+  if [[ $i -eq 1 ]]; then
+    ((counted == recorded || counted == recorded + 1)) ||
+      fail "edge-1 (killed): coordinator has $counted accepted, the client recorded $recorded"
+  else
+    ((counted == recorded)) || fail "edge-$i: coordinator has $counted accepted, client $recorded"
+  fi
+  echo "   edge-$i: $counted accepted at the coordinator, $recorded recorded by the client"
+  losses=$(sed -n 's/.*trained k=.* loss=\([0-9.]*\).*/\1/p' "$work/edge-$i.log" | tr '\n' ' ')
+  python3 -c 'import sys; l=[float(x) for x in sys.argv[1].split()]
+sys.exit(0 if len(l) >= 6 and sum(l[-3:]) < sum(l[:3]) else 1)' "$losses" ||
+    fail "edge-$i: training loss did not fall: $losses"
 done
 kill -TERM "$cpid"
 wait "$cpid"
