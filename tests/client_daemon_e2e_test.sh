@@ -4,7 +4,8 @@
 # A real murmur-coordinator (mTLS, m = 3) and three real murmur-client
 # processes on loopback, each on its own Fashion-MNIST shard with its own
 # policy (K fixed, uniform, time-budgeted):
-#   1. the run goes: the global version advances;
+#   1. the run goes: the global version advances; SIGHUP makes a client
+#      re-read its config file and use the new [policy];
 #   2. one client is killed with SIGKILL and restarted on its state dir: it
 #      keeps its client id and goes on (its outbox, if the kill left an
 #      update there, is sent: the outbox is empty again later);
@@ -70,7 +71,7 @@ start_coordinator 127.0.0.1:0
 declare -a pids
 policy_of() {
   case $1 in
-    0) echo "--policy.k-rule fixed --policy.k 4" ;;
+    0) echo "--config $work/edge-0.toml" ;;  # [policy] k-rule fixed, k 4; SIGHUP reloads it
     1) echo "--policy.k-rule uniform --policy.k-min 2 --policy.k-max 8" ;;
     2) echo "--policy.k-rule time --policy.k-time-budget-s 0.2 --policy.k-min 2 --policy.k-max 30" ;;
   esac
@@ -85,6 +86,7 @@ start_client() {  # start_client I
     $(policy_of "$i") >>"$work/edge-$i.log" 2>&1 &
   pids[$i]=$!
 }
+printf '[policy]\nk-rule = "fixed"\nk = 4\n' >"$work/edge-0.toml"
 for i in 0 1 2; do start_client "$i"; done
 
 # The highest round version any client has seen accepted.
@@ -105,6 +107,14 @@ accepted_count() { grep -c "update accepted" "$work/edge-$1.log" 2>/dev/null || 
 
 wait_for 60 version_at_least 4 || { tail -20 "$work"/edge-*.log "$clog"; fail "no progress"; }
 echo "1. run started: version $(version)"
+
+# --- SIGHUP: edge-0 re-reads its config file and trains with the new K -------
+printf '[policy]\nk-rule = "fixed"\nk = 6\n' >"$work/edge-0.toml"
+kill -HUP "${pids[0]}"
+reloaded() { grep -q 'trained k=6' "$work/edge-0.log"; }
+wait_for 30 reloaded || fail "edge-0 did not train with K=6 after SIGHUP"
+grep -q "SIGHUP: policy reloaded" "$work/edge-0.log" || fail "no reload line after SIGHUP"
+echo "   SIGHUP: edge-0 now trains with K=6"
 
 # --- 2. kill -9 one client and restart it -------------------------------------
 id_of() { sed -n 's/.*"client_id": \([0-9]*\).*/\1/p' "$work/edge-$1/identity.json"; }
@@ -167,7 +177,7 @@ wait "$cpid"
 status=$("$client" status --state-dir "$work/edge-0") || fail "murmur-client status"
 grep -q "client         edge-0 (id " <<<"$status" || fail "status: $status"
 grep -q "accepted" <<<"$status" || fail "status: $status"
-grep -q "K fixed 4" <<<"$status" || fail "status shows no policy: $status"
+grep -q "K fixed 6" <<<"$status" || fail "status shows no (reloaded) policy: $status"
 echo "4. clean stop; status:"
 echo "$status"
 
