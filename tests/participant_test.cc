@@ -106,8 +106,10 @@ class ParticipantTest : public ::testing::Test {
   }
 
   std::unique_ptr<Participant> Make(const std::string& name, api::CoordinatorApi* api,
-                                    uint64_t max_participations, uint32_t k = 3) {
+                                    uint64_t max_participations, uint32_t k = 3,
+                                    std::function<void(int64_t)> on_step = {}) {
     ParticipantOptions o;
+    o.on_step = std::move(on_step);
     o.name = name;
     o.model = model_;
     o.train.device = "cpu";
@@ -221,6 +223,42 @@ TEST_F(ParticipantTest, TooStaleOutboxUpdateIsDropped) {
   auto rec = client::StateDir::Open((root_ / "edge-s").string())->LoadParticipation();
   ASSERT_TRUE(rec.ok());
   EXPECT_NE(rec->outcome.find("too_stale"), std::string::npos) << rec->outcome;
+}
+
+// SIGTERM's path: Stop during a local job ends it at a step boundary; the
+// partial update (5 of 20 steps, above the minimum of 1) waits in the outbox
+// unsent, and the next start sends it.
+TEST_F(ParticipantTest, StopEndsTrainingAtAStepBoundaryAndKeepsTheUpdate) {
+  StartEngine(/*m=*/1);
+  ASSERT_TRUE(engine_->Flush().ok());
+  const uint64_t v = engine_->version();
+  {
+    server::InProcessCoordinator s(engine_.get());
+    Participant* self = nullptr;
+    auto p = Make("edge-t", &s, 0, /*k=*/20, [&](int64_t step) {
+      if (step == 5) self->Stop();
+    });
+    self = p.get();
+    ASSERT_TRUE(p->Run().ok());
+    EXPECT_EQ(p->stats().trained, 1u);
+    EXPECT_EQ(p->stats().accepted, 0u);
+  }
+  ASSERT_TRUE(engine_->Flush().ok());
+  EXPECT_EQ(engine_->version(), v) << "nothing was sent";
+  client::Outbox box((root_ / "edge-t" / "outbox").string());
+  const auto pending = box.List();
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].update.local_steps, 5u);
+
+  server::InProcessCoordinator s2(engine_.get());
+  auto p2 = Make("edge-t", &s2, 1);
+  ASSERT_TRUE(p2->Run().ok());
+  EXPECT_EQ(p2->stats().accepted, 1u);
+  EXPECT_EQ(p2->stats().trained, 0u);
+  EXPECT_TRUE(box.List()->empty());
+  ASSERT_TRUE(engine_->Flush().ok());
+  EXPECT_EQ(engine_->version(), v + 1);
 }
 
 TEST_F(ParticipantTest, UnavailableCoordinatorGetsTheUpdateLater) {

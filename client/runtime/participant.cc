@@ -423,6 +423,7 @@ Result<trainer::LocalUpdate> Participant::Train(const TensorList& global, int64_
     u.local_steps += s.steps;
     u.samples += s.samples;
     loss_sum += s.mean_loss * static_cast<double>(s.steps);
+    if (options_.on_step) options_.on_step(u.local_steps);
   }
   u.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   u.mean_loss = u.local_steps > 0 ? loss_sum / static_cast<double>(u.local_steps) : 0.0;

@@ -35,6 +35,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -66,6 +67,9 @@ struct ParticipantOptions {
   double max_wait_s = 60;        // cap on a wait hint (policy or coordinator)
   bool exit_when_finished = true;  // Run returns OK when the job has finished
   uint64_t max_participations = 0;  // Run returns after this many pushed updates (0: no limit)
+  // Called on the training thread after each local step (1-based count of
+  // the current job): progress reporting; tests stop at a chosen step.
+  std::function<void(int64_t step)> on_step;
 };
 
 struct ParticipantStats {
