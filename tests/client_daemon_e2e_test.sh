@@ -172,6 +172,21 @@ print(sum(c["participations"] for c in j if c["client_name"] == sys.argv[1]))' "
 sys.exit(0 if len(l) >= 6 and sum(l[-3:]) < sum(l[:3]) else 1)' "$losses" ||
     fail "edge-$i: training loss did not fall: $losses"
 done
+# A client whose model does not fit the coordinator's says so and exits 1.
+timeout 60 "$client" --coordinator "127.0.0.1:$port" --name edge-0 --state-dir "$work/mismatch" \
+  --tls-ca "$pki/ca.pem" --tls-cert "$pki/edge-0.pem" --tls-key "$pki/edge-0.key" \
+  --model dim=32,depth=1,heads=2 --data.fashion-mnist-dir "$fmnist" --data.limit 100 \
+  >"$work/mismatch.log" 2>&1
+rc=$?
+[[ $rc -eq 1 ]] && grep -q "does not fit this client's model" "$work/mismatch.log" ||
+  { tail -3 "$work/mismatch.log"; fail "a mismatched model: exit $rc"; }
+# A missing data directory is named at start (exit 2).
+"$client" --name x --state-dir "$work/nodata" --data.fashion-mnist-dir "$work/no-such-dir" \
+  >"$work/nodata.log" 2>&1
+rc=$?
+[[ $rc -eq 2 ]] && grep -q "$work/no-such-dir" "$work/nodata.log" ||
+  { cat "$work/nodata.log"; fail "missing data: exit $rc"; }
+
 kill -TERM "$cpid"
 wait "$cpid"
 status=$("$client" status --state-dir "$work/edge-0") || fail "murmur-client status"

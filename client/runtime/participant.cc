@@ -125,7 +125,16 @@ Status Participant::Run() {
                                      {"policy", policy()->Describe()}});
   while (!stop_.load()) {
     Result<double> wait = RunOnce();
-    if (!wait.ok()) return wait.status();
+    if (!wait.ok()) {
+      // This client cannot serve the job (wrong model, refused credential,
+      // broken state dir): free its check-in slot at the coordinator.
+      if (registered_) {
+        if (Status st = api_->Leave(wait.status().message()); !st.ok()) {
+          log::Warn("leave failed", {{"error", st.ToString()}});
+        }
+      }
+      return wait.status();
+    }
     const ParticipantStats s = stats();
     if (s.finished && options_.exit_when_finished) {
       log::Info("job finished; participant exits", {{"accepted", s.accepted}});

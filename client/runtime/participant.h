@@ -22,7 +22,8 @@
 // malformed, finished, ...), each logged. An update refused only because no
 // check-in is outstanding (a restarted client) is sent again after a check-in.
 // A model that does not match the configured model (its tensor spec) or a
-// registration refused for the credential is a fatal error: Run returns it.
+// registration refused for the credential is a fatal error: Run leaves the
+// session (freeing its check-in) and returns it.
 //
 // The recipe from the check-in is honoured: learning rate, batch size, the
 // accepted K range (the policy's K is clamped to it) and the update encoding.
