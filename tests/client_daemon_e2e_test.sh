@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# client_daemon_e2e_test.sh COORDINATOR CLIENT INIT_MODEL MURMURCTL WORK_DIR [FASHION_MNIST_DIR]
+#
+# A real murmur-coordinator (mTLS, m = 3) and three real murmur-client
+# processes on loopback, each on its own Fashion-MNIST shard with its own
+# policy (K fixed, uniform, time-budgeted):
+#   1. the run goes: the global version advances; SIGHUP makes a client
+#      re-read its config file and use the new [policy];
+#   2. one client is killed with SIGKILL and restarted on its state dir: it
+#      keeps its client id and goes on (its outbox, if the kill left an
+#      update there, is sent: the outbox is empty again later);
+#   3. the coordinator is stopped and restarted on its state dir: the
+#      clients back off, reconnect and the version advances past the restart;
+#   4. SIGTERM stops every client cleanly (exit 0); the coordinator's history
+#      (murmurctl) holds exactly the updates each client recorded as accepted
+#      (the killed one: at most one more, accepted just before the kill and
+#      not yet recorded; never one counted twice); each client's training
+#      loss fell; `murmur-client status` reads a state dir.
+set -u -o pipefail
+coordinator=$1 client=$2 init_model=$3 ctl=$4 work=$5
+fmnist=${6:-/usr/share/datasets/fashion-mnist}
+rm -rf "$work" && mkdir -p "$work"
+failures=0
+fail() { echo "FAILED: $*"; failures=$((failures + 1)); }
+model=dim=16,depth=1,heads=2
+
+"$init_model" --out "$work/model.mrmt" --model "$model" --seed 5 >/dev/null ||
+  { echo "murmur-init-model failed"; exit 1; }
+
+# --- certificates (a CA, the server for 127.0.0.1, one per client) ----------
+pki=$work/pki
+mkdir -p "$pki"
+ossl() { openssl "$@" 2>>"$pki/openssl.log" >/dev/null || { cat "$pki/openssl.log"; exit 1; }; }
+ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ca" -keyout "$pki/ca.key" \
+  -out "$pki/ca.pem" -addext "basicConstraints=critical,CA:TRUE" \
+  -addext "keyUsage=critical,keyCertSign,cRLSign"
+make_cert() {  # make_cert NAME EXT
+  ossl req -newkey rsa:2048 -nodes -subj "/CN=$1" -keyout "$pki/$1.key" -out "$pki/$1.csr"
+  printf '%s\n' "$2" >"$pki/$1.ext"
+  ossl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 2 -out "$pki/$1.pem" -extfile "$pki/$1.ext"
+}
+make_cert server "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth"
+for i in 0 1 2; do make_cert "edge-$i" "extendedKeyUsage=clientAuth"; done
+
+# --- the coordinator ----------------------------------------------------------
+cpid=
+n=0
+start_coordinator() {  # start_coordinator LISTEN
+  n=$((n + 1))
+  clog="$work/coordinator-$n.log"
+  "$coordinator" --listen "$1" --state-dir "$work/coord" --init "$work/model.mrmt" \
+    --admin-listen 127.0.0.1:0 --metrics-listen "" --updates-per-round 3 --max-staleness 8 \
+    --local-lr 0.05 --batch 16 --max-k 40 --wait-retry-s 0.2 \
+    --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" --tls-client-ca "$pki/ca.pem" \
+    >"$clog" 2>&1 &
+  cpid=$!
+  for _ in $(seq 1 100); do
+    grep -q "coordinator serving" "$clog" 2>/dev/null && break
+    kill -0 "$cpid" 2>/dev/null || break
+    sleep 0.1
+  done
+  port=$(sed -n 's/.*coordinator serving.* port=\([0-9]*\).*/\1/p' "$clog")
+  admin_port=$(sed -n 's/.*admin serving.* port=\([0-9]*\).*/\1/p' "$clog")
+  [[ -n "$port" && -n "$admin_port" ]] || { cat "$clog"; echo "the coordinator did not serve"; exit 1; }
+}
+start_coordinator 127.0.0.1:0
+
+# --- the clients --------------------------------------------------------------
+declare -a pids
+policy_of() {
+  case $1 in
+    0) echo "--config $work/edge-0.toml" ;;  # [policy] k-rule fixed, k 4; SIGHUP reloads it
+    1) echo "--policy.k-rule uniform --policy.k-min 2 --policy.k-max 8" ;;
+    2) echo "--policy.k-rule time --policy.k-time-budget-s 0.2 --policy.k-min 2 --policy.k-max 30" ;;
+  esac
+}
+start_client() {  # start_client I
+  local i=$1
+  # shellcheck disable=SC2046
+  "$client" --coordinator "127.0.0.1:$port" --name "edge-$i" --state-dir "$work/edge-$i" \
+    --tls-ca "$pki/ca.pem" --tls-cert "$pki/edge-$i.pem" --tls-key "$pki/edge-$i.key" \
+    --model "$model" --threads 1 --data.fashion-mnist-dir "$fmnist" --data.client-index "$i" \
+    --data.num-clients 3 --data.limit 3000 --heartbeat-s 1 --backoff-max-s 1 \
+    $(policy_of "$i") >>"$work/edge-$i.log" 2>&1 &
+  pids[$i]=$!
+}
+printf '[policy]\nk-rule = "fixed"\nk = 4\n' >"$work/edge-0.toml"
+for i in 0 1 2; do start_client "$i"; done
+
+# The highest round version any client has seen accepted.
+version() {
+  cat "$work"/edge-*.log | sed -n 's/.*update accepted.* round_version=\([0-9]*\).*/\1/p' |
+    sort -n | tail -1
+}
+wait_for() {  # wait_for SECONDS COMMAND...: polls COMMAND until it succeeds
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+version_at_least() { local v; v=$(version); [[ -n "$v" && "$v" -ge "$1" ]]; }
+accepted_count() { grep -c "update accepted" "$work/edge-$1.log" 2>/dev/null || echo 0; }
+
+wait_for 60 version_at_least 4 || { tail -20 "$work"/edge-*.log "$clog"; fail "no progress"; }
+echo "1. run started: version $(version)"
+
+# --- SIGHUP: edge-0 re-reads its config file and trains with the new K -------
+printf '[policy]\nk-rule = "fixed"\nk = 6\n' >"$work/edge-0.toml"
+kill -HUP "${pids[0]}"
+reloaded() { grep -q 'trained k=6' "$work/edge-0.log"; }
+wait_for 30 reloaded || fail "edge-0 did not train with K=6 after SIGHUP"
+grep -q "SIGHUP: policy reloaded" "$work/edge-0.log" || fail "no reload line after SIGHUP"
+echo "   SIGHUP: edge-0 now trains with K=6"
+
+# --- 2. kill -9 one client and restart it -------------------------------------
+id_of() { sed -n 's/.*"client_id": \([0-9]*\).*/\1/p' "$work/edge-$1/identity.json"; }
+id_before=$(id_of 1)
+before=$(accepted_count 1)
+kill -KILL "${pids[1]}"
+wait "${pids[1]}" 2>/dev/null
+echo "--- restart after SIGKILL ---" >>"$work/edge-1.log"
+start_client 1
+restarted_more() { (($(accepted_count 1) > before)); }
+wait_for 60 restarted_more || fail "the restarted client had no update accepted"
+[[ "$(id_of 1)" == "$id_before" && -n "$id_before" ]] ||
+  fail "client id changed over the restart: $id_before -> $(id_of 1)"
+grep -q "registered name=edge-1 client_id=$id_before" "$work/edge-1.log" ||
+  fail "the restarted client did not register as id $id_before"
+echo "2. edge-1 killed and restarted as client $id_before"
+
+# --- 3. restart the coordinator -----------------------------------------------
+v_before=$(version)
+kill -TERM "$cpid"
+wait "$cpid"
+rc=$?
+[[ $rc -eq 0 ]] || fail "coordinator exit code $rc on SIGTERM"
+sleep 1.5  # the clients find it gone
+start_coordinator "127.0.0.1:$port"
+wait_for 60 version_at_least $((v_before + 2)) ||
+  { tail -20 "$work"/edge-*.log "$clog"; fail "no progress after the coordinator restart"; }
+grep -q "coordinator unavailable, backing off" "$work"/edge-*.log ||
+  fail "no client saw the coordinator down"
+echo "3. coordinator restarted: version $v_before -> $(version)"
+
+# --- 4. stop cleanly ---------------------------------------------------------
+for i in 0 1 2; do kill -TERM "${pids[$i]}"; done
+for i in 0 1 2; do
+  wait "${pids[$i]}"
+  rc=$?
+  [[ $rc -eq 0 ]] || { tail -5 "$work/edge-$i.log"; fail "edge-$i exit code $rc on SIGTERM"; }
+done
+# The coordinator's history against what the clients recorded.
+clients_json=$("$ctl" --admin "127.0.0.1:$admin_port" --json clients) || fail "murmurctl clients"
+for i in 0 1 2; do
+  recorded=$(sed -n 's/.*"accepted_total": \([0-9]*\).*/\1/p' "$work/edge-$i/participation.json")
+  counted=$(python3 -c 'import json,sys; j=json.load(sys.stdin)
+print(sum(c["participations"] for c in j if c["client_name"] == sys.argv[1]))' "edge-$i" \
+    <<<"$clients_json")
+  if [[ $i -eq 1 ]]; then
+    ((counted == recorded || counted == recorded + 1)) ||
+      fail "edge-1 (killed): coordinator has $counted accepted, the client recorded $recorded"
+  else
+    ((counted == recorded)) || fail "edge-$i: coordinator has $counted accepted, client $recorded"
+  fi
+  echo "   edge-$i: $counted accepted at the coordinator, $recorded recorded by the client"
+  losses=$(sed -n 's/.*trained k=.* loss=\([0-9.]*\).*/\1/p' "$work/edge-$i.log" | tr '\n' ' ')
+  python3 -c 'import sys; l=[float(x) for x in sys.argv[1].split()]
+sys.exit(0 if len(l) >= 6 and sum(l[-3:]) < sum(l[:3]) else 1)' "$losses" ||
+    fail "edge-$i: training loss did not fall: $losses"
+done
+# A client whose model does not fit the coordinator's says so and exits 1.
+timeout 60 "$client" --coordinator "127.0.0.1:$port" --name edge-0 --state-dir "$work/mismatch" \
+  --tls-ca "$pki/ca.pem" --tls-cert "$pki/edge-0.pem" --tls-key "$pki/edge-0.key" \
+  --model dim=32,depth=1,heads=2 --data.fashion-mnist-dir "$fmnist" --data.limit 100 \
+  >"$work/mismatch.log" 2>&1
+rc=$?
+[[ $rc -eq 1 ]] && grep -q "does not fit this client's model" "$work/mismatch.log" ||
+  { tail -3 "$work/mismatch.log"; fail "a mismatched model: exit $rc"; }
+# A missing data directory is named at start (exit 2).
+"$client" --name x --state-dir "$work/nodata" --data.fashion-mnist-dir "$work/no-such-dir" \
+  >"$work/nodata.log" 2>&1
+rc=$?
+[[ $rc -eq 2 ]] && grep -q "$work/no-such-dir" "$work/nodata.log" ||
+  { cat "$work/nodata.log"; fail "missing data: exit $rc"; }
+
+kill -TERM "$cpid"
+wait "$cpid"
+status=$("$client" status --state-dir "$work/edge-0") || fail "murmur-client status"
+grep -q "client         edge-0 (id " <<<"$status" || fail "status: $status"
+grep -q "accepted" <<<"$status" || fail "status: $status"
+grep -q "K fixed 6" <<<"$status" || fail "status shows no (reloaded) policy: $status"
+echo "4. clean stop; status:"
+echo "$status"
+
+if ((failures > 0)); then
+  echo "$failures failure(s); logs in $work"
+  exit 1
+fi
+echo "client daemon end-to-end: OK"
