@@ -188,5 +188,53 @@ TEST(Simulation, SqliteHistoryInADirectoryOfItsOwn) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Simulation, EvaluatesEveryNthVersionAndTheLast) {
+  ExperimentConfig e = Parse(kExperiment);
+  e.eval_every = 5;
+  e.rounds = 12;
+  e.strategies.resize(1);
+  e.strategies[0].engine.max_rounds = 12;
+  const auto runs = RunAll(e, 1, 2);
+  ASSERT_EQ(runs[0].rows.size(), 13u);
+  for (const RoundRow& row : runs[0].rows) {
+    const bool evaluated = (row.version - 1) % 5 == 0 || row.version == 13;
+    EXPECT_EQ(!std::isnan(row.loss), evaluated) << row.version;
+  }
+  const std::string csv = RoundCsv(runs[0]);
+  EXPECT_NE(csv.find("\n2,10.000,,,"), std::string::npos) << csv;
+}
+
+TEST(Simulation, StopsAtTheSimulatedTimeBudget) {
+  ExperimentConfig e = Parse(kExperiment);
+  e.rounds = 0;
+  e.sim_time_s = 55;
+  for (StrategyRun& s : e.strategies) s.engine.max_rounds = 0;
+  const auto runs = RunAll(e, 1, 2);
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0].rows.back().version, 6u);  // sync rounds closed at 10, 20, ..., 50 s
+  for (const RunResult& r : runs) {
+    EXPECT_LE(r.sim_end_s, 55.0);
+    EXPECT_LE(r.rows.back().sim_time_s, 55.0);
+  }
+}
+
+TEST(Simulation, CyclicClientsTakePartInTheirPhaseOnly) {
+  ExperimentConfig e = Parse(kExperiment);
+  e.participation.pattern.kind = PatternKind::kCyclic;
+  e.participation.pattern.cyclic_period = 10;
+  e.system.dropout = 0;
+  e.system.sec_per_sample = 0.001;
+  e.rounds = 40;
+  e.strategies.resize(1);
+  e.strategies[0].engine.max_rounds = 40;
+  const auto runs = RunAll(e, 4, 2);
+  const RunResult& r = runs[0];
+  for (size_t c = 0; c < r.true_p.size(); ++c) {
+    // on for round(10 p) (at least 1) of every 10 slots, 4 periods.
+    const uint64_t expected = 4 * std::max<uint64_t>(1, std::lround(10 * r.true_p[c]));
+    EXPECT_EQ(r.participations[c], expected) << "client " << c << " p " << r.true_p[c];
+  }
+}
+
 }  // namespace
 }  // namespace murmur::sim
