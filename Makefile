@@ -28,7 +28,7 @@ test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS) $(CTEST_ARGS)
 
 demo: build
-	@$(BUILD_DIR)/sim/murmur-demo
+	@$(BUILD_DIR)/sim/murmur-sim sim/experiments/demo.toml --out $(BUILD_DIR)/sim-out/demo
 
 bench: build
 	@mkdir -p $(BUILD_DIR)/bench

@@ -1,0 +1,77 @@
+#include "sim/experiment.h"
+
+#include <gtest/gtest.h>
+
+namespace murmur::sim {
+namespace {
+
+const char* kGood = R"(
+name = "t"
+seeds = [1, 2]
+rounds = 10
+[workload]
+kind = "regression"
+clients = 30
+batch = 8
+local_lr = 0.01
+[participation]
+p_mode = "uniform"
+mean_p = 0.3
+pattern = "markov"
+slot_s = 30
+trace = "trace.csv"
+[system]
+k_policy = "range"
+k_min = 2
+k_max = 6
+dropout = 0.1
+[[strategy]]
+name = "fedau"
+[[strategy]]
+name = "afa_cd"
+label = "afa"
+mode = "async"
+updates_per_round = 5
+server_lr = 4
+)";
+
+TEST(Experiment, ParsesEverySection) {
+  auto e = ParseExperiment(kGood, "good.toml", "/exp");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->seeds, (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(e->workload.clients, 30u);
+  EXPECT_EQ(e->participation.pattern.kind, PatternKind::kMarkov);
+  EXPECT_EQ(e->participation.trace, "/exp/trace.csv");
+  EXPECT_EQ(e->system.k_policy, KPolicy::kRange);
+  EXPECT_EQ(e->system.batch, 8);
+  ASSERT_EQ(e->strategies.size(), 2u);
+  EXPECT_EQ(e->strategies[0].engine.mode, server::RoundMode::kSync);
+  EXPECT_EQ(e->strategies[0].engine.round_deadline_s, 30);
+  EXPECT_EQ(e->strategies[0].engine.max_rounds, 10u);
+  EXPECT_EQ(e->strategies[1].label, "afa");
+  EXPECT_EQ(e->strategies[1].engine.mode, server::RoundMode::kAsync);
+  EXPECT_EQ(e->strategies[1].engine.updates_per_round, 5u);
+  EXPECT_EQ(e->strategies[1].engine.strategy.server_lr, 4);
+}
+
+void ExpectError(const std::string& text, const std::string& what) {
+  auto e = ParseExperiment(text, "bad.toml", "");
+  ASSERT_FALSE(e.ok()) << text;
+  EXPECT_NE(e.status().message().find("bad.toml:"), std::string::npos) << e.status().message();
+  EXPECT_NE(e.status().message().find(what), std::string::npos) << e.status().message();
+}
+
+TEST(Experiment, ErrorsNameFileLineAndKey) {
+  ExpectError("rounds = 3\n[[strategy]]\nname = \"fedau\"\ncolour = 1\n", "strategy.colour: unknown key");
+  ExpectError("rounds = 3\n[system]\nk = \"five\"\n[[strategy]]\nname = \"fedau\"\n", "system.k");
+  ExpectError("rounds = 3\n", "strategy");
+  ExpectError("[[strategy]]\nname = \"fedau\"\n", "rounds");
+  ExpectError("rounds = 3\n[[strategy]]\nname = \"nope\"\n", "nope");
+  ExpectError("rounds = 3\n[participation]\npattern = \"weekly\"\n[[strategy]]\nname = \"fedau\"\n",
+              "weekly");
+  ExpectError("rounds = = 3\n", "bad.toml:1");
+  ExpectError("rounds = 3\n[[strategy]]\nname = \"afa_cd\"\nmode = \"async\"\n", "updates_per_round");
+}
+
+}  // namespace
+}  // namespace murmur::sim
