@@ -63,6 +63,9 @@ struct RoundSummary {
   double update_norm = 0;  // ||x_{t+1} - x_t||
   double mean_client_loss = 0;
   double closed_at_s = 0;  // engine Clock
+  // Wall seconds the worker took to close it: aggregation, encoding the new
+  // version, the checkpoint file and the commit (steady clock).
+  double close_seconds = 0;
   // (client id, weight the strategy gave its update), in arrival order.
   std::vector<std::pair<uint64_t, double>> weights;
   std::shared_ptr<const TensorList> model;  // x_version

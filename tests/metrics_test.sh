@@ -48,7 +48,7 @@ out=$(http_get "$mport" /metrics) || fail "GET /metrics before pushes"
 [[ "$out" == "HTTP/1.1 200"* ]] || fail "status line: ${out%%$'\n'*}"
 grep -qi '^Content-Type: text/plain; version=0.0.4' <<<"$out" || fail "content type: $out"
 for m in murmur_updates_accepted_total murmur_updates_rejected_total murmur_inflight_bytes \
-         murmur_inflight_streams murmur_round_interval_seconds murmur_update_weight \
+         murmur_inflight_streams murmur_round_interval_seconds murmur_round_close_seconds murmur_update_weight \
          murmur_rounds_closed_total murmur_model_version; do
   grep -q "^# TYPE $m " <<<"$out" || fail "no TYPE line for $m"
   grep -q "^# HELP $m " <<<"$out" || fail "no HELP line for $m"
@@ -74,6 +74,8 @@ has 'murmur_inflight_streams 0'
 has 'murmur_inflight_streams_limit 64'
 has 'murmur_last_round_updates 3'
 has 'murmur_round_interval_seconds_count 1'
+has 'murmur_round_close_seconds_count 2'
+has 'murmur_round_close_seconds_bucket{le="+Inf"} 2'
 has 'murmur_round_interval_seconds_bucket{le="+Inf"} 1'
 has 'murmur_update_weight_count 6'
 has 'murmur_update_weight_bucket{le="+Inf"} 6'

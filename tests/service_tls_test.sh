@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# service_tls_test.sh COORDINATOR INIT_MODEL CLIENT_HELPER WORK_DIR
+# service_tls_test.sh COORDINATOR INIT_MODEL CLIENT_HELPER WORK_DIR MURMURCTL
 #
 # murmur-coordinator as a network service, from outside: certificates made
 # here with the openssl CLI (a CA, a server certificate for 127.0.0.1 and
@@ -11,9 +11,10 @@
 # for a non-loopback --listen, clear errors for missing PEM files, the
 # grpc.health.v1 health service, a finished job that keeps serving
 # "finished" until SIGTERM (exit 0), a fail-stop that exits 3 with its
-# reason, and the open-file limit logged.
+# reason, the open-file limit logged, and murmurctl over mTLS to an Admin
+# listener beyond loopback.
 set -u -o pipefail
-coordinator=$1 init_model=$2 helper=$3 work=$4
+coordinator=$1 init_model=$2 helper=$3 work=$4 ctl=$5
 rm -rf "$work" && mkdir -p "$work"
 failures=0
 fail() { echo "FAILED: $*"; failures=$((failures + 1)); }
@@ -147,6 +148,17 @@ out=$(timeout 30 "$helper" "127.0.0.1:$admin_port" "$mtls" health 2>&1) ||
   fail "Admin health over mTLS: $out"
 out=$(timeout 30 "$helper" "127.0.0.1:$admin_port" plaintext health 2>&1) &&
   fail "a plaintext call to the mTLS Admin listener succeeded: $out"
+out=$("$ctl" --admin "127.0.0.1:$admin_port" --tls-ca "$pki/ca.pem" --tls-cert "$pki/tls-client.pem" \
+      --tls-key "$pki/tls-client.key" --json status 2>&1) || fail "murmurctl over mTLS: $out"
+[[ "$out" == *'"model_version"'* ]] || fail "murmurctl status over mTLS printed: $out"
+out=$("$ctl" --admin "127.0.0.1:$admin_port" --tls-ca "$pki/ca.pem" --timeout 3 status 2>&1) &&
+  fail "murmurctl without a client certificate reached the mTLS Admin listener: $out"
+out=$("$ctl" --admin "127.0.0.1:$admin_port" --timeout 3 status 2>&1) &&
+  fail "murmurctl in plaintext reached the mTLS Admin listener: $out"
+[[ "$out" == *"--tls-ca"* ]] || fail "murmurctl's plaintext failure does not point at --tls-ca: $out"
+out=$("$ctl" --admin "127.0.0.1:$admin_port" --tls-ca "$work/no-such-ca.pem" status 2>&1) &&
+  fail "murmurctl with a missing CA file succeeded"
+[[ "$out" == *"no-such-ca.pem"* ]] || fail "murmurctl's missing CA error does not name it: $out"
 stop
 # Loopback Admin stays plaintext (murmurctl) next to a TLS Coordinator listener.
 admin_listen=127.0.0.1:0 start --listen 127.0.0.1:0 "${tls_server[@]}"

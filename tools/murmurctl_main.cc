@@ -7,6 +7,9 @@
 //   murmurctl rounds [--from V] [--limit N]
 //   murmurctl export --out FILE [--version V] [--encoding fp32|fp16|bf16|int8]
 //
+// Plaintext by default (the Admin listener on loopback); --tls-ca CA.pem for
+// TLS, plus --tls-cert/--tls-key for mTLS (an Admin listener beyond
+// loopback, which the coordinator serves only with mTLS or --admin-insecure).
 // Tables for people on stdout; --json prints one JSON document instead (an
 // object for status, an array for the lists, a summary for export). An
 // exported model is checked (size, XXH3 checksum, decodes) before it is
@@ -21,6 +24,7 @@
 #include <cstdio>
 #include <ctime>
 #include <map>
+#include <sstream>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -49,7 +53,45 @@ struct Options {
   uint64_t version = 0;
   std::string out;
   std::string encoding = "fp32";
+  // TLS / mTLS to an Admin listener beyond loopback (murmur-coordinator
+  // serves it with the coordinator's TLS there): the CA that signed the
+  // coordinator's certificate, and this operator's client certificate.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_server_name;
 };
+
+// The whole file, or an error naming it.
+Result<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return murmur::NotFoundError(fmt::format("cannot read {} {}", what, path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Plaintext without --tls-ca; TLS with it; mTLS with --tls-cert/--tls-key too.
+Result<std::shared_ptr<grpc::Channel>> MakeChannel(const Options& o) {
+  if (o.tls_ca.empty()) {
+    if (!o.tls_cert.empty() || !o.tls_key.empty()) {
+      return murmur::InvalidArgumentError("--tls-cert and --tls-key need --tls-ca");
+    }
+    return grpc::CreateChannel(o.admin, grpc::InsecureChannelCredentials());
+  }
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    return murmur::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  grpc::SslCredentialsOptions ssl;
+  MURMUR_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem(o.tls_ca, "the CA certificate"));
+  if (!o.tls_cert.empty()) {
+    MURMUR_ASSIGN_OR_RETURN(ssl.pem_cert_chain, ReadPem(o.tls_cert, "the client certificate"));
+    MURMUR_ASSIGN_OR_RETURN(ssl.pem_private_key, ReadPem(o.tls_key, "the client key"));
+  }
+  grpc::ChannelArguments args;
+  if (!o.tls_server_name.empty()) args.SetSslTargetNameOverride(o.tls_server_name);
+  return grpc::CreateCustomChannel(o.admin, grpc::SslCredentials(ssl), args);
+}
 
 // A failed call: what was asked, of whom, and gRPC's answer.
 struct CallError {
@@ -58,18 +100,17 @@ struct CallError {
 
 class Admin {
  public:
-  explicit Admin(const Options& o) : o_(o) {
-    channel_ = grpc::CreateChannel(o.admin, grpc::InsecureChannelCredentials());
-    stub_ = murmur::v1::Admin::NewStub(channel_);
-  }
+  Admin(const Options& o, std::shared_ptr<grpc::Channel> channel)
+      : o_(o), channel_(std::move(channel)), stub_(murmur::v1::Admin::NewStub(channel_)) {}
 
   // Empty when the channel connects within the timeout.
   std::string Connect() {
     if (channel_->WaitForConnected(Deadline())) return "";
     return fmt::format(
-        "cannot connect to the Admin service at {} within {:g} s (is murmur-coordinator running "
-        "with --admin-listen {}? pass --admin ADDR for another address)",
-        o_.admin, o_.timeout_s, o_.admin);
+        "cannot connect to the Admin service at {} within {:g} s{} (is murmur-coordinator running "
+        "with --admin-listen {}? pass --admin ADDR for another address; beyond loopback the "
+        "Admin listener needs TLS: --tls-ca, and for mTLS --tls-cert and --tls-key)",
+        o_.admin, o_.timeout_s, o_.tls_ca.empty() ? " over plaintext" : " over TLS", o_.admin);
   }
 
   template <typename Req, typename Resp, typename Fn>
@@ -418,9 +459,17 @@ int main(int argc, char** argv) {
     sub->add_flag("--json", o.json, "Machine-readable JSON on stdout instead of tables");
     sub->add_option("--admin", o.admin, "Admin service address");
   }
+  app.add_option("--tls-ca", o.tls_ca,
+                 "CA certificate (PEM) that signed the coordinator's: connect over TLS");
+  app.add_option("--tls-cert", o.tls_cert, "Client certificate (PEM) for mTLS (with --tls-key)");
+  app.add_option("--tls-key", o.tls_key, "Client private key (PEM) for mTLS");
+  app.add_option("--tls-server-name", o.tls_server_name,
+                 "Name to check in the coordinator's certificate (default: the --admin host)");
   if (auto code = murmur::ParseCommandLine(app, argc, argv)) return *code == 0 ? 0 : 2;
 
-  Admin admin(o);
+  Result<std::shared_ptr<grpc::Channel>> channel = MakeChannel(o);
+  if (!channel.ok()) return Fail(channel.status().message());
+  Admin admin(o, *std::move(channel));
   if (std::string e = admin.Connect(); !e.empty()) return Fail(e);
   if (status->parsed()) return RunStatus(admin, o);
   if (clients->parsed()) return RunClients(admin, o);

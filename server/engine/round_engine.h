@@ -57,6 +57,7 @@
 // check-in stays open, so the client can resend the same update.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -64,6 +65,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -182,7 +184,9 @@ class RoundEngine {
   // Writes what the core has pending (group commit) and acknowledges it.
   void WritePending();
   // Makes `write` durable, tells the core, publishes, runs the callbacks.
-  void Commit(core::PendingWrite write, SnapshotPtr snapshot);
+  // `close_started`: when the round in it (if any) began closing.
+  void Commit(core::PendingWrite write, SnapshotPtr snapshot,
+              std::optional<std::chrono::steady_clock::time_point> close_started);
   // store_->Write, retried with backoff on transient errors for store_retry_s.
   Status WriteWithRetry(const store::WriteBatch& batch);
   void ScheduleDeadline();

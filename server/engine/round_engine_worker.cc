@@ -63,6 +63,7 @@ void RoundEngine::CloseDueRounds() {
       job = core_->TakeRoundJob();
     }
     if (!job) return;
+    const auto started = std::chrono::steady_clock::now();
     Result<strategy::Step> step = job->Run();  // pure: no lock needed
     SnapshotPtr snapshot;
     if (step.ok()) snapshot = Encode(step->new_global, job->new_version);
@@ -72,7 +73,7 @@ void RoundEngine::CloseDueRounds() {
       core_->FinishRound(*job, std::move(step), clock_->NowSeconds());
       write = core_->TakePendingWrite();
     }
-    Commit(std::move(write), std::move(snapshot));
+    Commit(std::move(write), std::move(snapshot), started);
   }
 }
 
@@ -83,10 +84,11 @@ void RoundEngine::WritePending() {
     if (!core_->HasPendingWrite()) return;
     write = core_->TakePendingWrite();
   }
-  Commit(std::move(write), nullptr);
+  Commit(std::move(write), nullptr, std::nullopt);
 }
 
-void RoundEngine::Commit(core::PendingWrite write, SnapshotPtr snapshot) {
+void RoundEngine::Commit(core::PendingWrite write, SnapshotPtr snapshot,
+                         std::optional<std::chrono::steady_clock::time_point> close_started) {
   Status written;
   if (store_ != nullptr && !write.batch.empty()) written = WriteWithRetry(write.batch);
   std::vector<core::Ack> acks;
@@ -116,10 +118,15 @@ void RoundEngine::Commit(core::PendingWrite write, SnapshotPtr snapshot) {
     }
   }
   if (round) {
+    if (close_started) {
+      round->close_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - *close_started).count();
+    }
     log::Debug("round closed", {{"version", round->version},
                                 {"trigger", std::string(RoundTriggerName(round->trigger))},
                                 {"updates", round->num_updates},
-                                {"norm", round->update_norm}});
+                                {"norm", round->update_norm},
+                                {"close_ms", round->close_seconds * 1e3}});
     // The observer sees the round before the updates that closed it are
     // acknowledged (a blocking SubmitUpdate returns after it).
     if (observer) observer(*round);

@@ -61,6 +61,11 @@ CoordinatorMetrics::CoordinatorMetrics(const RoundEngine* engine, const Inflight
       "murmur_round_interval_seconds",
       "Seconds between consecutive round closes (engine clock; from the second round after start)",
       std::vector<double>(std::begin(kRoundIntervalBuckets), std::end(kRoundIntervalBuckets))));
+  Must(r.DeclareHistogram(
+      "murmur_round_close_seconds",
+      "Wall seconds from a round being due to its commit: aggregation, encoding, checkpoint "
+      "file and transaction",
+      std::vector<double>(std::begin(kRoundCloseBuckets), std::end(kRoundCloseBuckets))));
   Must(r.DeclareGauge("murmur_last_round_updates", "Updates aggregated in the last round"));
   Must(r.DeclareGauge("murmur_last_round_update_norm",
                       "Norm of the last round's model step ||x_t+1 - x_t||"));
@@ -92,6 +97,7 @@ void CoordinatorMetrics::OnRoundClosed(const RoundSummary& round) {
     }
     last_close_s_ = round.closed_at_s;
   }
+  registry_.Observe("murmur_round_close_seconds", round.close_seconds);
   registry_.Set("murmur_last_round_updates", {}, round.num_updates);
   registry_.Set("murmur_last_round_update_norm", {}, round.update_norm);
   if (round.weights.empty()) return;

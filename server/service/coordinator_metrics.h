@@ -26,6 +26,9 @@
 namespace murmur::server {
 
 // Upper bounds of murmur_round_interval_seconds's buckets.
+// Round close (aggregation + checkpoint + commit), seconds.
+inline constexpr double kRoundCloseBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                0.5,   1,    2.5,   5,    10};
 inline constexpr double kRoundIntervalBuckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1,   2.5,
                                                    5,    10,   30,  60,   300, 900, 3600};
 // Upper bounds of murmur_update_weight's buckets (FedAU weights).

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 namespace murmur::server::store {
 namespace {
@@ -38,6 +39,61 @@ class Fd {
  private:
   int fd_;
 };
+
+// A few descriptors held open on /dev/null so the store can still open its
+// files when the process has run out (EMFILE), e.g. while a flood of idle
+// connections holds every other descriptor: the store's writes are what
+// must never stop. An open that fails with EMFILE gives one reserved
+// descriptor back and tries again; the next open first tries to take it
+// back. (gRPC may win a freed slot for an accept; then the write fails as
+// before and the engine's store-write retry tries again.)
+class DescriptorReserve {
+ public:
+  static constexpr int kReserved = 4;
+
+  DescriptorReserve() { Refill(); }
+
+  // `open_fn` returns a descriptor or -1 with errno set.
+  template <typename OpenFn>
+  int Open(OpenFn open_fn) {
+    Refill();
+    int fd = open_fn();
+    while (fd < 0 && errno == EMFILE && Release()) fd = open_fn();
+    return fd;
+  }
+
+ private:
+  void Refill() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int& r : fds_) {
+      if (r < 0) r = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+  }
+  bool Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int& r : fds_) {
+      if (r >= 0) {
+        ::close(r);
+        r = -1;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::mutex mu_;
+  int fds_[kReserved] = {-1, -1, -1, -1};
+};
+
+DescriptorReserve& Reserve() {
+  static DescriptorReserve* const reserve = new DescriptorReserve();
+  return *reserve;
+}
+
+// ::open through the reserve.
+int OpenFile(const char* path, int flags, mode_t mode = 0) {
+  return Reserve().Open([&] { return ::open(path, flags, mode); });
+}
 
 class PosixWritableFile final : public WritableFile {
  public:
@@ -92,7 +148,7 @@ class PosixWritableFile final : public WritableFile {
 class Posix final : public FileOps {
  public:
   Result<std::unique_ptr<WritableFile>> CreateFile(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = OpenFile(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return ErrnoError("cannot create", path, errno);
     return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, 0));
   }
@@ -100,9 +156,9 @@ class Posix final : public FileOps {
   Result<std::unique_ptr<WritableFile>> OpenForAppend(const std::string& path,
                                                       bool* created) override {
     *created = false;
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    int fd = OpenFile(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
-      fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      fd = OpenFile(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
       *created = fd >= 0;
     }
     if (fd < 0) return ErrnoError("cannot open for appending", path, errno);
@@ -121,7 +177,7 @@ class Posix final : public FileOps {
   }
 
   Status SyncDir(const std::string& dir) override {
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    Fd fd(OpenFile(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (fd.get() < 0) return ErrnoError("cannot open directory", dir, errno);
     if (::fsync(fd.get()) != 0) return ErrnoError("cannot fsync directory", dir, errno);
     return Status();
@@ -142,7 +198,7 @@ class Posix final : public FileOps {
   }
 
   Result<std::string> ReadFile(const std::string& path) override {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    Fd fd(OpenFile(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) return ErrnoError("cannot open", path, errno);
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return ErrnoError("cannot stat", path, errno);
@@ -164,7 +220,7 @@ class Posix final : public FileOps {
 
   Result<std::string> ReadRange(const std::string& path, uint64_t offset,
                                 uint64_t length) override {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    Fd fd(OpenFile(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) return ErrnoError("cannot open", path, errno);
     std::string out;
     out.resize(static_cast<size_t>(length));
@@ -189,7 +245,10 @@ class Posix final : public FileOps {
 }  // namespace
 
 FileOps* PosixFileOps() {
-  static Posix* const ops = new Posix();
+  static Posix* const ops = [] {
+    (void)Reserve();  // taken now, while descriptors are plentiful
+    return new Posix();
+  }();
   return ops;
 }
 

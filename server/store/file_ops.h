@@ -62,7 +62,10 @@ class FileOps {
                                         uint64_t length) = 0;
 };
 
-// The real file system. Never null; lives for the whole process.
+// The real file system. Never null; lives for the whole process. Its first
+// call sets aside a few descriptors that its opens fall back on when the
+// process has none left (EMFILE), so the store can still write its files
+// while, say, a flood of connections holds every other descriptor.
 FileOps* PosixFileOps();
 
 // `ops` when not null, else PosixFileOps().

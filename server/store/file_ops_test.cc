@@ -6,6 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <sys/resource.h>
+#include <fcntl.h>
+
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -253,6 +259,38 @@ TEST_P(CheckpointFailureTest, AFailedInitializeLeavesTheStoreEmpty) {
 INSTANTIATE_TEST_SUITE_P(EachStep, CheckpointFailureTest,
                          ::testing::Values("create", "write", "fsync", "close", "rename",
                                            "fsync_dir"));
+
+// Exit codes of the child below.
+enum : int { kChildOk = 0, kChildNotExhausted = 10, kChildWriteFailed = 11, kChildReadFailed = 12 };
+
+TEST(FileOpsTest, WritesItsFilesEvenWhenTheProcessHasNoDescriptorsLeft) {
+  TestTempDir dir;
+  FileOps* ops = PosixFileOps();  // sets its reserve aside now
+  const std::string path = dir.Sub("ckpt.bin");
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // The child uses up every descriptor it may have, as a flood of idle
+    // connections would, then writes a file the way a checkpoint is written.
+    rlimit lim{};
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_cur, 256);
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+    while (::dup(0) >= 0) {
+    }
+    if (errno != EMFILE) ::_exit(kChildNotExhausted);
+    if (::open("/dev/null", O_RDONLY) >= 0) ::_exit(kChildNotExhausted);
+    if (!WriteFileAtomically(path, "model bytes", ops).ok()) ::_exit(kChildWriteFailed);
+    Result<std::string> back = ops->ReadFile(path);
+    if (!back.ok() || *back != "model bytes") ::_exit(kChildReadFailed);
+    ::_exit(kChildOk);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), kChildOk)
+      << "10: could not exhaust descriptors, 11: the write failed, 12: the read failed";
+}
 
 }  // namespace
 }  // namespace murmur::server::store
