@@ -20,6 +20,8 @@
 // flags or configuration.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -141,6 +143,9 @@ int Run(DaemonConfig cfg, const std::vector<std::string>& args) {
     log::Error("cannot open the state directory", {{"error", state.status().ToString()}});
     return 2;
   }
+  // gRPC reconnects no more lazily than the daemon's own backoff retries.
+  cfg.connect.max_reconnect_backoff_s =
+      std::min(cfg.connect.max_reconnect_backoff_s, std::max(cfg.backoff_max_s, 0.1));
   Result<std::unique_ptr<api::CoordinatorApi>> api = ConnectCoordinator(cfg.connect);
   if (!api.ok()) {
     log::Error("cannot set up the connection", {{"error", api.status().ToString()}});

@@ -1,5 +1,7 @@
 #include "client/transport/channel.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
@@ -48,6 +50,13 @@ Result<std::unique_ptr<api::CoordinatorApi>> ConnectCoordinator(const ConnectOpt
   std::shared_ptr<grpc::ChannelCredentials> creds;
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
+  if (!(o.max_reconnect_backoff_s > 0)) {
+    return InvalidArgumentError("the maximum reconnect backoff must be > 0 seconds");
+  }
+  const int max_backoff_ms = static_cast<int>(std::min(o.max_reconnect_backoff_s, 3600.0) * 1000);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, std::max(max_backoff_ms, 1));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::clamp(max_backoff_ms / 5, 1, 1000));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::clamp(max_backoff_ms / 5, 1, 1000));
   if (o.tls_ca.empty()) {
     if (!o.tls_cert.empty() || !o.tls_key.empty()) {
       return InvalidArgumentError("--tls-cert/--tls-key need --tls-ca (the coordinator's CA)");

@@ -30,6 +30,11 @@ struct ConnectOptions {
   bool allow_insecure = false;
   double rpc_timeout_s = 60;
   int max_pull_attempts = 4;
+  // gRPC's own reconnect backoff grows to 120 s by default: a daemon whose
+  // coordinator restarted would fail fast ("failed to connect") for up to
+  // that long after it is back. Capped here (the caller's own backoff, with
+  // jitter, paces the retries).
+  double max_reconnect_backoff_s = 5;
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost" (with or without a port).
