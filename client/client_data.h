@@ -1,5 +1,6 @@
 // ClientData: the examples a murmur-client trains on, loaded and checked at
-// start: its own gzip IDX pair, or a shard of the installed Fashion-MNIST
+// start: its own gzip IDX pair, its own text directory (char-level, with
+// the job's vocabulary), or a shard of the installed Fashion-MNIST
 // (partition scheme, client index, count, seed — every client of a trial
 // uses the same seed, so the shards are disjoint). Errors name the path.
 //
@@ -13,6 +14,7 @@
 
 #include "client/daemon_config.h"
 #include "common/data/image_dataset.h"
+#include "common/data/text_dataset.h"
 #include "common/status.h"
 #include "ml/examples.h"
 
@@ -28,7 +30,10 @@ class ClientData {
 
  private:
   ClientData() : examples_(model::Examples::Images(images_)) {}
+  Status LoadText(const DataConfig& config);
   data::ImageDataset images_;
+  data::TextDataset text_;
+  data::TextChunks chunks_;
   model::Examples examples_;
   std::vector<uint32_t> shard_;
   std::string description_;

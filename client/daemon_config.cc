@@ -74,6 +74,15 @@ void AddDaemonFlags(CLI::App& app, DaemonConfig* c) {
       ->capture_default_str();
   app.add_option("--data.limit", c->data.limit, "Use the first N examples of the shard (0: all)")
       ->capture_default_str();
+  app.add_option("--data.text-dir", c->data.text_dir,
+                 "Own text (a charlm job): the UTF-8 files in this directory");
+  app.add_option("--data.vocabulary", c->data.vocabulary,
+                 "With --data.text-dir: the job's vocabulary, a UTF-8 file holding its characters "
+                 "(the same file on every client)");
+  app.add_option("--data.text-length", c->data.text_length,
+                 "With --data.text-dir: tokens per training sample (at most the model's "
+                 "max_seq_len + 1)")
+      ->capture_default_str();
 
   PolicyFlags& p = c->policy;
   app.add_option("--policy.window", p.windows,
@@ -148,17 +157,28 @@ Status FinishDaemonConfig(DaemonConfig* c) {
     return InvalidArgumentError("the enrollment secret must be at least 16 bytes");
   }
   const bool own = !c->data.images.empty() || !c->data.labels.empty();
-  if (own && !c->data.fashion_mnist_dir.empty()) {
+  const bool text = !c->data.text_dir.empty();
+  if (own + !c->data.fashion_mnist_dir.empty() + text > 1) {
     return InvalidArgumentError(
-        "give either --data.images/--data.labels or --data.fashion-mnist-dir, not both");
+        "give one of --data.images/--data.labels, --data.fashion-mnist-dir or --data.text-dir");
+  }
+  if (text && c->data.vocabulary.empty()) {
+    return InvalidArgumentError(
+        "--data.text-dir needs --data.vocabulary: every client of a job must map characters "
+        "to the same ids");
+  }
+  if (text && c->data.text_length < 2) {
+    return InvalidArgumentError(
+        fmt::format("--data.text-length must be at least 2, got {}", c->data.text_length));
   }
   if (own && (c->data.images.empty() || c->data.labels.empty())) {
     return InvalidArgumentError("--data.images and --data.labels go together");
   }
-  if (!own && c->data.fashion_mnist_dir.empty()) {
+  if (!own && !text && c->data.fashion_mnist_dir.empty()) {
     return InvalidArgumentError(
-        "no data: give --data.images and --data.labels, or --data.fashion-mnist-dir with "
-        "--data.client-index and --data.num-clients");
+        "no data: give --data.images and --data.labels, --data.text-dir with "
+        "--data.vocabulary, or --data.fashion-mnist-dir with --data.client-index and "
+        "--data.num-clients");
   }
   if (c->data.num_clients == 0 || c->data.client_index >= c->data.num_clients) {
     return InvalidArgumentError(fmt::format("--data.client-index {} must be below --data.num-clients {}",

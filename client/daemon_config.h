@@ -31,6 +31,13 @@ struct DataConfig {
   uint64_t partition_seed = 1;
   double alpha = 0.5;
   uint64_t limit = 0;  // use the first N examples of the shard (0: all)
+  // ... or the client's own text (a charlm job): every regular UTF-8 file in
+  // text_dir (not *.dat, *.u8 or dot files), cut into samples of
+  // text_length tokens, with the job's vocabulary (a file holding its
+  // characters, UTF-8; every client of the job uses the same one).
+  std::string text_dir;
+  std::string vocabulary;
+  uint64_t text_length = 65;  // tokens per sample: input is the first text_length - 1
 };
 
 struct PolicyFlags {

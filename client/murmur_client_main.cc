@@ -163,7 +163,10 @@ int Run(DaemonConfig cfg, const std::vector<std::string>& args) {
   po.backoff = ToBackoffOptions(cfg);
   po.exit_when_finished = cfg.exit_when_finished;
   po.max_participations = cfg.max_participations;
+  // The participant replaces the device with the one the trainer picks.
   po.capabilities.device = cfg.device;
+  po.capabilities.encodings = {Encoding::kFp32, Encoding::kFp16, Encoding::kBf16,
+                               Encoding::kInt8};  // the codec produces all four
   po.capabilities.num_samples = (*data)->shard().size();
   po.capabilities.max_local_steps = policy_cfg->k_max;
   auto policy = std::make_unique<ConfiguredPolicy>(*policy_cfg, SystemClock::Default(), &sensors,
@@ -173,7 +176,7 @@ int Run(DaemonConfig cfg, const std::vector<std::string>& args) {
             {{"name", cfg.name}, {"coordinator", cfg.connect.address},
              {"security", DescribeSecurity(cfg.connect)}, {"state_dir", cfg.state_dir},
              {"data", (*data)->Describe()}, {"model", model::ModelConfigToString(*model)},
-             {"device", cfg.device}, {"threads", threads}, {"policy", policy->Describe()}});
+             {"device_flag", cfg.device}, {"threads", threads}, {"policy", policy->Describe()}});
   Participant participant(po, api->get(), std::move(policy), *state, SystemClock::Default(),
                           &(*data)->examples(), (*data)->shard());
 

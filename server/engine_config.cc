@@ -47,6 +47,14 @@ Status ValidateEngineConfig(const EngineConfig& c) {
         "recipe: local steps range [{}, {}] must be non-empty and start at 1 or more",
         c.recipe.min_local_steps, c.recipe.max_local_steps));
   }
+  if (!api::IsKnownOptimizer(c.recipe.optimizer)) {
+    return InvalidArgumentError(fmt::format("recipe: unknown optimizer '{}' (known: {})",
+                                            c.recipe.optimizer, api::KnownOptimizers()));
+  }
+  if (!(std::isfinite(c.recipe.momentum) && c.recipe.momentum >= 0 && c.recipe.momentum < 1)) {
+    return InvalidArgumentError(
+        fmt::format("recipe: momentum must be in [0, 1), got {}", c.recipe.momentum));
+  }
   if (!(std::isfinite(c.recipe.local_lr) && c.recipe.local_lr > 0)) {
     return InvalidArgumentError(
         fmt::format("recipe: local_lr must be finite and > 0, got {}", c.recipe.local_lr));

@@ -140,6 +140,14 @@ void AddEngineFlags(CLI::App& app, EngineConfig* cfg, EngineFlagValues* values) 
       ->capture_default_str();
   app.add_option("--max-k", cfg->recipe.max_local_steps, "Most local steps K accepted")
       ->capture_default_str();
+  app.add_option("--local-optimizer", cfg->recipe.optimizer,
+                 "Clients' local optimizer: sgd, momentum, adam, adamw (a client that does not "
+                 "implement it refuses to train)")
+      ->check(CLI::IsMember({"sgd", "momentum", "adam", "adamw"}))
+      ->capture_default_str();
+  app.add_option("--local-momentum", cfg->recipe.momentum,
+                 "Clients' heavy-ball momentum, with --local-optimizer momentum; in [0, 1)")
+      ->capture_default_str();
   app.add_option("--update-encoding", values->update_encoding,
                  "Encoding clients use for their updates: fp32, fp16, bf16, int8")
       ->check(CLI::IsMember({"fp32", "fp16", "bf16", "int8"}))

@@ -110,6 +110,7 @@ TEST_F(EngineFlagsTest, CommandLineSetsEveryField) {
                     "--round-deadline-s", "2.5", "--close-empty-rounds", "--max-staleness", "0",
                     "--max-rounds", "100", "--max-trainers", "7", "--wait-retry-s", "3",
                     "--local-lr", "0.2", "--batch", "32", "--min-k", "2", "--max-k", "9",
+                    "--local-optimizer", "momentum", "--local-momentum", "0.5",
                     "--update-encoding", "int8", "--model-encoding", "fp16",
                     "--max-update-norm", "10", "--max-update-bytes", "1000",
                     "--max-queued-updates", "5", "--max-queued-bytes", "2000",
@@ -140,6 +141,8 @@ TEST_F(EngineFlagsTest, CommandLineSetsEveryField) {
   EXPECT_EQ(cfg_.recipe.min_local_steps, 2u);
   EXPECT_EQ(cfg_.recipe.max_local_steps, 9u);
   EXPECT_EQ(cfg_.recipe.update_encoding, Encoding::kInt8);
+  EXPECT_EQ(cfg_.recipe.optimizer, "momentum");
+  EXPECT_EQ(cfg_.recipe.momentum, 0.5);
   EXPECT_EQ(cfg_.model_encoding, Encoding::kFp16);
   EXPECT_EQ(cfg_.max_update_norm, 10.0);
   EXPECT_EQ(cfg_.max_update_bytes, 1000u);
@@ -148,6 +151,22 @@ TEST_F(EngineFlagsTest, CommandLineSetsEveryField) {
   EXPECT_EQ(cfg_.busy_retry_s, 0.5);
   EXPECT_EQ(cfg_.max_queued_records, 11u);
   EXPECT_TRUE(ValidateEngineConfig(cfg_).ok()) << ValidateEngineConfig(cfg_).ToString();
+}
+
+// The recipe's optimizer is one a client implements; a typo fails at start,
+// not at every client.
+TEST_F(EngineFlagsTest, UnknownLocalOptimizerIsRefused) {
+  EXPECT_FALSE(Parse({"--local-optimizer", "lion"}).ok());
+  EngineConfig c;
+  c.recipe.optimizer = "lion";
+  const Status st = ValidateEngineConfig(c);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("unknown optimizer 'lion' (known: sgd, momentum, adam, adamw)"),
+            std::string::npos)
+      << st.ToString();
+  c.recipe.optimizer = "momentum";
+  c.recipe.momentum = 1.0;
+  EXPECT_EQ(ValidateEngineConfig(c).code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(EngineFlagsTest, ConfigFileSetsFlagsAndTheCommandLineWins) {

@@ -31,6 +31,10 @@ JobSettingsMap JobSettingsOf(const EngineConfig& c) {
   m["recipe.min_local_steps"] = Num(uint64_t{c.recipe.min_local_steps});
   m["recipe.max_local_steps"] = Num(uint64_t{c.recipe.max_local_steps});
   m["recipe.update_encoding"] = std::string(EncodingName(c.recipe.update_encoding));
+  // Listed only when not plain SGD, so the state of a job saved before the
+  // optimizer was a setting still matches an SGD restart.
+  if (c.recipe.optimizer != "sgd") m["recipe.optimizer"] = c.recipe.optimizer;
+  if (c.recipe.optimizer == "momentum") m["recipe.momentum"] = Num(c.recipe.momentum);
   m["strategy"] = s.name;
   m["strategy.server_lr"] = Num(s.server_lr);
   m["strategy.sample_weighted"] = Bool(s.sample_weighted);

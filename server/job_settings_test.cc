@@ -39,6 +39,26 @@ TEST(JobSettingsTest, EveryTrajectorySettingIsListedAndComparedByValue) {
   EXPECT_NE(CompareJobSettings(fewer, m).message().find("mode: saved (unset)"), std::string::npos);
 }
 
+// The clients' optimizer shapes the trajectory: a restart with another is a
+// different job. Plain SGD is not listed (state saved before it was a
+// setting still matches).
+TEST(JobSettingsTest, TheLocalOptimizerIsASettingWhenNotSgd) {
+  EngineConfig sgd;
+  EXPECT_FALSE(JobSettingsOf(sgd).contains("recipe.optimizer"));
+  EngineConfig momentum = sgd;
+  momentum.recipe.optimizer = "momentum";
+  momentum.recipe.momentum = 0.5;
+  const JobSettingsMap m = JobSettingsOf(momentum);
+  EXPECT_EQ(m.at("recipe.optimizer"), "momentum");
+  EXPECT_EQ(m.at("recipe.momentum"), "0.5");
+  const Status s = CompareJobSettings(JobSettingsOf(sgd), m);
+  EXPECT_NE(s.message().find("recipe.optimizer: saved (unset), now 'momentum'"), std::string::npos)
+      << s.ToString();
+  EngineConfig adam = sgd;
+  adam.recipe.optimizer = "adam";
+  EXPECT_FALSE(JobSettingsOf(adam).contains("recipe.momentum"));
+}
+
 TEST(JobSettingsTest, ARestartWithOtherSettingsIsRefusedUnlessAllowed) {
   store::TestTempDir dir;
   ManualClock clock;

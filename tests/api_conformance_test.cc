@@ -100,7 +100,9 @@ class ApiConformanceTest : public ::testing::Test {
                 .batch_size = 8,
                 .min_local_steps = 2,
                 .max_local_steps = 9,
-                .update_encoding = Encoding::kFp16};
+                .update_encoding = Encoding::kFp16,
+                .optimizer = "momentum",
+                .momentum = 0.8};
     return c;
   }
 
@@ -204,6 +206,7 @@ TYPED_TEST(ApiConformanceTest, RegisterStartsASession) {
   EXPECT_FALSE(reg->token.empty());
   EXPECT_EQ(reg->model_version, 1u);
   EXPECT_EQ(reg->model_bytes, this->SnapshotBytes());
+  EXPECT_EQ(reg->model_spec, kSpec);  // the job's model, names and shapes in order
   auto b = this->Session();
   auto reg_b = b->Register("bob", {.device = "cpu"}, this->Secret("bob"));
   ASSERT_TRUE(reg_b.ok());
@@ -288,6 +291,10 @@ TYPED_TEST(ApiConformanceTest, CheckInGrantsTrainingWithTheRecipe) {
   EXPECT_EQ(d->recipe.min_local_steps, 2u);
   EXPECT_EQ(d->recipe.max_local_steps, 9u);
   EXPECT_EQ(d->recipe.update_encoding, Encoding::kFp16);
+  EXPECT_EQ(d->recipe.optimizer, "momentum");
+  EXPECT_EQ(d->recipe.momentum, 0.8);
+  EXPECT_EQ(d->recipe.model_spec_hash, api::ModelSpecHash(kSpec));
+  EXPECT_FALSE(d->have_current);  // it holds no version
   EXPECT_EQ(d->retry_after_s, 0.0);
   EXPECT_EQ(d->reason, "");
 
@@ -297,6 +304,49 @@ TYPED_TEST(ApiConformanceTest, CheckInGrantsTrainingWithTheRecipe) {
   // ...and to the client's own cap.
   auto capped = this->Registered("bob", {.device = "cpu", .max_local_steps = 4});
   EXPECT_EQ(capped->CheckIn(8, 0)->local_steps, 4u);
+}
+
+// have_version: a client that already holds the granted version is told so
+// (have_current) and need not pull; any other version (or none) is not.
+TYPED_TEST(ApiConformanceTest, CheckInSaysWhetherTheHeldVersionIsCurrent) {
+  this->Start();
+  auto a = this->Registered("alice");
+  auto held = a->CheckIn(3, 1);
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  ASSERT_EQ(held->kind, CheckInDecision::Kind::kTrain);
+  EXPECT_EQ(held->model_version, 1u);
+  EXPECT_TRUE(held->have_current);
+  auto none = a->CheckIn(3, 0);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->have_current);
+  auto other = a->CheckIn(3, 7);  // a version this coordinator never published
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->have_current);
+  EXPECT_EQ(other->model_version, 1u);
+}
+
+// Capabilities.encodings: a client that cannot produce the job's update
+// encoding (fp16 here) is refused with both named; one that can, or that
+// states nothing, registers.
+TYPED_TEST(ApiConformanceTest, RegisterRefusesAClientWithoutTheJobsEncoding) {
+  this->Start();
+  auto s = this->Session();
+  auto refused = s->Register(
+      "old", {.device = "cpu", .encodings = {Encoding::kFp32, Encoding::kInt8}},
+      this->Secret("old"));
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("this job's updates are fp16 but the client can "
+                                            "produce only fp32, int8"),
+            std::string::npos)
+      << refused.status().ToString();
+  EXPECT_EQ(s->client_id(), 0u);
+  EXPECT_EQ(this->engine_->Stats().registered_clients, 0u);
+  auto able = this->Session()->Register(
+      "able", {.device = "cpu", .encodings = {Encoding::kFp32, Encoding::kFp16}},
+      this->Secret("able"));
+  EXPECT_TRUE(able.ok()) << able.status().ToString();
+  auto silent = this->Session()->Register("silent", {.device = "cpu"}, this->Secret("silent"));
+  EXPECT_TRUE(silent.ok()) << silent.status().ToString();
 }
 
 TYPED_TEST(ApiConformanceTest, CheckInSaysWaitAtTheTrainerCap) {

@@ -178,7 +178,7 @@ timeout 60 "$client" --coordinator "127.0.0.1:$port" --name edge-0 --state-dir "
   --model dim=32,depth=1,heads=2 --data.fashion-mnist-dir "$fmnist" --data.limit 100 \
   >"$work/mismatch.log" 2>&1
 rc=$?
-[[ $rc -eq 1 ]] && grep -q "does not fit this client's model" "$work/mismatch.log" ||
+[[ $rc -eq 1 ]] && grep -q "this client's model cannot serve the job" "$work/mismatch.log" ||
   { tail -3 "$work/mismatch.log"; fail "a mismatched model: exit $rc"; }
 # A missing data directory is named at start (exit 2).
 "$client" --name x --state-dir "$work/nodata" --data.fashion-mnist-dir "$work/no-such-dir" \

@@ -75,6 +75,40 @@ class FlakyCoordinator final : public api::CoordinatorApi {
   std::atomic<int>* failures_;
 };
 
+// A coordinator of another build: forwards to a real one, but its recipe
+// asks for `optimizer`; remembers the capabilities each Register sent and
+// counts pulls.
+class OtherRecipeCoordinator final : public api::CoordinatorApi {
+ public:
+  OtherRecipeCoordinator(api::CoordinatorApi* real, std::string optimizer)
+      : real_(real), optimizer_(std::move(optimizer)) {}
+  Result<api::Registration> Register(const std::string& n, const api::ClientCapabilities& c,
+                                     const std::string& s) override {
+    capabilities = c;
+    return real_->Register(n, c, s);
+  }
+  Result<api::CheckInDecision> CheckIn(uint32_t k, uint64_t have) override {
+    Result<api::CheckInDecision> d = real_->CheckIn(k, have);
+    if (d.ok()) d->recipe.optimizer = optimizer_;
+    return d;
+  }
+  Result<api::PulledModel> PullModel(uint64_t v) override {
+    ++pulls;
+    return real_->PullModel(v);
+  }
+  Result<api::UpdateOutcome> PushUpdate(const api::UpdateToPush& u) override {
+    return real_->PushUpdate(u);
+  }
+  Status Leave(const std::string& r) override { return real_->Leave(r); }
+  uint64_t client_id() const override { return real_->client_id(); }
+  api::ClientCapabilities capabilities;
+  int pulls = 0;
+
+ private:
+  api::CoordinatorApi* real_;
+  std::string optimizer_;
+};
+
 class ParticipantTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -93,14 +127,16 @@ class ParticipantTest : public ::testing::Test {
     fs::remove_all(root_);
   }
 
-  void StartEngine(uint32_t m, uint64_t max_staleness = 4) {
+  void StartEngine(uint32_t m, uint64_t max_staleness = 4) { StartEngineWith(m, max_staleness, initial_); }
+
+  void StartEngineWith(uint32_t m, uint64_t max_staleness, const TensorList& initial) {
     server::EngineConfig c;
     c.updates_per_round = m;
     c.max_staleness = max_staleness;
     c.wait_retry_s = 0.05;
     c.recipe = {.local_lr = 0.05, .batch_size = 8, .min_local_steps = 1, .max_local_steps = 20,
                 .update_encoding = Encoding::kFp16};
-    auto e = server::RoundEngine::Create(c, initial_, SystemClock::Default(), &rng_);
+    auto e = server::RoundEngine::Create(c, initial, SystemClock::Default(), &rng_);
     ASSERT_TRUE(e.ok()) << e.status().ToString();
     engine_ = std::move(*e);
   }
@@ -112,7 +148,8 @@ class ParticipantTest : public ::testing::Test {
     o.on_step = std::move(on_step);
     o.name = name;
     o.model = model_;
-    o.train.device = "cpu";
+    o.train.device = device_;
+    o.capabilities.device = device_;
     o.seed = std::hash<std::string>{}(name);
     o.backoff = {.initial_s = 0.01, .max_s = 0.05};
     o.max_participations = max_participations;
@@ -146,6 +183,7 @@ class ParticipantTest : public ::testing::Test {
   data::ImageDataset images_;
   model::Examples examples_ = model::Examples::Images(images_);
   NoSensors sensors_;
+  std::string device_ = "cpu";  // the configured device ("auto": the trainer picks)
   Rng rng_{5};
   std::unique_ptr<server::RoundEngine> engine_;
 };
@@ -275,6 +313,62 @@ TEST_F(ParticipantTest, UnavailableCoordinatorGetsTheUpdateLater) {
   EXPECT_TRUE(client::Outbox((root_ / "edge-f" / "outbox").string()).List()->empty());
   ASSERT_TRUE(engine_->Flush().ok());
   EXPECT_EQ(engine_->version(), 2u);
+}
+
+}  // namespace
+}  // namespace murmur
+
+namespace murmur {
+namespace {
+
+// The job's model is not this client's (another width): the client says so
+// at registration, naming the first difference, trains nothing and leaves.
+TEST_F(ParticipantTest, MismatchedModelSpecStopsBeforeTraining) {
+  auto other = trainer::LocalTrainer::Create(*model::ParseModelConfig("dim=8,depth=1,heads=2"),
+                                             trainer::TrainOptions{.device = "cpu"});
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  StartEngineWith(/*m=*/2, 4, (*other)->GetParameters());
+  server::InProcessCoordinator session(engine_.get());
+  auto p = Make("edge-other-model", &session, 1);
+  const Status st = p->Run();
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+  EXPECT_NE(st.message().find("this client's model cannot serve the job"), std::string::npos)
+      << st.ToString();
+  EXPECT_NE(st.message().find("in the job's model but"), std::string::npos) << st.ToString();
+  EXPECT_EQ(p->stats().trained, 0u);
+  ASSERT_TRUE(engine_->Flush().ok());
+  EXPECT_EQ(engine_->Stats().registered_clients, 0u) << "the client left";
+}
+
+// The recipe asks for an optimizer this client does not implement: it
+// refuses with the name and what it has, before pulling or training.
+TEST_F(ParticipantTest, UnknownOptimizerStopsBeforeTraining) {
+  StartEngine(/*m=*/2);
+  server::InProcessCoordinator real(engine_.get());
+  OtherRecipeCoordinator session(&real, "lion");
+  auto p = Make("edge-lion", &session, 1);
+  const Status st = p->Run();
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+  EXPECT_NE(st.message().find("optimizer 'lion'"), std::string::npos) << st.ToString();
+  EXPECT_NE(st.message().find("sgd, momentum, adam, adamw"), std::string::npos) << st.ToString();
+  EXPECT_EQ(p->stats().trained, 0u);
+  EXPECT_EQ(session.pulls, 0);
+}
+
+// A known optimizer from the recipe is used, and the capabilities name the
+// device the trainer picked, not "auto".
+TEST_F(ParticipantTest, RecipeOptimizerTrainsAndDeviceIsTheOnePicked) {
+  StartEngine(/*m=*/1);
+  server::InProcessCoordinator real(engine_.get());
+  OtherRecipeCoordinator session(&real, "adam");
+  device_ = "auto";
+  auto p = Make("edge-adam", &session, 1);
+  ASSERT_TRUE(p->Run().ok());
+  EXPECT_EQ(p->stats().accepted, 1u);
+  EXPECT_NE(session.capabilities.device, "auto");
+  EXPECT_TRUE(session.capabilities.device == "cpu" ||
+              session.capabilities.device.rfind("cuda", 0) == 0)
+      << session.capabilities.device;
 }
 
 }  // namespace

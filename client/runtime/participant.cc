@@ -155,8 +155,37 @@ bool Participant::LimitReached() const {
   return options_.max_participations > 0 && s.accepted + s.rejected >= options_.max_participations;
 }
 
+Status Participant::EnsureModel() {
+  if (trainer_) return Status::Ok();
+  MURMUR_ASSIGN_OR_RETURN(trainer_, trainer::LocalTrainer::Create(options_.model, options_.train));
+  trainer_options_ = options_.train;
+  model_spec_ = trainer_->spec();
+  model_spec_hash_ = api::ModelSpecHash(model_spec_);
+  // Report the device actually in use ("cuda:0", "cpu"), not "auto".
+  options_.capabilities.device = trainer_->device();
+  log::Info("model built", {{"model", trainer_->Describe()}, {"device", trainer_->device()}});
+  return Status::Ok();
+}
+
+Status Participant::CheckRecipe(const api::TrainingRecipe& recipe) const {
+  if (recipe.model_spec_hash != 0 && recipe.model_spec_hash != model_spec_hash_) {
+    return FailedPreconditionError(fmt::format(
+        "the coordinator's job trains another model than this client's (model spec hash "
+        "{:016x}, this client's {:016x}: {}); this client does not train",
+        recipe.model_spec_hash, model_spec_hash_, api::ModelSpecString(model_spec_)));
+  }
+  if (Result<trainer::OptimizerKind> o = trainer::ParseOptimizer(recipe.optimizer); !o.ok()) {
+    return FailedPreconditionError(fmt::format(
+        "the coordinator's recipe asks for optimizer '{}', which this client does not implement "
+        "(it has: {}); this client does not train",
+        recipe.optimizer, api::KnownOptimizers()));
+  }
+  return Status::Ok();
+}
+
 Status Participant::EnsureRegistered() {
   if (registered_) return Status::Ok();
+  MURMUR_RETURN_IF_ERROR(EnsureModel());
   if (identity_.name.empty()) {
     MURMUR_ASSIGN_OR_RETURN(std::optional<ClientIdentity> saved, state_.LoadIdentity());
     if (saved && saved->name != options_.name) {
@@ -185,6 +214,10 @@ Status Participant::EnsureRegistered() {
   identity_.token = reg->token;
   MURMUR_RETURN_IF_ERROR(state_.SaveIdentity(identity_));
   registered_ = true;
+  if (!reg->model_spec.empty()) {  // empty: a coordinator that does not say
+    MURMUR_RETURN_IF_ERROR(api::CheckSameModelSpec(reg->model_spec, model_spec_)
+                               .WithContext(model::ModelConfigToString(options_.model)));
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.registrations;
@@ -330,9 +363,10 @@ Result<double> Participant::Participate(uint32_t intended_k) {
     case api::CheckInDecision::Kind::kTrain:
       break;
   }
+  MURMUR_RETURN_IF_ERROR(CheckRecipe(d->recipe));
   MURMUR_RETURN_IF_ERROR(EnsureTrainer(d->recipe));
   const auto t_pull = Steady::now();
-  if (held_version_ != d->model_version || held_model_.empty()) {
+  if (!d->have_current || held_version_ != d->model_version || held_model_.empty()) {
     Result<api::PulledModel> pulled = api_->PullModel(d->model_version);
     if (!pulled.ok()) {
       if (IsTransient(pulled.status())) return TransientWait(pulled.status(), "pull");
@@ -403,20 +437,28 @@ Result<double> Participant::Participate(uint32_t intended_k) {
 }
 
 Status Participant::EnsureTrainer(const api::TrainingRecipe& recipe) {
-  if (trainer_ && recipe.local_lr == trainer_recipe_.local_lr &&
-      recipe.batch_size == trainer_recipe_.batch_size) {
-    return Status::Ok();
+  if (Status st = examples_->CheckFits(options_.model); !st.ok()) {
+    return FailedPreconditionError(fmt::format(
+        "this client's data cannot train the job's model: {}", st.message()));
   }
   trainer::TrainOptions t = options_.train;
   t.lr = recipe.local_lr;
   t.batch_size = std::max<int64_t>(1, recipe.batch_size);
-  MURMUR_ASSIGN_OR_RETURN(trainer_, trainer::LocalTrainer::Create(options_.model, t));
-  trainer_recipe_ = recipe;
-  if (Status st = examples_->CheckFits(options_.model); !st.ok()) {
-    return st.WithContext("this client's data cannot train the configured model");
+  MURMUR_ASSIGN_OR_RETURN(t.optimizer, trainer::ParseOptimizer(recipe.optimizer));
+  t.momentum = recipe.momentum;
+  if (trainer_ && t.lr == trainer_options_.lr && t.batch_size == trainer_options_.batch_size &&
+      t.optimizer == trainer_options_.optimizer && t.momentum == trainer_options_.momentum) {
+    return Status::Ok();
   }
+  if (Status st = trainer::ValidateTrainOptions(t); !st.ok()) {
+    return FailedPreconditionError(
+        fmt::format("the coordinator's recipe cannot be trained here: {}", st.message()));
+  }
+  MURMUR_ASSIGN_OR_RETURN(trainer_, trainer::LocalTrainer::Create(options_.model, t));
+  trainer_options_ = t;
   log::Info("trainer ready", {{"model", trainer_->Describe()}, {"lr", t.lr},
-                              {"batch", t.batch_size}});
+                              {"batch", t.batch_size},
+                              {"optimizer", std::string(trainer::OptimizerName(t.optimizer))}});
   return Status::Ok();
 }
 

@@ -21,12 +21,22 @@
 // the coordinator answers it accepted or rejects it for good (too stale,
 // malformed, finished, ...), each logged. An update refused only because no
 // check-in is outstanding (a restarted client) is sent again after a check-in.
-// A model that does not match the configured model (its tensor spec) or a
-// registration refused for the credential is a fatal error: Run leaves the
-// session (freeing its check-in) and returns it.
+// The task comes from the coordinator, and a client that cannot serve it
+// says so and does not train (a fatal error: Run leaves the session,
+// freeing its check-in, and returns it, FAILED_PRECONDITION):
+//   - Register answers the job's model spec: it must equal this client's
+//     model (names and shapes, in order); every check-in's recipe carries
+//     the spec's hash, checked again (the job may have been replaced);
+//   - the recipe's optimizer must be one the LocalTrainer implements;
+//   - a downloaded model must decode to the client's spec.
+// A registration refused for the credential or for the update encoding is
+// fatal too. The capabilities' device is the one the trainer picked
+// ("cpu", "cuda:0"), not the configured "auto".
 //
-// The recipe from the check-in is honoured: learning rate, batch size, the
-// accepted K range (the policy's K is clamped to it) and the update encoding.
+// The recipe from the check-in is honoured: learning rate, batch size,
+// optimizer and momentum, the accepted K range (the policy's K is clamped
+// to it) and the update encoding. A check-in that says have_current trains
+// on the model already held (no pull).
 //
 // Threading: Run (or RunOnce) on one thread (the training thread); Stop,
 // ReplacePolicy and stats() from any thread. Stop takes effect at the next
@@ -110,6 +120,10 @@ class Participant {
   Result<bool> FlushOutbox(double* wait_s);
   Result<PushResult> SendEntry(const OutboxEntry& entry, double* wait_s);
   Result<double> Participate(uint32_t intended_k);
+  // Builds the model once (its spec and the device the trainer picked).
+  Status EnsureModel();
+  // FAILED_PRECONDITION when this client cannot serve the recipe's task.
+  Status CheckRecipe(const api::TrainingRecipe& recipe) const;
   Status EnsureTrainer(const api::TrainingRecipe& recipe);
   // K steps from `global`; stops early at a step boundary on Stop.
   Result<trainer::LocalUpdate> Train(const TensorList& global, int64_t steps);
@@ -134,7 +148,9 @@ class Participant {
   ClientIdentity identity_;
   bool registered_ = false;
   std::unique_ptr<trainer::LocalTrainer> trainer_;
-  api::TrainingRecipe trainer_recipe_;
+  trainer::TrainOptions trainer_options_;  // what trainer_ was built with
+  ModelSpec model_spec_;                   // this client's model
+  uint64_t model_spec_hash_ = 0;
   uint64_t held_version_ = 0;
   TensorList held_model_;
 

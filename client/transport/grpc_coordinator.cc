@@ -31,6 +31,10 @@ api::TrainingRecipe FromWire(const v1::TrainingConfig& c) {
   r.min_local_steps = c.min_local_steps();
   r.max_local_steps = c.max_local_steps();
   r.update_encoding = FromWire(c.update_encoding());
+  // An older coordinator sends no optimizer: it meant plain SGD.
+  r.optimizer = c.optimizer().empty() ? "sgd" : c.optimizer();
+  r.momentum = c.momentum();
+  r.model_spec_hash = c.model_spec_hash();
   return r;
 }
 
@@ -66,16 +70,21 @@ Result<api::Registration> GrpcCoordinator::Register(const std::string& client_na
   caps->set_memory_bytes(capabilities.memory_bytes);
   caps->set_num_samples(capabilities.num_samples);
   caps->set_max_local_steps(capabilities.max_local_steps);
+  for (Encoding e : capabilities.encodings) caps->add_encodings(ToWire(e));
   v1::RegisterResponse resp;
   grpc::ClientContext ctx;
   SetDeadline(&ctx);
   MURMUR_RETURN_IF_ERROR(FromGrpcStatus(stub_->Register(&ctx, req, &resp)));
   client_id_ = resp.client_id();
   token_ = resp.session_token();
-  return api::Registration{.client_id = resp.client_id(),
-                           .token = resp.session_token(),
-                           .model_version = resp.model_version(),
-                           .model_bytes = resp.model_bytes()};
+  api::Registration r{.client_id = resp.client_id(),
+                      .token = resp.session_token(),
+                      .model_version = resp.model_version(),
+                      .model_bytes = resp.model_bytes()};
+  for (const v1::TensorSpec& t : resp.model_spec()) {
+    r.model_spec.push_back(TensorSpec{t.name(), Shape(t.shape().begin(), t.shape().end())});
+  }
+  return r;
 }
 
 Result<api::CheckInDecision> GrpcCoordinator::CheckIn(uint32_t intended_local_steps,
@@ -98,6 +107,7 @@ Result<api::CheckInDecision> GrpcCoordinator::CheckIn(uint32_t intended_local_st
       d.model_bytes = resp.train().model_bytes();
       d.local_steps = resp.train().local_steps();
       d.recipe = FromWire(resp.train().config());
+      d.have_current = resp.train().have_current();
       break;
     case v1::CheckInResponse::kWait:
       d.kind = api::CheckInDecision::Kind::kWait;
@@ -183,7 +193,6 @@ Result<api::UpdateOutcome> GrpcCoordinator::PushUpdate(const api::UpdateToPush& 
   h->set_local_steps(update.local_steps);
   h->set_num_samples(update.num_samples);
   h->set_mean_loss(update.mean_loss);
-  h->set_encoding(ToWire(update.encoding));
   h->set_total_bytes(update.payload.size());
   h->mutable_checksum()->set_kind(v1::CHECKSUM_XXH3_64);
   h->mutable_checksum()->set_value(Xxh3(update.payload));

@@ -9,8 +9,11 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/codec/tensor.h"
 #include "common/codec/tensor_codec.h"
+#include "common/status.h"
 
 namespace murmur::api {
 
@@ -20,6 +23,9 @@ struct ClientCapabilities {
   uint64_t memory_bytes = 0;
   uint64_t num_samples = 0;
   uint32_t max_local_steps = 0;  // 0: no limit of its own
+  // Update encodings it can produce. A job whose update encoding is not
+  // among them refuses the registration. Empty: not stated (any).
+  std::vector<Encoding> encodings;
 };
 
 // The training recipe handed out at check-in (murmur.v1.TrainingConfig).
@@ -29,7 +35,18 @@ struct TrainingRecipe {
   uint32_t min_local_steps = 1;
   uint32_t max_local_steps = 50;
   Encoding update_encoding = Encoding::kFp32;
+  // The local optimizer: "sgd", "momentum" (heavy-ball, `momentum`), "adam"
+  // or "adamw". A client that does not implement it refuses to train.
+  std::string optimizer = "sgd";
+  double momentum = 0.9;
+  // ModelSpecHash of the job's model: set by the coordinator, not configured.
+  uint64_t model_spec_hash = 0;
 };
+
+// The optimizer names a recipe may carry (the client's LocalTrainer
+// implements each): "sgd, momentum, adam, adamw".
+bool IsKnownOptimizer(std::string_view name);
+std::string_view KnownOptimizers();
 
 // The answer to Register: the session's identity and the current model.
 struct Registration {
@@ -37,11 +54,14 @@ struct Registration {
   std::string token;  // sent with every later call of the session
   uint64_t model_version = 0;
   uint64_t model_bytes = 0;
+  ModelSpec model_spec;  // the job's model: names and shapes, in order
 };
 
 // The answer to a check-in. Which fields are set depends on `kind`:
 //   kTrain     model_version (pull it), model_bytes, local_steps (K granted:
-//              the intended K clamped to the accepted range), recipe
+//              the intended K clamped to the accepted range), recipe,
+//              have_current (the check-in's have_version is model_version:
+//              train on the model already held, no pull)
 //   kWait      retry_after_s, reason (e.g. "concurrent trainer cap (4) reached")
 //   kFinished  model_version (the final version), reason
 // Fields not listed for a kind are left at their defaults.
@@ -52,6 +72,7 @@ struct CheckInDecision {
   uint64_t model_bytes = 0;
   uint32_t local_steps = 0;
   TrainingRecipe recipe;
+  bool have_current = false;
   double retry_after_s = 0;
   std::string reason;
 };
@@ -72,8 +93,11 @@ struct UpdateToPush {
   uint64_t num_samples = 0;   // samples seen during those K steps
   double mean_loss = 0;
   double train_seconds = 0;
-  Encoding encoding = Encoding::kFp32;  // of the payload's tensors
-  std::string payload;                  // EncodeTensors(delta)
+  // How the client encoded the payload's tensors (kept with the update in
+  // its outbox). Not sent on its own: the payload names each tensor's
+  // encoding.
+  Encoding encoding = Encoding::kFp32;
+  std::string payload;  // EncodeTensors(delta)
 };
 
 // Values 0..12 equal murmur.v1.RejectReason. kBusy has no wire value: the
@@ -98,6 +122,18 @@ enum class RejectReason {
 };
 
 std::string_view RejectReasonName(RejectReason r);  // "too_stale", "busy", ...
+
+// A hash of a model's names and shapes, in order (XXH3-64 of a canonical
+// text form); never 0. Equal specs hash equal on every platform.
+uint64_t ModelSpecHash(const ModelSpec& spec);
+// "3 tensors: w1 [64, 8], b1 [8], w2 [8, 10]".
+std::string ModelSpecString(const ModelSpec& spec);
+// OK when `mine` equals the coordinator's `job` spec; else FAILED_PRECONDITION
+// naming the first difference and both models.
+Status CheckSameModelSpec(const ModelSpec& job, const ModelSpec& mine);
+// OK when `caps` can produce `job_encoding` (or states no encodings); else
+// FAILED_PRECONDITION naming the job's encoding and the client's.
+Status CheckEncodingSupported(const ClientCapabilities& caps, Encoding job_encoding);
 
 // What became of a pushed update (murmur.v1.PushUpdateResponse).
 struct UpdateOutcome {

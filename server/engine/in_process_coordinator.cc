@@ -24,7 +24,7 @@ Result<api::Registration> InProcessCoordinator::Register(
 }
 
 Result<api::CheckInDecision> InProcessCoordinator::CheckIn(uint32_t intended_local_steps,
-                                                           uint64_t /*have_version*/) {
+                                                           uint64_t have_version) {
   MURMUR_RETURN_IF_ERROR(CheckRegistered());
   Result<api::CheckInDecision> d = engine_->CheckIn(client_id_, token_, intended_local_steps);
   if (!d.ok()) return d.status();
@@ -37,7 +37,8 @@ Result<api::CheckInDecision> InProcessCoordinator::CheckIn(uint32_t intended_loc
       out.model_version = d->model_version;
       out.model_bytes = d->model_bytes;
       out.local_steps = d->local_steps;
-      out.recipe = engine_->config().recipe;
+      out.recipe = engine_->recipe();
+      out.have_current = have_version != 0 && have_version == d->model_version;
       break;
     case api::CheckInDecision::Kind::kWait:
       out.retry_after_s = d->retry_after_s;

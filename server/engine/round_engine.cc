@@ -109,6 +109,12 @@ SnapshotPtr RoundEngine::Encode(const TensorList& model, uint64_t version) const
 const EngineConfig& RoundEngine::config() const { return core_->config(); }
 const ModelSpec& RoundEngine::model_spec() const { return core_->spec(); }
 
+TrainingRecipe RoundEngine::recipe() const {
+  TrainingRecipe r = core_->config().recipe;
+  r.model_spec_hash = api::ModelSpecHash(core_->spec());
+  return r;
+}
+
 void RoundEngine::SetRoundObserver(std::function<void(const RoundSummary&)> observer) {
   std::lock_guard<std::mutex> lock(mu_);
   observer_ = std::move(observer);
@@ -173,13 +179,15 @@ void RoundEngine::WakeWorkerLocked() {
 Result<Registration> RoundEngine::Register(const std::string& client_name,
                                            const ClientCapabilities& caps,
                                            const std::string& credential) {
+  MURMUR_RETURN_IF_ERROR(api::CheckEncodingSupported(caps, core_->config().recipe.update_encoding)
+                             .WithContext(fmt::format("client '{}'", client_name)));
   const double now = clock_->NowSeconds();
   std::lock_guard<std::mutex> lock(mu_);
   const std::string token = NewTokenLocked();
   MURMUR_ASSIGN_OR_RETURN(
       uint64_t id, core_->Register(client_name, caps, TokenDigest(token), now, credential));
   WakeWorkerLocked();  // the client record goes to the store
-  return Registration{id, token, core_->version(), current_->bytes.size()};
+  return Registration{id, token, core_->version(), current_->bytes.size(), core_->spec()};
 }
 
 Result<CheckInDecision> RoundEngine::CheckIn(uint64_t client_id, const std::string& token,

@@ -107,6 +107,8 @@ class RoundEngine {
   // `credential` (client_credential.h) binds the name on its first
   // registration; later ones must present the same one (RoundCore::Register:
   // PERMISSION_DENIED otherwise, and the bound client's session stays valid).
+  // A client whose stated encodings lack the job's update encoding is
+  // refused (FAILED_PRECONDITION). The answer carries the model's spec.
   Result<Registration> Register(const std::string& client_name, const ClientCapabilities& caps,
                                 const std::string& credential = "");
   Result<CheckInDecision> CheckIn(uint64_t client_id, const std::string& token,
@@ -138,6 +140,9 @@ class RoundEngine {
 
   const EngineConfig& config() const;
   const ModelSpec& model_spec() const;
+  // The recipe handed out with every kTrain: config().recipe with the
+  // model's ModelSpecHash filled in.
+  TrainingRecipe recipe() const;
   uint64_t version() const;
   bool finished() const;
   TensorList GlobalModel() const;  // a copy of the current published model

@@ -67,6 +67,11 @@ grpc::ServerUnaryReactor* CoordinatorService::Register(grpc::CallbackServerConte
   caps.memory_bytes = request->capabilities().memory_bytes();
   caps.num_samples = request->capabilities().num_samples();
   caps.max_local_steps = request->capabilities().max_local_steps();
+  // The codec's Encoding values equal murmur.v1.Encoding's; a value this
+  // coordinator does not know is kept as is (it matches no job encoding).
+  for (int e : request->capabilities().encodings()) {
+    caps.encodings.push_back(static_cast<Encoding>(e >= 0 && e <= 255 ? e : 0));
+  }
   Result<std::string> credential = RegisterCredential(*context, *request);
   if (!credential.ok()) {
     log::Info("registration refused",
@@ -85,6 +90,11 @@ grpc::ServerUnaryReactor* CoordinatorService::Register(grpc::CallbackServerConte
   response->set_session_token(r->token);
   response->set_model_version(r->model_version);
   response->set_model_bytes(r->model_bytes);
+  for (const TensorSpec& t : r->model_spec) {
+    v1::TensorSpec* w = response->add_model_spec();
+    w->set_name(t.name);
+    for (int64_t d : t.shape) w->add_shape(d);
+  }
   log::Debug("client registered", {{"client", r->client_id}, {"name", request->client_name()}});
   return Answer(context, grpc::Status::OK);
 }
@@ -101,14 +111,18 @@ grpc::ServerUnaryReactor* CoordinatorService::CheckIn(grpc::CallbackServerContex
       train->set_model_version(d->model_version);
       train->set_model_bytes(d->model_bytes);
       train->set_local_steps(d->local_steps);
-      const TrainingRecipe& recipe = engine_->config().recipe;
+      train->set_have_current(request->have_version() != 0 &&
+                              request->have_version() == d->model_version);
+      const TrainingRecipe recipe = engine_->recipe();
       auto* cfg = train->mutable_config();
       cfg->set_local_learning_rate(recipe.local_lr);
       cfg->set_batch_size(recipe.batch_size);
       cfg->set_min_local_steps(recipe.min_local_steps);
       cfg->set_max_local_steps(recipe.max_local_steps);
-      cfg->set_optimizer("sgd");
+      cfg->set_optimizer(recipe.optimizer);
+      cfg->set_momentum(recipe.momentum);
       cfg->set_update_encoding(static_cast<v1::Encoding>(recipe.update_encoding));
+      cfg->set_model_spec_hash(recipe.model_spec_hash);
       break;
     }
     case CheckInDecision::Kind::kWait:
