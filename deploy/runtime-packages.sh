@@ -7,23 +7,35 @@
 # named on stderr and left out: the image copies or already has them.
 set -euo pipefail
 (($#)) || { echo "usage: $0 BINARY..." >&2; exit 2; }
-owner() {  # owner FILE: the package that installed FILE (usr-merge aware)
-  local f=$1 c
-  for c in "$f" "$(readlink -f "$f")" "/usr$f" "${f#/usr}"; do
-    [[ -n $c ]] || continue
-    dpkg -S "$c" 2>/dev/null | head -1 | cut -d: -f1 && return 0
-  done
-  return 1
-}
+declare -A need=()  # resolved library path -> "BINARY: SONAME"
 for bin in "$@"; do
   [[ -f $bin ]] || { echo "runtime-packages: no such file: $bin" >&2; exit 1; }
   resolved=$(ldd "$bin")
   for so in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
     path=$(awk -v s="$so" '$1 == s && $2 == "=>" {print $3}' <<<"$resolved")
     if [[ -z $path || $path == "not" ]]; then
-      [[ $so == ld-linux* ]] && { echo libc6; continue; }
+      [[ $so == ld-linux* ]] && continue
       echo "runtime-packages: $bin: $so is not found" >&2; exit 1
     fi
-    owner "$path" || echo "runtime-packages: $bin: $so ($path) belongs to no package: not listed" >&2
+    need[$path]="$bin: $so"
   done
-done | sort -u
+done
+# One dpkg -S for every spelling of every path (usr-merge: /lib vs /usr/lib).
+declare -A cands=() owner=()
+for path in "${!need[@]}"; do
+  for c in "$path" "$(readlink -f "$path")" "/usr$path" "${path#/usr}"; do cands[$c]=1; done
+done
+while IFS= read -r line; do
+  owner[${line#*: }]=${line%%:*}
+done < <(dpkg -S "${!cands[@]}" 2>/dev/null | grep -v '^diversion')
+{
+  echo libc6  # the dynamic loader
+  for path in "${!need[@]}"; do
+    pkg=
+    for c in "$path" "$(readlink -f "$path")" "/usr$path" "${path#/usr}"; do
+      [[ -n ${owner[$c]:-} ]] && { pkg=${owner[$c]}; break; }
+    done
+    if [[ -n $pkg ]]; then echo "$pkg"
+    else echo "runtime-packages: ${need[$path]} ($path) belongs to no package: not listed" >&2; fi
+  done
+} | sort -u
