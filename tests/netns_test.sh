@@ -151,7 +151,7 @@ echo "1. run across namespaces: version $(version); health: $health"
 
 # --- 2. cut edge-1's link mid-upload -----------------------------------------
 # A 48 kbit/s uplink makes one update's upload (~15 KB) take a few seconds.
-net in_ns "$p-c1" tc qdisc add dev eth0 root tbf rate 48kbit burst 4kb latency 10s
+net in_ns "$p-c1" tc qdisc add dev eth0 root tbf rate 48kbit burst 2kb latency 10s
 t0=$(trained_count 1)
 new_trained() { (($(trained_count 1) > t0)); }
 wait_for 30 new_trained || { dump_logs; fail "edge-1 trained nothing"; }
@@ -197,6 +197,8 @@ rc=$?
 [[ $rc -eq 0 ]] || fail "coordinator exit code $rc on SIGTERM"
 committed=$(sed -n 's/.*coordinator stopped.* version=\([0-9]*\).*/\1/p' "$clog")
 [[ -n $committed ]] || fail "the coordinator logged no stop version"
+in_ns "$co" "$ctl" --admin 127.0.0.1:7071 --timeout 1 health >/dev/null 2>&1 &&
+  fail "murmurctl health succeeded with the coordinator stopped"
 sleep 1.5 & wait $!  # the clients find it gone
 start_coordinator
 resumed=$(ctl_co --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["model_version"])')
@@ -235,6 +237,14 @@ rounds_json=$(ctl_co --json rounds --limit 1000) || fail "murmurctl rounds"
 python3 -c 'import json,sys; v=[r["version"] for r in json.load(sys.stdin)]
 sys.exit(0 if v and v == list(range(v[0], v[0] + len(v))) else 1)' <<<"$rounds_json" ||
   fail "the round history has gaps or repeats"
+# The model improved: the mean client loss the coordinator logs with each
+# closed round (over both of its runs) is lower at the end than at the start.
+round_losses=$(cat "$work"/coordinator-*.log | sed -n 's/.*round closed.* client_loss=\([0-9.]*\).*/\1/p' |
+  tr '\n' ' ')
+python3 -c 'import sys; l=[float(x) for x in sys.argv[1].split()]
+print(f"   rounds client_loss: first 5 {sum(l[:5])/5:.3f}, last 5 {sum(l[-5:])/5:.3f} ({len(l)} rounds)")
+sys.exit(0 if len(l) >= 10 and sum(l[-5:]) < sum(l[:5]) else 1)' "$round_losses" ||
+  fail "the rounds' client loss did not fall"
 kill -TERM "$cpid"
 wait "$cpid"
 echo "5. clean stop; $(python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' <<<"$rounds_json") rounds, contiguous"
