@@ -10,6 +10,7 @@ PACKAGES=(
   libboost-dev libsqlite3-dev zlib1g-dev libssl-dev
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libxxhash-dev libzstd-dev libcpp-httplib-dev curl openssl
+  iproute2 python3-yaml
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   dataset-fashion-mnist fortunes

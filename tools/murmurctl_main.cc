@@ -6,6 +6,7 @@
 //   murmurctl history CLIENT_ID [--limit N]
 //   murmurctl rounds [--from V] [--limit N]
 //   murmurctl export --out FILE [--version V] [--encoding fp32|fp16|bf16|int8]
+//   murmurctl health [--service NAME]   (grpc.health.v1; exit 0 when SERVING)
 //
 // Plaintext by default (the Admin listener on loopback); --tls-ca CA.pem for
 // TLS, plus --tls-cert/--tls-key for mTLS (an Admin listener beyond
@@ -36,6 +37,7 @@
 #include "common/codec/tensor_codec.h"
 #include "common/config.h"
 #include "murmur/v1/admin.grpc.pb.h"
+#include "tools/health_check.h"
 
 namespace {
 
@@ -60,6 +62,7 @@ struct Options {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_server_name;
+  std::string health_service;
 };
 
 // The whole file, or an error naming it.
@@ -127,6 +130,7 @@ class Admin {
   }
 
   murmur::v1::Admin::Stub* stub() { return stub_.get(); }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   std::chrono::system_clock::time_point Deadline() const {
     return std::chrono::system_clock::now() +
            std::chrono::microseconds(static_cast<int64_t>(o_.timeout_s * 1e6));
@@ -428,6 +432,21 @@ int RunExport(Admin& admin, const Options& o) {
   return 0;
 }
 
+// The standard gRPC health check of the server at --admin (any murmur
+// listener serves it): exit 0 when SERVING, 1 otherwise.
+int RunHealth(Admin& admin, const Options& o) {
+  murmur::tools::HealthResult h =
+      murmur::tools::CheckHealth(admin.channel(), o.health_service, admin.Deadline());
+  if (!h.ok) return Fail(fmt::format("health check of {} failed: {}", o.admin, h.error));
+  const char* name = murmur::tools::HealthStatusName(h.status);
+  if (o.json) {
+    std::printf("%s\n", Json{{"address", o.admin}, {"status", name}}.dump(2).c_str());
+  } else {
+    std::printf("%s %s\n", o.admin.c_str(), name);
+  }
+  return h.status == static_cast<int>(murmur::tools::HealthStatus::kServing) ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -454,8 +473,10 @@ int main(int argc, char** argv) {
   exp->add_option("--out", o.out, "Output file")->required();
   exp->add_option("--version", o.version, "Model version (0: latest)")->capture_default_str();
   exp->add_option("--encoding", o.encoding, "fp32, fp16, bf16 or int8")->capture_default_str();
+  auto* health = app.add_subcommand("health", "gRPC health check (grpc.health.v1): exit 0 when SERVING");
+  health->add_option("--service", o.health_service, "Service name (empty: the whole server)");
   // --json and --admin are accepted after the subcommand too.
-  for (CLI::App* sub : {status, clients, history, rounds, exp}) {
+  for (CLI::App* sub : {status, clients, history, rounds, exp, health}) {
     sub->add_flag("--json", o.json, "Machine-readable JSON on stdout instead of tables");
     sub->add_option("--admin", o.admin, "Admin service address");
   }
@@ -475,5 +496,6 @@ int main(int argc, char** argv) {
   if (clients->parsed()) return RunClients(admin, o);
   if (history->parsed()) return RunHistory(admin, o);
   if (rounds->parsed()) return RunRounds(admin, o);
+  if (health->parsed()) return RunHealth(admin, o);
   return RunExport(admin, o);
 }
