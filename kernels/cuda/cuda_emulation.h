@@ -40,6 +40,8 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
+#define __launch_bounds__(...)
+#define MURMUR_UNROLL
 #define __shared__ static
 #define MURMUR_DYNAMIC_SMEM(name) float* name = ::cuda_emulation::DynamicSmem()
 

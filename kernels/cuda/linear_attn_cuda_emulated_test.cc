@@ -1,5 +1,6 @@
 // The CUDA kernels (linear_attn_cuda.cu) run under the CPU emulation of the
-// CUDA execution model and must agree with the CPU kernels, which the tests
+// CUDA execution model, with each target architecture's shared-memory
+// limit, and must agree with the CPU kernels, which the tests
 // in linear_attn_kernel_test.cc check against the fp64 references: every
 // output and gradient, every gate kind, fp32 and bf16, T not a multiple of
 // the chunk, odd head dims, initial and final states. Outputs are NaN-
@@ -12,10 +13,13 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "kernels/cuda/arch_limits.h"
+#include "kernels/cuda/launch_plan.h"
 #include "kernels/linear_attn_params.h"
 
 namespace murmur::kernels {
@@ -169,31 +173,67 @@ TEST(CudaKernelEmulated, ReproducibleBitForBitWithOrWithoutACallerWorkspace) {
   }
 }
 
-// A GPU that lets a block have less shared memory than these kernels need
-// (99 KB on an RTX 30/40 or L4; 227 KB on an H100/H200) gets a clear error
-// naming the sizes, before anything runs.
-TEST(CudaKernelEmulated, TooLittleSharedMemoryIsAClearError) {
-  SetEmulatedMaxSharedMemoryPerBlock(99 * 1024);
-  auto expect_rejected = [](const Case& c, bool forward_fits) {
-    const Problem prob(c, 9);
-    try {
-      prob.Execute(
-          c,
-          [&](const LinearAttnForwardParams& p) {
-            LinearAttnForwardCudaEmulated(p);
-            EXPECT_TRUE(forward_fits) << "forward ran at " << Describe(c);
-          },
-          LinearAttnBackwardCudaEmulated);
-      ADD_FAILURE() << "ran with 99 KB of shared memory: " << Describe(c);
-    } catch (const std::invalid_argument& e) {
-      const std::string what = e.what();
-      EXPECT_NE(what.find("KB of shared memory per block"), std::string::npos) << what;
-      EXPECT_NE(what.find("this GPU allows 99 KB"), std::string::npos) << what;
+// Every architecture the default build targets, and 48 KB without opt-in:
+// the emulated device gets that architecture's per-block shared-memory
+// limit (arch_limits.h), the launch planner picks chunk and tiles for it,
+// and a launch over the limit fails as on the device. Each head dim runs
+// in fp32 and bf16, T ragged, the gate kind rotating so every
+// architecture sees all three.
+struct ArchConfig {
+  const char* name;
+  size_t smem_per_block;
+};
+void PrintTo(const ArchConfig& c, std::ostream* os) {
+  *os << c.name << " (" << c.smem_per_block / 1024 << " KB per block)";
+}
+
+class CudaKernelEmulatedArch : public ::testing::TestWithParam<ArchConfig> {
+ protected:
+  void SetUp() override { SetEmulatedMaxSharedMemoryPerBlock(GetParam().smem_per_block); }
+  void TearDown() override { SetEmulatedMaxSharedMemoryPerBlock(227 * 1024); }
+};
+
+TEST_P(CudaKernelEmulatedArch, EveryHeadDimMatchesCpuInFp32AndBf16) {
+  const GateKind gates[] = {GateKind::kNone, GateKind::kScalar, GateKind::kPerDim};
+  int i = 0;
+  for (int64_t D : {16, 32, 64, 128}) {
+    for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+      const GateKind gate = gates[i++ % 3];
+      ExpectAgree({1, 70, 1, D, D, gate, dtype}, dtype == at::kFloat ? 2e-5 : 1e-2);
     }
-  };
-  expect_rejected({1, 70, 1, 128, 128, GateKind::kNone, at::kFloat}, /*forward_fits=*/false);
-  // D=64: the forward layout (82 KB) fits, the backward one (115 KB) does not.
-  expect_rejected({1, 70, 1, 64, 64, GateKind::kNone, at::kFloat}, /*forward_fits=*/true);
+  }
+}
+
+std::vector<ArchConfig> ArchConfigs() {
+  std::vector<ArchConfig> configs = {{"default_48KB", kDefaultSmemPerBlock}};
+  static std::vector<std::string> names;
+  names.reserve(KnownArchs().size());
+  for (const ArchLimits& arch : KnownArchs()) {
+    names.push_back("sm_" + std::to_string(arch.compute_capability));
+    configs.push_back({names.back().c_str(), arch.smem_per_block_optin});
+  }
+  return configs;
+}
+
+INSTANTIATE_TEST_SUITE_P(PerArch, CudaKernelEmulatedArch, ::testing::ValuesIn(ArchConfigs()),
+                         [](const ::testing::TestParamInfo<ArchConfig>& info) {
+                           return std::string(info.param.name);
+                         });
+
+// Less shared memory than even the smallest chunk and tiles need gets a
+// clear error naming the sizes, before anything runs.
+TEST(CudaKernelEmulated, TooLittleSharedMemoryIsAClearError) {
+  SetEmulatedMaxSharedMemoryPerBlock(4 * 1024);
+  const Case c{1, 70, 1, 64, 64, GateKind::kNone, at::kFloat};
+  const Problem prob(c, 9);
+  try {
+    prob.Execute(c, LinearAttnForwardCudaEmulated, LinearAttnBackwardCudaEmulated);
+    ADD_FAILURE() << "ran with 4 KB of shared memory: " << Describe(c);
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("KB of shared memory per block"), std::string::npos) << what;
+    EXPECT_NE(what.find("this GPU allows 4 KB"), std::string::npos) << what;
+  }
   SetEmulatedMaxSharedMemoryPerBlock(227 * 1024);
 }
 
