@@ -2,8 +2,10 @@
 
 Run through kernels/gpu_check.sh (which builds the library). Checks, per
 KERNELS.md: fp32 inputs (TF32 off) vs an fp64 reference <= 1e-4 relative RMS
-error for o, the final state and every gradient; bf16 <= 5e-3. Benchmark:
-forward+backward of chunk_linear_attn (bf16) vs torch's causal
+error for o, the final state and every gradient; bf16 <= 5e-3; then the
+checks again under each target architecture's per-block shared-memory
+limit (MURMUR_CUDA_MAX_SMEM_PER_BLOCK), D 16 to 128.
+Benchmark: forward+backward of chunk_linear_attn (bf16) vs torch's causal
 scaled_dot_product_attention at equal tokens, and the memory-bound floor
 (22*D bytes per token-head at 4.3 TB/s). Then the per-kernel CUDA time of
 one call (torch.profiler), to show which chunk kernel to work on next.
@@ -11,6 +13,7 @@ one call (torch.profiler), to show which chunk kernel to work on next.
 import argparse
 import json
 import math
+import os
 import sys
 
 import torch
@@ -200,6 +203,25 @@ def main():
                 ok_all &= ok
                 rows.append({"kind": kind, "D": D, "dtype": str(dtype), "worst": worst, "ok": ok})
                 print(f"check {kind:6s} D={D:3d} {str(dtype):15s} worst rel err {worst:.2e}  {'ok' if ok else 'FAIL'}  {errs if not ok else ''}")
+    if args.device == "cuda":
+        # The launch plan of every target architecture on this GPU: the
+        # library sees each one's per-block shared-memory limit (48 KB
+        # without opt-in, T4 64 KB, RTX 30/40 and L4 99 KB, A100 and Orin
+        # 163 KB, H100/H200 227 KB) and tiles to fit it; every head dim.
+        for kb in (48, 64, 99, 163, 227):
+            os.environ["MURMUR_CUDA_MAX_SMEM_PER_BLOCK"] = str(kb * 1024)
+            for kind in ("plain", "scalar", "gla"):
+                for D in (16, 32, 64, 128):
+                    for dtype, tol in ((torch.float32, 1e-4), (torch.bfloat16, 5e-3)):
+                        ok, worst, errs = check(kind, D, dtype, tol, 150, args.device)
+                        ok_all &= ok
+                        rows.append({"smem_kb": kb, "kind": kind, "D": D, "dtype": str(dtype),
+                                     "worst": worst, "ok": ok})
+                        if not ok:
+                            print(f"check smem {kb} KB {kind} D={D} {dtype}: FAIL {errs}")
+            print(f"checks at {kb:3d} KB per block (plain, scalar, gla; D 16-128; fp32, bf16): "
+                  f"{'ok' if all(r['ok'] for r in rows if r.get('smem_kb') == kb) else 'FAIL'}")
+        os.environ.pop("MURMUR_CUDA_MAX_SMEM_PER_BLOCK")
     if args.device != "cuda":
         if args.json:
             with open(args.json, "w") as f:

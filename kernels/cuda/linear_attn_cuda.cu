@@ -43,6 +43,7 @@
 #endif
 
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -636,12 +637,19 @@ __global__ void GateGradFinishKernel(LinearAttnBackwardParams bp, Dims d, const 
 }
 
 // The largest dynamic shared memory a block of this device may opt in to.
+// MURMUR_CUDA_MAX_SMEM_PER_BLOCK (bytes) lowers it, so one GPU runs the
+// launch plan of a smaller one (gpu_check.py does, for every target arch).
 size_t DeviceSmemPerBlockOptin() {
   int device = 0, limit = 0;
   Check(cudaGetDevice(&device), "cudaGetDevice");
   Check(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
         "reading the shared-memory limit");
-  return static_cast<size_t>(limit);
+  size_t bytes = static_cast<size_t>(limit);
+  if (const char* cap = std::getenv("MURMUR_CUDA_MAX_SMEM_PER_BLOCK")) {
+    const unsigned long long asked = std::strtoull(cap, nullptr, 10);
+    if (asked > 0 && asked < bytes) bytes = static_cast<size_t>(asked);
+  }
+  return bytes;
 }
 
 // The call's sizes and the launch plan for this device (launch_plan.h):

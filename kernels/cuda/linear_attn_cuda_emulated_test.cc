@@ -12,6 +12,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <limits>
 #include <ostream>
 #include <stdexcept>
@@ -235,6 +236,26 @@ TEST(CudaKernelEmulated, TooLittleSharedMemoryIsAClearError) {
     EXPECT_NE(what.find("this GPU allows 4 KB"), std::string::npos) << what;
   }
   SetEmulatedMaxSharedMemoryPerBlock(227 * 1024);
+}
+
+// MURMUR_CUDA_MAX_SMEM_PER_BLOCK lowers the limit the planner sees (how
+// gpu_check.py runs every architecture's plan on one GPU), never raises it.
+TEST(CudaKernelEmulated, TheEnvironmentCapLowersTheSharedMemoryLimit) {
+  const Case c{1, 70, 1, 64, 64, GateKind::kScalar, at::kFloat};
+  ASSERT_EQ(setenv("MURMUR_CUDA_MAX_SMEM_PER_BLOCK", "4096", 1), 0);
+  try {
+    ExpectAgree(c, 2e-5);
+    ADD_FAILURE() << "ran under a 4 KB cap";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("this GPU allows 4 KB"), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(setenv("MURMUR_CUDA_MAX_SMEM_PER_BLOCK", "49152", 1), 0);
+  ExpectAgree(c, 2e-5);
+  SetEmulatedMaxSharedMemoryPerBlock(64 * 1024);  // the device's is lower: it wins
+  ASSERT_EQ(setenv("MURMUR_CUDA_MAX_SMEM_PER_BLOCK", "1000000", 1), 0);
+  ExpectAgree(c, 2e-5);
+  SetEmulatedMaxSharedMemoryPerBlock(227 * 1024);
+  unsetenv("MURMUR_CUDA_MAX_SMEM_PER_BLOCK");
 }
 
 TEST(CudaKernelEmulated, RejectsWhatTheKernelsCannotRun) {
