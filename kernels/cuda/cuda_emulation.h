@@ -108,11 +108,18 @@ inline void Run(const void* kernel, int64_t blocks, int threads, size_t smem_byt
   }
   static std::mutex launch_mutex;  // function statics (__shared__) need blocks not to overlap
   std::lock_guard<std::mutex> lock(launch_mutex);
-  // Exactly the bytes asked for, so a sanitizer sees an overrun.
-  std::vector<float> smem((smem_bytes + sizeof(float) - 1) / sizeof(float));
+  // Exactly the bytes asked for, so a sanitizer sees an overrun. Two
+  // buffers, alternating between blocks: thread 0 NaN-fills the next
+  // block's while others may still run this one, so one barrier between
+  // blocks is enough (a buffer is refilled only after the barrier that ends
+  // the block before the one it served).
+  const size_t floats = (smem_bytes + sizeof(float) - 1) / sizeof(float);
+  std::vector<float> smem[2] = {std::vector<float>(floats), std::vector<float>(floats)};
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::fill(smem[0].begin(), smem[0].end(), nan);
   std::barrier<> barrier(threads);
   // One thread per block thread for the whole launch; each walks the blocks
-  // in turn, with a barrier on either side of a block.
+  // in turn, with a barrier between blocks.
   std::vector<std::thread> pool;
   pool.reserve(threads);
   for (int t = 0; t < threads; ++t) {
@@ -120,12 +127,11 @@ inline void Run(const void* kernel, int64_t blocks, int threads, size_t smem_byt
       threadIdx = {static_cast<unsigned>(t), 1, 1};
       blockDim = {static_cast<unsigned>(threads), 1, 1};
       gridDim = {static_cast<unsigned>(blocks), 1, 1};
-      tl_block = {&barrier, smem.data()};
       for (int64_t b = 0; b < blocks; ++b) {
-        if (t == 0) std::fill(smem.begin(), smem.end(), std::numeric_limits<float>::quiet_NaN());
+        tl_block = {&barrier, smem[b % 2].data()};
         blockIdx = {static_cast<unsigned>(b), 1, 1};
-        barrier.arrive_and_wait();
         body();
+        if (t == 0) std::fill(smem[(b + 1) % 2].begin(), smem[(b + 1) % 2].end(), nan);
         barrier.arrive_and_wait();
       }
     });

@@ -384,7 +384,7 @@ __global__ void __launch_bounds__(kThreads)
       s.Acc1[idx] += sum;
     }
   }
-  __syncthreads();  // A complete
+  // Y1 is not read above: one barrier completes both A and the V tile.
   LoadTile(static_cast<const in_t*>(p.v), d, c, d.DV, vc, s.Y1);
   __syncthreads();
   in_t* o = static_cast<in_t*>(p.o);
@@ -553,7 +553,7 @@ __global__ void __launch_bounds__(kThreads)
       s.Acc1[idx] += sum;
     }
   }
-  __syncthreads();  // A complete
+  // Y1 is not read above: one barrier completes both A and the dO tile.
   LoadTile(static_cast<const in_t*>(bp.d_o), d, c, d.DV, vc, s.Y1);
   __syncthreads();
   in_t* dvo = static_cast<in_t*>(bp.dv);
