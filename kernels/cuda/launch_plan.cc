@@ -60,33 +60,44 @@ SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
   const bool a = kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kGradQK ||
                  kernel == ChunkKernel::kGradV;
   const int ys = kernel == ChunkKernel::kGradQK ? 2 : 1;
+  const int stage = t.tensor_cores ? 2 : 4;  // bytes per staged q, k, y element
+  const int f32 = 4;
   SmemLayout l;
   int at = 0;
-  auto take = [&at](int floats) {
+  auto take = [&at](int elements, int element_bytes) {
     const int start = at;
-    at += floats;
+    at += (elements * element_bytes + 31) / 32 * 32;  // the next array 32-byte aligned
     return start;
   };
-  if (q) l.q = take(t.chunk * t.key_tile);
-  if (k) l.k = take(t.chunk * t.key_tile);
+  if (q) l.q = take(t.chunk * t.key_tile, stage);
+  if (k) l.k = take(t.chunk * t.key_tile, stage);
   if (t.gate_width > 0) {
-    l.b = take(t.chunk * t.gate_width);
-    l.G = take(t.gate_width);
+    l.b = take(t.chunk * t.gate_width, f32);
+    l.G = take(t.gate_width, f32);
   }
-  if (a) l.a = take(t.chunk * t.chunk);
-  l.y1 = take(t.chunk * t.value_tile);
-  if (ys == 2) l.y2 = take(t.chunk * t.value_tile);
+  if (a) l.a = take(t.chunk * t.chunk, f32);
+  l.y1 = take(t.chunk * t.value_tile, stage);
+  if (ys == 2) l.y2 = take(t.chunk * t.value_tile, stage);
   if (kernel == ChunkKernel::kGradQK) {
-    l.acc1 = take(t.chunk * t.key_tile);
-    l.acc2 = take(t.chunk * t.key_tile);
+    l.acc1 = take(t.chunk * t.key_tile, f32);
+    l.acc2 = take(t.chunk * t.key_tile, f32);
   } else if (kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kGradV) {
-    l.acc1 = take(t.chunk * t.value_tile);
+    l.acc1 = take(t.chunk * t.value_tile, f32);
   }
-  l.floats = at;
+  if (a && t.tensor_cores) l.a16 = take(t.chunk * t.chunk, 2);
+  l.bytes = at;
   return l;
 }
 
+bool UsesTensorCores(const ProblemShape& shape) {
+  if (!shape.tensor_cores || shape.DK % 16 != 0 || shape.DV % 16 != 0) return false;
+  if (shape.dtype == DType::kFloat16) return shape.compute_capability >= 75;
+  if (shape.dtype == DType::kBFloat16) return shape.compute_capability >= 80;
+  return false;
+}
+
 PlanOutcome PlanLaunch(const ProblemShape& shape, size_t smem_per_block_optin) {
+  const bool tensor_cores = UsesTensorCores(shape);
   PlanOutcome out;
   if (shape.DK < 1 || shape.DV < 1 || shape.DK > kCudaMaxHeadDim || shape.DV > kCudaMaxHeadDim) {
     out.error = "murmur CUDA kernels support head dims from 1 up to " +
@@ -100,7 +111,7 @@ PlanOutcome PlanLaunch(const ProblemShape& shape, size_t smem_per_block_optin) {
     TileShape best;
     for (int kt : TileWidths(shape.DK)) {
       for (int vt : TileWidths(shape.DV)) {
-        const TileShape tiles{chunk, kt, vt, GateWidth(shape.gate, kt)};
+        const TileShape tiles{chunk, kt, vt, GateWidth(shape.gate, kt), tensor_cores};
         const size_t bytes = NeededBytes(shape, tiles);
         if (smallest == 0 || bytes < smallest) smallest = bytes;
         if (bytes > smem_per_block_optin) continue;

@@ -37,34 +37,50 @@ const char* ChunkKernelName(ChunkKernel kernel);
 // C rows of a chunk; key tiles of key_tile columns, value tiles of
 // value_tile columns (the last tile of each may be narrower); gate_width
 // columns of cumulative log gates per key tile (0: no gate, 1: scalar gate,
-// key_tile: per-key-dim gate).
+// key_tile: per-key-dim gate). tensor_cores: the 16x16x16 tensor-core path
+// (fp16/bf16 inputs, head dims multiples of 16), whose q, k, y tiles and
+// the masked intra-chunk matrix (a16) are staged as 16-bit values.
 struct TileShape {
   int chunk = kCudaMaxChunk;
   int key_tile = 0;
   int value_tile = 0;
   int gate_width = 0;
+  bool tensor_cores = false;
 };
 
 // Where each staged array starts in a kernel's dynamic shared memory, in
-// floats from the base; -1 where the kernel has no such array.
+// bytes from the base (each 32-byte aligned, as tensor-core fragment loads
+// need); -1 where the kernel has no such array.
 //   q, k: [chunk, key_tile]; b: [chunk, gate_width]; G: [gate_width];
 //   a: [chunk, chunk]; y1, y2: [chunk, value_tile]; acc1, acc2: the
 //   outputs summed over the other head dim's tiles, [chunk, value_tile]
-//   (output, grad_v) or [chunk, key_tile] (grad_qk: dq and dk)
+//   (output, grad_v) or [chunk, key_tile] (grad_qk: dq and dk);
+//   a16: [chunk, chunk] 16-bit copy of the masked, scaled a (tensor cores).
+// q, k, y1, y2 hold fp32 on the CUDA-core path, 16-bit on the tensor-core one.
 struct SmemLayout {
-  int q = -1, k = -1, b = -1, G = -1, a = -1, y1 = -1, y2 = -1, acc1 = -1, acc2 = -1;
-  int floats = 0;
-  size_t Bytes() const { return sizeof(float) * static_cast<size_t>(floats); }
+  int q = -1, k = -1, b = -1, G = -1, a = -1, y1 = -1, y2 = -1, acc1 = -1, acc2 = -1, a16 = -1;
+  int bytes = 0;
+  size_t Bytes() const { return static_cast<size_t>(bytes); }
 };
 SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& tiles);
 
 // What a call computes: head dims, gate kind, and whether it is the
 // backward (five chunk kernels) or the forward (update and output).
+// dtype and compute_capability pick the arithmetic: tensor cores for fp16
+// on sm_75+ and bf16 on sm_80+ when both head dims are multiples of 16 and
+// `tensor_cores` allows them (MURMUR_CUDA_TENSOR_CORES=0 turns them off);
+// CUDA cores in fp32 otherwise (fp32 inputs always).
 struct ProblemShape {
   int64_t DK = 0, DV = 0;
   GateKind gate = GateKind::kNone;
   bool backward = false;
+  DType dtype = DType::kFloat32;
+  int compute_capability = 90;
+  bool tensor_cores = true;
 };
+
+// Whether a call of this shape runs on tensor cores (see ProblemShape).
+bool UsesTensorCores(const ProblemShape& shape);
 
 struct LaunchPlan {
   TileShape tiles;
@@ -81,7 +97,8 @@ struct PlanOutcome {
 };
 
 // The largest chunk (64, then 32, 16) and, for it, the widest tiles (the
-// whole head dim, then 64, 32, 16) whose kernels all fit in
+// whole head dim, then 64, 32, 16) whose kernels all fit, with the
+// arithmetic UsesTensorCores picks, in
 // `smem_per_block_optin` bytes (cudaDevAttrMaxSharedMemoryPerBlockOptin).
 PlanOutcome PlanLaunch(const ProblemShape& shape, size_t smem_per_block_optin);
 

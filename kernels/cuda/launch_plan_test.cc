@@ -83,25 +83,75 @@ TEST(LaunchPlan, ShrinksTheChunkOnlyWhenTilesAreNotEnough) {
 
 TEST(LaunchPlan, LayoutsDoNotOverlapAndMatchTheirSize) {
   const TileShape t{64, 32, 16, 32};
-  const SmemLayout l = LayoutOf(ChunkKernel::kGradQK, t);
+  const SmemLayout l = LayoutOf(ChunkKernel::kGradQK, t);  // offsets in bytes
   EXPECT_EQ(l.q, 0);
-  EXPECT_EQ(l.k, 64 * 32);
-  EXPECT_EQ(l.b, 2 * 64 * 32);
-  EXPECT_EQ(l.G, 3 * 64 * 32);
-  EXPECT_EQ(l.a, 3 * 64 * 32 + 32);
-  EXPECT_EQ(l.y1, l.a + 64 * 64);
-  EXPECT_EQ(l.y2, l.y1 + 64 * 16);
-  EXPECT_EQ(l.acc1, l.y2 + 64 * 16);
-  EXPECT_EQ(l.acc2, l.acc1 + 64 * 32);
-  EXPECT_EQ(l.floats, l.acc2 + 64 * 32);
-  EXPECT_EQ(l.Bytes(), sizeof(float) * l.floats);
+  EXPECT_EQ(l.k, 4 * 64 * 32);
+  EXPECT_EQ(l.b, 4 * 2 * 64 * 32);
+  EXPECT_EQ(l.G, 4 * 3 * 64 * 32);
+  EXPECT_EQ(l.a, 4 * (3 * 64 * 32 + 32));
+  EXPECT_EQ(l.y1, l.a + 4 * 64 * 64);
+  EXPECT_EQ(l.y2, l.y1 + 4 * 64 * 16);
+  EXPECT_EQ(l.acc1, l.y2 + 4 * 64 * 16);
+  EXPECT_EQ(l.acc2, l.acc1 + 4 * 64 * 32);
+  EXPECT_EQ(l.a16, -1);
+  EXPECT_EQ(l.Bytes(), static_cast<size_t>(l.acc2 + 4 * 64 * 32));
   const SmemLayout u = LayoutOf(ChunkKernel::kUpdate, {64, 32, 16, 0});
   EXPECT_EQ(u.q, -1);
   EXPECT_EQ(u.b, -1);
   EXPECT_EQ(u.a, -1);
   EXPECT_EQ(u.y2, -1);
   EXPECT_EQ(u.acc1, -1);
-  EXPECT_EQ(u.floats, 64 * 32 + 64 * 16);
+  EXPECT_EQ(u.a16, -1);
+  EXPECT_EQ(u.Bytes(), 4u * (64 * 32 + 64 * 16));
+}
+
+// The tensor-core path stages q, k, v, dO and the masked A as 16-bit
+// values, every array 32-byte aligned (fragment loads need it).
+TEST(LaunchPlan, TensorCoreLayoutsStageSixteenBitTilesAligned) {
+  const TileShape t{64, 32, 16, 1, /*tensor_cores=*/true};
+  const SmemLayout l = LayoutOf(ChunkKernel::kOutput, t);
+  EXPECT_EQ(l.k, 2 * 64 * 32);
+  EXPECT_EQ(l.b, 2 * 2 * 64 * 32);
+  EXPECT_EQ(l.G, l.b + 4 * 64);
+  EXPECT_EQ(l.a, l.G + 32);  // one float, padded to 32 bytes
+  EXPECT_EQ(l.y1, l.a + 4 * 64 * 64);
+  EXPECT_EQ(l.acc1, l.y1 + 2 * 64 * 16);
+  EXPECT_EQ(l.a16, l.acc1 + 4 * 64 * 16);
+  EXPECT_EQ(l.Bytes(), static_cast<size_t>(l.a16 + 2 * 64 * 64));
+  for (int offset : {l.q, l.k, l.b, l.G, l.a, l.y1, l.acc1, l.a16}) EXPECT_EQ(offset % 32, 0);
+}
+
+// fp16 on sm_75 and later, bf16 on sm_80 and later, fp32 never; head dims
+// must be multiples of 16; MURMUR_CUDA_TENSOR_CORES=0 (tensor_cores false)
+// turns the path off.
+TEST(LaunchPlan, TensorCoresWhereTheArchitectureHasThemForTheInputType) {
+  ProblemShape s{64, 64, GateKind::kScalar, true};
+  s.compute_capability = 75;
+  s.dtype = DType::kFloat16;
+  EXPECT_TRUE(UsesTensorCores(s));
+  s.dtype = DType::kBFloat16;
+  EXPECT_FALSE(UsesTensorCores(s));
+  s.compute_capability = 80;
+  EXPECT_TRUE(UsesTensorCores(s));
+  s.dtype = DType::kFloat32;
+  EXPECT_FALSE(UsesTensorCores(s));
+  s.dtype = DType::kBFloat16;
+  s.DK = 24;
+  EXPECT_FALSE(UsesTensorCores(s));
+  s.DK = 64;
+  s.tensor_cores = false;
+  EXPECT_FALSE(UsesTensorCores(s));
+  s.tensor_cores = true;
+  const PlanOutcome plan = PlanLaunch(s, FindArch(80)->smem_per_block_optin);
+  ASSERT_TRUE(plan.ok) << plan.error;
+  EXPECT_TRUE(plan.plan.tiles.tensor_cores);
+  // 16-bit staging is smaller: every D <= 128 still fits 48 KB.
+  for (int64_t D : {16, 32, 64, 128}) {
+    ProblemShape big{D, D, GateKind::kPerDim, true, DType::kFloat16, 75, true};
+    const PlanOutcome fits = PlanLaunch(big, 48 * KB);
+    ASSERT_TRUE(fits.ok) << fits.error;
+    EXPECT_LE(fits.plan.smem_bytes, 48 * KB);
+  }
 }
 
 TEST(LaunchPlan, ImpossibleConfigurationsAreAClearError) {

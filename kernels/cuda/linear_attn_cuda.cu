@@ -38,6 +38,7 @@
 // shared memory go through Launch() and MURMUR_DYNAMIC_SMEM below.
 #ifndef MURMUR_CUDA_EMULATION
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #define MURMUR_DYNAMIC_SMEM(name) extern __shared__ float name[]
 #endif
@@ -46,7 +47,9 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
+#include "kernels/cuda/fragment_ops.h"
 #include "kernels/cuda/launch_plan.h"
 #include "kernels/linear_attn_params.h"
 
@@ -81,6 +84,7 @@ void Check(cudaError_t e, const char* what) {
 
 __device__ __forceinline__ float ToF(float x) { return x; }
 __device__ __forceinline__ float ToF(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float ToF(__half x) { return __half2float(x); }
 template <typename T>
 __device__ __forceinline__ T FromF(float x);
 template <>
@@ -89,6 +93,15 @@ template <>
 __device__ __forceinline__ __nv_bfloat16 FromF<__nv_bfloat16>(float x) {
   return __float2bfloat16_rn(x);
 }
+template <>
+__device__ __forceinline__ __half FromF<__half>(float x) {
+  return __float2half_rn(x);
+}
+
+// What a block stages its q, k, v, dO tiles as: fp32 on the CUDA-core path,
+// the 16-bit input type on the tensor-core one (kTC).
+template <typename in_t, bool kTC>
+using Stage = std::conditional_t<kTC, in_t, float>;
 
 struct Dims {
   int64_t T, H, DK, DV;
@@ -98,6 +111,7 @@ struct Dims {
   float scale;
   int TK, TV;  // key and value tile widths (the last tile may be narrower)
   int nK, nV;  // tiles per head dim
+  bool tc;     // tensor cores (launch_plan.h: fp16/bf16, dims multiples of 16)
 };
 
 __device__ __forceinline__ int64_t Row(const Dims& d, int64_t b, int64_t t, int64_t h,
@@ -142,31 +156,50 @@ __device__ __forceinline__ Span TileOf(int tile, int tile_width, int64_t dim) {
 // A [C, C], value tiles Y1 and Y2 [C, vw], accumulators Acc1 and Acc2 of
 // a kernel's outputs ([C, vw] or [C, kw]) that sum over the tiles of the
 // other head dim. Row strides are the current tile widths.
+// On the tensor-core path Q, K, Y1, Y2 are 16-bit (stage_t) with all C rows
+// staged (rows from L on zero), and A16 [C, C] is the masked, scaled A
+// (or dA) as a 16-bit operand.
+template <typename stage_t>
 struct Tiles {
-  float *Q, *K, *b, *G, *A, *Y1, *Y2, *Acc1, *Acc2;
+  stage_t *Q, *K;
+  float *b, *G, *A;
+  stage_t *Y1, *Y2;
+  float *Acc1, *Acc2;
+  stage_t* A16;
   int gs;
 };
 
-__device__ __forceinline__ Tiles Carve(float* base, const SmemLayout& l) {
-  auto at = [base](int offset) { return offset >= 0 ? base + offset : nullptr; };
-  return {at(l.q), at(l.k), at(l.b), at(l.G), at(l.a), at(l.y1), at(l.y2), at(l.acc1), at(l.acc2),
-          0};
+template <typename stage_t>
+__device__ __forceinline__ Tiles<stage_t> Carve(float* base, const SmemLayout& l) {
+  char* bytes = reinterpret_cast<char*>(base);
+  auto f = [bytes](int offset) {
+    return offset >= 0 ? reinterpret_cast<float*>(bytes + offset) : nullptr;
+  };
+  auto h = [bytes](int offset) {
+    return offset >= 0 ? reinterpret_cast<stage_t*>(bytes + offset) : nullptr;
+  };
+  return {h(l.q), h(l.k), f(l.b), f(l.G), f(l.a), h(l.y1), h(l.y2), f(l.acc1), f(l.acc2),
+          h(l.a16), 0};
 }
 
 // Columns [col.start, +col.width) of rows t0 .. t0 + L of a [B,T,H,width]
-// tensor into dst [L, col.width], as fp32.
-template <typename in_t>
+// tensor into dst [L, col.width], as stage_t; with kTC the rows from L to C
+// are zero-filled, so the 16-row fragments of a ragged chunk read zeros.
+template <bool kTC, typename in_t, typename stage_t>
 __device__ void LoadTile(const in_t* src, const Dims& d, const ChunkPos& c, int64_t width,
-                         Span col, float* dst) {
-  for (int idx = threadIdx.x; idx < c.L * col.width; idx += blockDim.x) {
+                         Span col, stage_t* dst) {
+  const int rows = kTC ? d.C : c.L;
+  for (int idx = threadIdx.x; idx < rows * col.width; idx += blockDim.x) {
     const int i = idx / col.width, j = idx % col.width;
-    dst[idx] = ToF(src[Row(d, c.b, c.t0 + i, c.h, width) + col.start + j]);
+    dst[idx] = i < c.L ? FromF<stage_t>(ToF(src[Row(d, c.b, c.t0 + i, c.h, width) + col.start + j]))
+                       : FromF<stage_t>(0.f);
   }
 }
 
 // Chunk-local cumulative log gates and totals of the key tile `kc` (all of
 // a scalar gate's single column). Sets s.gs in every thread.
-__device__ void LoadGates(const float* g, const Dims& d, const ChunkPos& c, Span kc, Tiles& s) {
+template <typename TS>
+__device__ void LoadGates(const float* g, const Dims& d, const ChunkPos& c, Span kc, TS& s) {
   if (d.gate == GateKind::kNone) return;
   const bool per_dim = d.gate == GateKind::kPerDim;
   s.gs = per_dim ? kc.width : 1;
@@ -185,8 +218,8 @@ __device__ void LoadGates(const float* g, const Dims& d, const ChunkPos& c, Span
 // Decay factors for key column c of the tile, e^(exponent) with every
 // exponent <= 0; a compile-time 1 without a gate, so plain attention runs
 // no exp at all. Between rows t >= sr:
-template <GateKind G>
-__device__ __forceinline__ float DecayBetween(const Tiles& s, int t, int sr, int c) {
+template <GateKind G, typename TS>
+__device__ __forceinline__ float DecayBetween(const TS& s, int t, int sr, int c) {
   if constexpr (G == GateKind::kNone) {
     return 1.f;
   } else {
@@ -195,8 +228,8 @@ __device__ __forceinline__ float DecayBetween(const Tiles& s, int t, int sr, int
   }
 }
 // From the chunk start to row t (inclusive):
-template <GateKind G>
-__device__ __forceinline__ float DecayFromStart(const Tiles& s, int t, int c) {
+template <GateKind G, typename TS>
+__device__ __forceinline__ float DecayFromStart(const TS& s, int t, int c) {
   if constexpr (G == GateKind::kNone) {
     return 1.f;
   } else {
@@ -204,8 +237,8 @@ __device__ __forceinline__ float DecayFromStart(const Tiles& s, int t, int c) {
   }
 }
 // From row t to the chunk end:
-template <GateKind G>
-__device__ __forceinline__ float DecayToEnd(const Tiles& s, int t, int c) {
+template <GateKind G, typename TS>
+__device__ __forceinline__ float DecayToEnd(const TS& s, int t, int c) {
   if constexpr (G == GateKind::kNone) {
     return 1.f;
   } else {
@@ -214,8 +247,8 @@ __device__ __forceinline__ float DecayToEnd(const Tiles& s, int t, int c) {
   }
 }
 // The chunk's total log decay (not exponentiated).
-template <GateKind G>
-__device__ __forceinline__ float LogTotal(const Tiles& s, int c) {
+template <GateKind G, typename TS>
+__device__ __forceinline__ float LogTotal(const TS& s, int c) {
   if constexpr (G == GateKind::kNone) {
     return 0.f;
   } else {
@@ -224,8 +257,8 @@ __device__ __forceinline__ float LogTotal(const Tiles& s, int c) {
 }
 // The part of the decay between rows that depends on the key dim: all of it
 // for GLA; for a scalar gate it is folded into A and dA once per (t, sr).
-template <GateKind G>
-__device__ __forceinline__ float DecayPerDim(const Tiles& s, int t, int sr, int c) {
+template <GateKind G, typename TS>
+__device__ __forceinline__ float DecayPerDim(const TS& s, int t, int sr, int c) {
   if constexpr (G == GateKind::kPerDim) {
     return DecayBetween<G>(s, t, sr, c);
   } else {
@@ -237,14 +270,14 @@ __device__ __forceinline__ float DecayPerDim(const Tiles& s, int t, int sr, int 
 // else 0 (unscaled); the first key tile sets A, the others add to it, and
 // the last applies a scalar gate's decay. Each (t, sr) belongs to one
 // thread for every tile, so the tiles need no barrier between them for A.
-template <GateKind G>
-__device__ void AccumulateA(const Tiles& s, const Dims& d, int L, int kw, bool first, bool last) {
+template <GateKind G, typename TS>
+__device__ void AccumulateA(const TS& s, const Dims& d, int L, int kw, bool first, bool last) {
   for (int idx = threadIdx.x; idx < L * L; idx += blockDim.x) {
     const int t = idx / L, sr = idx % L;
     float acc = 0.f;
     if (sr <= t) {
       for (int c = 0; c < kw; ++c) {
-        acc += s.Q[t * kw + c] * s.K[sr * kw + c] * DecayPerDim<G>(s, t, sr, c);
+        acc += ToF(s.Q[t * kw + c]) * ToF(s.K[sr * kw + c]) * DecayPerDim<G>(s, t, sr, c);
       }
       if (!first) acc += s.A[t * d.C + sr];
       if constexpr (G == GateKind::kScalar) {
@@ -267,55 +300,126 @@ __device__ __forceinline__ F* StateSlot(F* states, const Dims& d, int64_t bh, in
 // the chunk end) or e^(b_t) (from its start). One exp per element here
 // instead of one per multiply-add in the loops that use the decayed rows.
 // The caller syncs before and after; without a gate there is nothing to do.
-template <GateKind G, bool kToEnd>
-__device__ void DecayRowsInPlace(const Tiles& s, int L, int kw, float* X) {
+template <GateKind G, bool kToEnd, typename TS, typename stage_t>
+__device__ void DecayRowsInPlace(const TS& s, int L, int kw, stage_t* X) {
   if constexpr (G != GateKind::kNone) {
     for (int idx = threadIdx.x; idx < L * kw; idx += blockDim.x) {
       const int t = idx / kw, k = idx % kw;
-      X[idx] *= kToEnd ? DecayToEnd<G>(s, t, k) : DecayFromStart<G>(s, t, k);
+      X[idx] = FromF<stage_t>(ToF(X[idx]) *
+                              (kToEnd ? DecayToEnd<G>(s, t, k) : DecayFromStart<G>(s, t, k)));
     }
+  }
+}
+
+// Tensor-core helpers. Each 16x16 output tile belongs to one warp (tiles
+// dealt round-robin), which loops over the contracted dim in steps of 16.
+__device__ __forceinline__ int Warp() { return static_cast<int>(threadIdx.x / 32); }
+__device__ __forceinline__ int Warps() { return static_cast<int>(blockDim.x / 32); }
+__device__ __forceinline__ int Blocks16(int n) { return (n + 15) / 16; }
+
+// A (+)= Q K^T on the lower block triangle of [C, C] (16x16 tiles si <= ti
+// whose rows start below L), over one key tile of kw columns. A tile keeps
+// its warp from key tile to key tile; the kernels sync between key tiles.
+template <typename stage_t>
+__device__ void TcAccumulateA(const Tiles<stage_t>& s, const Dims& d, int L, int kw, bool first) {
+  const int nb = Blocks16(L);
+  for (int tile = Warp(); tile < nb * nb; tile += Warps()) {
+    const int ti = tile / nb, si = tile % nb;
+    if (si > ti) continue;
+    FragAcc acc;
+    if (first) {
+      FragZero(acc);
+    } else {
+      FragLoad(acc, s.A + ti * 16 * d.C + si * 16, d.C);
+    }
+    for (int k0 = 0; k0 < kw; k0 += 16) {
+      FragA<stage_t, Major::kRow> a;
+      FragB<stage_t, Major::kCol> b;  // K^T
+      FragLoad(a, s.Q + ti * 16 * kw + k0, kw);
+      FragLoad(b, s.K + si * 16 * kw + k0, kw);
+      FragMma(acc, a, b);
+    }
+    FragStore(s.A + ti * 16 * d.C + si * 16, acc, d.C);
+  }
+}
+
+// A16 <- factor * A (times a scalar gate's e^(b_t - b_sr)) for sr <= t < L,
+// 0 elsewhere, as the 16-bit operand of the next product. A is read only
+// where t and sr are below L (the rest may be unwritten).
+template <GateKind G, typename stage_t>
+__device__ void MaskToA16(const Tiles<stage_t>& s, const Dims& d, int L, float factor) {
+  for (int idx = threadIdx.x; idx < d.C * d.C; idx += blockDim.x) {
+    const int t = idx / d.C, sr = idx % d.C;
+    float v = 0.f;
+    if (sr <= t && t < L) {
+      v = factor * s.A[idx];
+      if constexpr (G == GateKind::kScalar) v *= DecayBetween<G>(s, t, sr, 0);
+    }
+    s.A16[idx] = FromF<stage_t>(v);
   }
 }
 
 // 1 and 4. A state-shaped product of one key tile x value tile of a chunk:
 // slot[k][j] = factor sum_i X[i][k] Y[i][j], where X is a key tile decayed
-// by e^(G-b) (update, kToEnd) or e^b (dstate), Y a value tile.
-template <typename in_t, GateKind G, bool kToEnd>
+// by e^(G-b) (update, kToEnd) or e^b (dstate), Y a value tile. With kTC,
+// X^T Y on tensor cores (X rounded to 16 bits after its decay).
+template <typename in_t, GateKind G, bool kTC, bool kToEnd>
 __device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, const Dims& d,
                                  const ChunkPos& c, Span kc, Span vc, float* smem,
                                  const SmemLayout& l, float factor, float* slot) {
-  Tiles s = Carve(smem, l);
-  float* X = kToEnd ? s.K : s.Q;
-  LoadTile(x, d, c, d.DK, kc, X);
-  LoadTile(y, d, c, d.DV, vc, s.Y1);
+  using stage_t = Stage<in_t, kTC>;
+  Tiles<stage_t> s = Carve<stage_t>(smem, l);
+  stage_t* X = kToEnd ? s.K : s.Q;
+  LoadTile<kTC>(x, d, c, d.DK, kc, X);
+  LoadTile<kTC>(y, d, c, d.DV, vc, s.Y1);
   LoadGates(g, d, c, kc, s);
   __syncthreads();
   if constexpr (G != GateKind::kNone) {
     DecayRowsInPlace<G, kToEnd>(s, c.L, kc.width, X);
     __syncthreads();
   }
-  for (int idx = threadIdx.x; idx < kc.width * vc.width; idx += blockDim.x) {
-    const int k = idx / vc.width, j = idx % vc.width;
-    float acc = 0.f;
-    for (int i = 0; i < c.L; ++i) acc += X[i * kc.width + k] * s.Y1[i * vc.width + j];
-    slot[(kc.start + k) * d.DV + vc.start + j] = factor * acc;
+  if constexpr (kTC) {
+    const int nv = vc.width / 16, rows = Blocks16(c.L) * 16;
+    for (int tile = Warp(); tile < (kc.width / 16) * nv; tile += Warps()) {
+      const int ki = tile / nv, vj = tile % nv;
+      FragAcc acc;
+      FragZero(acc);
+      for (int i0 = 0; i0 < rows; i0 += 16) {
+        FragA<stage_t, Major::kCol> a;  // X^T
+        FragB<stage_t, Major::kRow> b;
+        FragLoad(a, X + i0 * kc.width + ki * 16, kc.width);
+        FragLoad(b, s.Y1 + i0 * vc.width + vj * 16, vc.width);
+        FragMma(acc, a, b);
+      }
+      FragScale(acc, factor);
+      FragStore(slot + (kc.start + ki * 16) * d.DV + vc.start + vj * 16, acc,
+                static_cast<int>(d.DV));
+    }
+  } else {
+    for (int idx = threadIdx.x; idx < kc.width * vc.width; idx += blockDim.x) {
+      const int k = idx / vc.width, j = idx % vc.width;
+      float acc = 0.f;
+      for (int i = 0; i < c.L; ++i) acc += X[i * kc.width + k] * s.Y1[i * vc.width + j];
+      slot[(kc.start + k) * d.DV + vc.start + j] = factor * acc;
+    }
   }
 }
 
 // 1. Slot n + 1 <- (K e^(G-b))^T V for this chunk's key x value tile;
 // gam[n] <- G (0 without gates) from the first value tile.
-template <typename in_t, GateKind G>
+template <typename in_t, GateKind G, bool kTC>
 __global__ void __launch_bounds__(kThreads)
     ChunkUpdateKernel(LinearAttnForwardParams p, Dims d, SmemLayout l, float* states, float* gam) {
   MURMUR_DYNAMIC_SMEM(smem);
   const ChunkPos c = ThisChunk(d, d.nK * d.nV);
   const Span kc = TileOf(c.tile / d.nV, d.TK, d.DK), vc = TileOf(c.tile % d.nV, d.TV, d.DV);
-  StateTileProduct<in_t, G, /*kToEnd=*/true>(
+  StateTileProduct<in_t, G, kTC, /*kToEnd=*/true>(
       static_cast<const in_t*>(p.k), static_cast<const in_t*>(p.v),
       static_cast<const float*>(p.g), d, c, kc, vc, smem, l, 1.f,
       StateSlot(states, d, c.bh, c.n + 1));
   if (c.tile % d.nV == 0) {
-    const Tiles s = Carve(smem, l);  // G is read-only after the first barrier
+    using stage_t = Stage<in_t, kTC>;
+    const Tiles<stage_t> s = Carve<stage_t>(smem, l);  // G is read-only after the first barrier
     for (int k = threadIdx.x; k < kc.width; k += blockDim.x) {
       gam[(c.bh * d.N + c.n) * d.DK + kc.start + k] = LogTotal<G>(s, k);
     }
@@ -349,61 +453,103 @@ __global__ void ScanKernel(Dims d, const float* first, float* slots, const float
   if (last != nullptr) last[bh * elems + idx] = value;
 }
 
+// A (+)= Q K^T (with the gate's decay) for one key tile: on tensor cores
+// where the decay factors out of the product (no gate, scalar gate: its
+// decay is applied by MaskToA16), elementwise otherwise.
+template <GateKind G, bool kTC, typename TS>
+__device__ void IntraA(const TS& s, const Dims& d, int L, int kw, bool first, bool last) {
+  if constexpr (kTC && G != GateKind::kPerDim) {
+    TcAccumulateA(s, d, L, kw, first);
+  } else {
+    AccumulateA<G>(s, d, L, kw, first, last && !kTC);
+  }
+}
+
 // 3. O = scale ((Q e^b) S_n + A V) for this chunk's value tile: A and the
-// inter-chunk term are accumulated over the key tiles.
-template <typename in_t, GateKind G>
+// inter-chunk term are accumulated over the key tiles. With kTC, Q K^T and
+// A V run on tensor cores; (Q e^b) S_n stays on CUDA cores against the fp32
+// state.
+template <typename in_t, GateKind G, bool kTC>
 __global__ void __launch_bounds__(kThreads)
     ChunkOutputKernel(LinearAttnForwardParams p, Dims d, SmemLayout l, const float* states) {
   MURMUR_DYNAMIC_SMEM(smem);
-  Tiles s = Carve(smem, l);
+  using stage_t = Stage<in_t, kTC>;
+  Tiles<stage_t> s = Carve<stage_t>(smem, l);
   const ChunkPos c = ThisChunk(d, d.nV);
   const Span vc = TileOf(c.tile, d.TV, d.DV);
+  const int vw = vc.width;
   const float* S = StateSlot(states, d, c.bh, c.n);
-  const int elems = c.L * vc.width;  // (t, j)
-  // Each element of the accumulator is one thread's for the whole kernel.
-  for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) s.Acc1[idx] = 0.f;
+  const int elems = c.L * vw;  // (t, j)
+  // Each element of the accumulator is one thread's until the last barrier.
+  for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * vw; idx += blockDim.x) s.Acc1[idx] = 0.f;
   for (int kt = 0; kt < d.nK; ++kt) {
     const Span kc = TileOf(kt, d.TK, d.DK);
     if (kt > 0) __syncthreads();  // the previous key tile is no longer read
-    LoadTile(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q);
-    LoadTile(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K);
+    LoadTile<kTC>(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q);
+    LoadTile<kTC>(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K);
     LoadGates(static_cast<const float*>(p.g), d, c, kc, s);
     __syncthreads();
-    AccumulateA<G>(s, d, c.L, kc.width, kt == 0, kt == d.nK - 1);
+    IntraA<G, kTC>(s, d, c.L, kc.width, kt == 0, kt == d.nK - 1);
     if constexpr (G != GateKind::kNone) {  // Q is used decayed from here on
       __syncthreads();
       DecayRowsInPlace<G, /*kToEnd=*/false>(s, c.L, kc.width, s.Q);
       __syncthreads();
     }
     for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-      const int t = idx / vc.width, j = idx % vc.width;
+      const int t = idx / vw, j = idx % vw;
       float sum = 0.f;
       for (int k = 0; k < kc.width; ++k) {
-        sum += s.Q[t * kc.width + k] * S[(kc.start + k) * d.DV + vc.start + j];
+        sum += ToF(s.Q[t * kc.width + k]) * S[(kc.start + k) * d.DV + vc.start + j];
       }
       s.Acc1[idx] += sum;
     }
   }
   // Y1 is not read above: one barrier completes both A and the V tile.
-  LoadTile(static_cast<const in_t*>(p.v), d, c, d.DV, vc, s.Y1);
+  LoadTile<kTC>(static_cast<const in_t*>(p.v), d, c, d.DV, vc, s.Y1);
   __syncthreads();
   in_t* o = static_cast<in_t*>(p.o);
-  for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-    const int t = idx / vc.width, j = idx % vc.width;
-    float sum = s.Acc1[idx];
-    for (int sr = 0; sr <= t; ++sr) sum += s.A[t * d.C + sr] * s.Y1[sr * vc.width + j];
-    o[Row(d, c.b, c.t0 + t, c.h, d.DV) + vc.start + j] = FromF<in_t>(d.scale * sum);
+  if constexpr (kTC) {
+    MaskToA16<G>(s, d, c.L, d.scale);
+    __syncthreads();
+    const int nv = vw / 16, nt = Blocks16(c.L);
+    for (int tile = Warp(); tile < nt * nv; tile += Warps()) {
+      const int ti = tile / nv, vj = tile % nv;
+      float* out = s.Acc1 + ti * 16 * vw + vj * 16;
+      FragAcc acc;
+      FragLoad(acc, out, vw);
+      FragScale(acc, d.scale);
+      for (int si = 0; si <= ti; ++si) {
+        FragA<stage_t, Major::kRow> a;
+        FragB<stage_t, Major::kRow> b;
+        FragLoad(a, s.A16 + ti * 16 * d.C + si * 16, d.C);
+        FragLoad(b, s.Y1 + si * 16 * vw + vj * 16, vw);
+        FragMma(acc, a, b);
+      }
+      FragStore(out, acc, vw);
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      const int t = idx / vw, j = idx % vw;
+      o[Row(d, c.b, c.t0 + t, c.h, d.DV) + vc.start + j] = FromF<in_t>(s.Acc1[idx]);
+    }
+  } else {
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      const int t = idx / vw, j = idx % vw;
+      float sum = s.Acc1[idx];
+      for (int sr = 0; sr <= t; ++sr) sum += s.A[t * d.C + sr] * s.Y1[sr * vw + j];
+      o[Row(d, c.b, c.t0 + t, c.h, d.DV) + vc.start + j] = FromF<in_t>(d.scale * sum);
+    }
   }
 }
 
 // 4. Slot n of dstates <- scale (Q e^b)^T dO for this chunk's key x value tile.
-template <typename in_t, GateKind G>
+template <typename in_t, GateKind G, bool kTC>
 __global__ void __launch_bounds__(kThreads)
     ChunkDStateKernel(LinearAttnBackwardParams bp, Dims d, SmemLayout l, float* dstates) {
   MURMUR_DYNAMIC_SMEM(smem);
   const ChunkPos c = ThisChunk(d, d.nK * d.nV);
   const Span kc = TileOf(c.tile / d.nV, d.TK, d.DK), vc = TileOf(c.tile % d.nV, d.TV, d.DV);
-  StateTileProduct<in_t, G, /*kToEnd=*/false>(
+  StateTileProduct<in_t, G, kTC, /*kToEnd=*/false>(
       static_cast<const in_t*>(bp.fwd.q), static_cast<const in_t*>(bp.d_o),
       static_cast<const float*>(bp.fwd.g), d, c, kc, vc, smem, l, d.scale,
       StateSlot(dstates, d, c.bh, c.n));
@@ -416,39 +562,66 @@ __global__ void __launch_bounds__(kThreads)
 // then the chunk-local reverse cumsum of it, and the chunk's sums to
 // `totals`) or to `terms` ([C, DK] per chunk; a scalar gate's r_t is summed
 // over the key dims by ScalarGateLocalKernel in a fixed order, so dg is the
-// same bit for bit from run to run: no float atomics).
-template <typename in_t, GateKind G>
+// same bit for bit from run to run: no float atomics). With kTC, dO V^T on
+// tensor cores, and (no gate or scalar gate) dA K and dA^T Q too.
+template <typename in_t, GateKind G, bool kTC>
 __global__ void __launch_bounds__(kThreads)
     ChunkGradQKKernel(LinearAttnBackwardParams bp, Dims d, SmemLayout l, const float* states,
                       const float* dstates, float* totals, float* terms) {
   MURMUR_DYNAMIC_SMEM(smem);
-  Tiles s = Carve(smem, l);
+  using stage_t = Stage<in_t, kTC>;
+  constexpr bool kTcIntra = kTC && G != GateKind::kPerDim;
+  Tiles<stage_t> s = Carve<stage_t>(smem, l);
   const ChunkPos c = ThisChunk(d, d.nK);
   const Span kc = TileOf(c.tile, d.TK, d.DK);
   const int kw = kc.width;
   const LinearAttnForwardParams& p = bp.fwd;
-  LoadTile(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q);
-  LoadTile(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K);
+  LoadTile<kTC>(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q);
+  LoadTile<kTC>(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K);
   LoadGates(static_cast<const float*>(p.g), d, c, kc, s);
   const float* Sn = StateSlot(states, d, c.bh, c.n);
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
   const int elems = c.L * kw;  // (t, k); each accumulator element is one thread's
-  for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) s.Acc1[idx] = s.Acc2[idx] = 0.f;
+  for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * kw; idx += blockDim.x) {
+    s.Acc1[idx] = s.Acc2[idx] = 0.f;
+  }
   for (int vt = 0; vt < d.nV; ++vt) {
     const Span vc = TileOf(vt, d.TV, d.DV);
     const int vw = vc.width;
     if (vt > 0) __syncthreads();  // the previous value tile is no longer read
-    LoadTile(static_cast<const in_t*>(bp.d_o), d, c, d.DV, vc, s.Y1);
-    LoadTile(static_cast<const in_t*>(p.v), d, c, d.DV, vc, s.Y2);
+    LoadTile<kTC>(static_cast<const in_t*>(bp.d_o), d, c, d.DV, vc, s.Y1);
+    LoadTile<kTC>(static_cast<const in_t*>(p.v), d, c, d.DV, vc, s.Y2);
     __syncthreads();
-    for (int idx = threadIdx.x; idx < c.L * c.L; idx += blockDim.x) {
-      const int t = idx / c.L, sr = idx % c.L;
-      float acc = 0.f;
-      if (sr <= t) {
-        for (int j = 0; j < vw; ++j) acc += s.Y1[t * vw + j] * s.Y2[sr * vw + j];
-        if (vt > 0) acc += s.A[t * d.C + sr];
+    if constexpr (kTC) {  // dA (+)= dO V^T on the lower block triangle
+      const int nb = Blocks16(c.L);
+      for (int tile = Warp(); tile < nb * nb; tile += Warps()) {
+        const int ti = tile / nb, si = tile % nb;
+        if (si > ti) continue;
+        FragAcc acc;
+        if (vt == 0) {
+          FragZero(acc);
+        } else {
+          FragLoad(acc, s.A + ti * 16 * d.C + si * 16, d.C);
+        }
+        for (int j0 = 0; j0 < vw; j0 += 16) {
+          FragA<stage_t, Major::kRow> a;
+          FragB<stage_t, Major::kCol> b;  // V^T
+          FragLoad(a, s.Y1 + ti * 16 * vw + j0, vw);
+          FragLoad(b, s.Y2 + si * 16 * vw + j0, vw);
+          FragMma(acc, a, b);
+        }
+        FragStore(s.A + ti * 16 * d.C + si * 16, acc, d.C);
       }
-      s.A[t * d.C + sr] = acc;
+    } else {
+      for (int idx = threadIdx.x; idx < c.L * c.L; idx += blockDim.x) {
+        const int t = idx / c.L, sr = idx % c.L;
+        float acc = 0.f;
+        if (sr <= t) {
+          for (int j = 0; j < vw; ++j) acc += s.Y1[t * vw + j] * s.Y2[sr * vw + j];
+          if (vt > 0) acc += s.A[t * d.C + sr];
+        }
+        s.A[t * d.C + sr] = acc;
+      }
     }
     for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
       const int t = idx / kw, k = idx % kw;
@@ -456,21 +629,61 @@ __global__ void __launch_bounds__(kThreads)
       const float* dsrow = dS + (kc.start + k) * d.DV + vc.start;
       float q_sum = 0.f, k_sum = 0.f;
       for (int j = 0; j < vw; ++j) {
-        q_sum += s.Y1[t * vw + j] * srow[j];
-        k_sum += s.Y2[t * vw + j] * dsrow[j];
+        q_sum += ToF(s.Y1[t * vw + j]) * srow[j];
+        k_sum += ToF(s.Y2[t * vw + j]) * dsrow[j];
       }
       s.Acc1[idx] += q_sum;
       s.Acc2[idx] += k_sum;
     }
   }
-  // dA = scale (dO V^T), masked; with a scalar gate times the decay
-  // e^(b_t - b_sr), the factor dq and dk need for each (t, sr). Each entry
-  // is its accumulating thread's.
-  for (int idx = threadIdx.x; idx < c.L * c.L; idx += blockDim.x) {
-    const int t = idx / c.L, sr = idx % c.L;
-    if (sr <= t) {
-      const float decay = G == GateKind::kScalar ? DecayBetween<G>(s, t, sr, 0) : 1.f;
-      s.A[t * d.C + sr] *= d.scale * decay;
+  if constexpr (kTC) __syncthreads();  // dA's tiles were a warp's, the passes below a thread's
+  if constexpr (kTcIntra) {
+    // dA16 = scale dA e^(b_t - b_sr), masked; the inter terms times their
+    // row decays; then dq = Acc1 + dA16 K, dk = Acc2 + dA16^T Q.
+    MaskToA16<G>(s, d, c.L, d.scale);
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      const int t = idx / kw, k = idx % kw;
+      s.Acc1[idx] *= d.scale * DecayFromStart<G>(s, t, k);
+      s.Acc2[idx] *= DecayToEnd<G>(s, t, k);
+    }
+    __syncthreads();
+    const int nk = kw / 16, nt = Blocks16(c.L);
+    for (int tile = Warp(); tile < 2 * nt * nk; tile += Warps()) {
+      const bool is_dk = tile >= nt * nk;
+      const int ti = (tile % (nt * nk)) / nk, kj = tile % nk;
+      float* out = (is_dk ? s.Acc2 : s.Acc1) + ti * 16 * kw + kj * 16;
+      FragAcc acc;
+      FragLoad(acc, out, kw);
+      if (!is_dk) {
+        for (int si = 0; si <= ti; ++si) {
+          FragA<stage_t, Major::kRow> a;
+          FragB<stage_t, Major::kRow> b;
+          FragLoad(a, s.A16 + ti * 16 * d.C + si * 16, d.C);
+          FragLoad(b, s.K + si * 16 * kw + kj * 16, kw);
+          FragMma(acc, a, b);
+        }
+      } else {
+        for (int tt = ti; tt < nt; ++tt) {
+          FragA<stage_t, Major::kCol> a;  // dA16^T
+          FragB<stage_t, Major::kRow> b;
+          FragLoad(a, s.A16 + tt * 16 * d.C + ti * 16, d.C);
+          FragLoad(b, s.Q + tt * 16 * kw + kj * 16, kw);
+          FragMma(acc, a, b);
+        }
+      }
+      FragStore(out, acc, kw);
+    }
+  } else {
+    // dA = scale (dO V^T), masked; with a scalar gate times the decay
+    // e^(b_t - b_sr), the factor dq and dk need for each (t, sr). Each entry
+    // is its accumulating thread's (CUDA cores; after the barrier above
+    // with kTC).
+    for (int idx = threadIdx.x; idx < c.L * c.L; idx += blockDim.x) {
+      const int t = idx / c.L, sr = idx % c.L;
+      if (sr <= t) {
+        const float decay = G == GateKind::kScalar ? DecayBetween<G>(s, t, sr, 0) : 1.f;
+        s.A[t * d.C + sr] *= d.scale * decay;
+      }
     }
   }
   __syncthreads();
@@ -481,19 +694,25 @@ __global__ void __launch_bounds__(kThreads)
   in_t* dko = static_cast<in_t*>(bp.dk);
   for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
     const int t = idx / kw, k = idx % kw;
-    float dq = d.scale * DecayFromStart<G>(s, t, k) * s.Acc1[idx];
-    for (int sr = 0; sr <= t; ++sr) {
-      dq += s.A[t * d.C + sr] * s.K[sr * kw + k] * DecayPerDim<G>(s, t, sr, k);
-    }
-    float dk = DecayToEnd<G>(s, t, k) * s.Acc2[idx];
-    for (int tt = t; tt < c.L; ++tt) {
-      dk += s.A[tt * d.C + t] * s.Q[tt * kw + k] * DecayPerDim<G>(s, tt, t, k);
+    float dq, dk;
+    if constexpr (kTcIntra) {
+      dq = s.Acc1[idx];
+      dk = s.Acc2[idx];
+    } else {
+      dq = d.scale * DecayFromStart<G>(s, t, k) * s.Acc1[idx];
+      for (int sr = 0; sr <= t; ++sr) {
+        dq += s.A[t * d.C + sr] * ToF(s.K[sr * kw + k]) * DecayPerDim<G>(s, t, sr, k);
+      }
+      dk = DecayToEnd<G>(s, t, k) * s.Acc2[idx];
+      for (int tt = t; tt < c.L; ++tt) {
+        dk += s.A[tt * d.C + t] * ToF(s.Q[tt * kw + k]) * DecayPerDim<G>(s, tt, t, k);
+      }
     }
     const int64_t at = Row(d, c.b, c.t0 + t, c.h, d.DK) + kc.start + k;
     dqo[at] = FromF<in_t>(dq);
     dko[at] = FromF<in_t>(dk);
     if (gate_grad) {
-      const float r = s.Q[t * kw + k] * dq - s.K[t * kw + k] * dk;
+      const float r = ToF(s.Q[t * kw + k]) * dq - ToF(s.K[t * kw + k]) * dk;
       if constexpr (G == GateKind::kPerDim) {
         dg[at] = r;
       } else {
@@ -517,28 +736,30 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // 6b. dv of this chunk's value tile: K e^(G-b) dS and scale A^T dO, with A
-// and the inter-chunk term accumulated over the key tiles.
-template <typename in_t, GateKind G>
+// and the inter-chunk term accumulated over the key tiles. With kTC, A (no
+// gate, scalar gate) and A^T dO on tensor cores.
+template <typename in_t, GateKind G, bool kTC>
 __global__ void __launch_bounds__(kThreads)
     ChunkGradVKernel(LinearAttnBackwardParams bp, Dims d, SmemLayout l, const float* dstates) {
   MURMUR_DYNAMIC_SMEM(smem);
-  Tiles s = Carve(smem, l);
+  using stage_t = Stage<in_t, kTC>;
+  Tiles<stage_t> s = Carve<stage_t>(smem, l);
   const ChunkPos c = ThisChunk(d, d.nV);
   const Span vc = TileOf(c.tile, d.TV, d.DV);
   const int vw = vc.width;
   const LinearAttnForwardParams& p = bp.fwd;
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
   const int elems = c.L * vw;  // (sr, j); each accumulator element is one thread's
-  for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) s.Acc1[idx] = 0.f;
+  for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * vw; idx += blockDim.x) s.Acc1[idx] = 0.f;
   for (int kt = 0; kt < d.nK; ++kt) {
     const Span kc = TileOf(kt, d.TK, d.DK);
     const int kw = kc.width;
     if (kt > 0) __syncthreads();  // the previous key tile is no longer read
-    LoadTile(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q);
-    LoadTile(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K);
+    LoadTile<kTC>(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q);
+    LoadTile<kTC>(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K);
     LoadGates(static_cast<const float*>(p.g), d, c, kc, s);
     __syncthreads();
-    AccumulateA<G>(s, d, c.L, kw, kt == 0, kt == d.nK - 1);
+    IntraA<G, kTC>(s, d, c.L, kw, kt == 0, kt == d.nK - 1);
     if constexpr (G != GateKind::kNone) {  // K is used decayed from here on
       __syncthreads();
       DecayRowsInPlace<G, /*kToEnd=*/true>(s, c.L, kw, s.K);
@@ -548,21 +769,46 @@ __global__ void __launch_bounds__(kThreads)
       const int sr = idx / vw, j = idx % vw;
       float sum = 0.f;
       for (int k = 0; k < kw; ++k) {
-        sum += s.K[sr * kw + k] * dS[(kc.start + k) * d.DV + vc.start + j];
+        sum += ToF(s.K[sr * kw + k]) * dS[(kc.start + k) * d.DV + vc.start + j];
       }
       s.Acc1[idx] += sum;
     }
   }
   // Y1 is not read above: one barrier completes both A and the dO tile.
-  LoadTile(static_cast<const in_t*>(bp.d_o), d, c, d.DV, vc, s.Y1);
+  LoadTile<kTC>(static_cast<const in_t*>(bp.d_o), d, c, d.DV, vc, s.Y1);
   __syncthreads();
   in_t* dvo = static_cast<in_t*>(bp.dv);
-  for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-    const int sr = idx / vw, j = idx % vw;
-    float intra = 0.f;
-    for (int t = sr; t < c.L; ++t) intra += s.A[t * d.C + sr] * s.Y1[t * vw + j];
-    dvo[Row(d, c.b, c.t0 + sr, c.h, d.DV) + vc.start + j] =
-        FromF<in_t>(s.Acc1[idx] + d.scale * intra);
+  if constexpr (kTC) {
+    MaskToA16<G>(s, d, c.L, d.scale);
+    __syncthreads();
+    const int nv = vw / 16, nt = Blocks16(c.L);
+    for (int tile = Warp(); tile < nt * nv; tile += Warps()) {
+      const int si = tile / nv, vj = tile % nv;
+      float* out = s.Acc1 + si * 16 * vw + vj * 16;
+      FragAcc acc;
+      FragLoad(acc, out, vw);
+      for (int ti = si; ti < nt; ++ti) {
+        FragA<stage_t, Major::kCol> a;  // (scale A)^T
+        FragB<stage_t, Major::kRow> b;
+        FragLoad(a, s.A16 + ti * 16 * d.C + si * 16, d.C);
+        FragLoad(b, s.Y1 + ti * 16 * vw + vj * 16, vw);
+        FragMma(acc, a, b);
+      }
+      FragStore(out, acc, vw);
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      const int sr = idx / vw, j = idx % vw;
+      dvo[Row(d, c.b, c.t0 + sr, c.h, d.DV) + vc.start + j] = FromF<in_t>(s.Acc1[idx]);
+    }
+  } else {
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      const int sr = idx / vw, j = idx % vw;
+      float intra = 0.f;
+      for (int t = sr; t < c.L; ++t) intra += s.A[t * d.C + sr] * s.Y1[t * vw + j];
+      dvo[Row(d, c.b, c.t0 + sr, c.h, d.DV) + vc.start + j] =
+          FromF<in_t>(s.Acc1[idx] + d.scale * intra);
+    }
   }
 }
 
@@ -655,12 +901,32 @@ size_t DeviceSmemPerBlockOptin() {
 // The call's sizes and the launch plan for this device (launch_plan.h):
 // the chunk length and tile widths its shared memory allows. Throws
 // std::invalid_argument, with what was needed and allowed, when none fits.
+// The device's compute capability (major * 10 + minor).
+int DeviceComputeCapability() {
+  int device = 0, major = 0, minor = 0;
+  Check(cudaGetDevice(&device), "cudaGetDevice");
+  Check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
+        "reading the compute capability");
+  Check(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device),
+        "reading the compute capability");
+  return major * 10 + minor;
+}
+
+// MURMUR_CUDA_TENSOR_CORES=0 keeps fp16/bf16 inputs on the CUDA-core path.
+bool TensorCoresAllowed() {
+  const char* flag = std::getenv("MURMUR_CUDA_TENSOR_CORES");
+  return flag == nullptr || std::string(flag) != "0";
+}
+
 Dims MakeDims(const LinearAttnForwardParams& p, bool backward) {
   if (p.dtype == DType::kFloat64) {
-    throw std::invalid_argument("murmur CUDA kernels take float32 or bfloat16 inputs");
+    throw std::invalid_argument("murmur CUDA kernels take float32, bfloat16 or float16 inputs");
   }
-  const PlanOutcome plan =
-      PlanLaunch({p.DK, p.DV, p.gate, backward}, DeviceSmemPerBlockOptin());
+  ProblemShape shape{p.DK, p.DV, p.gate, backward};
+  shape.dtype = p.dtype;
+  shape.compute_capability = DeviceComputeCapability();
+  shape.tensor_cores = TensorCoresAllowed();
+  const PlanOutcome plan = PlanLaunch(shape, DeviceSmemPerBlockOptin());
   if (!plan.ok) throw std::invalid_argument(plan.error);
   Dims d;
   d.T = p.T;
@@ -675,12 +941,13 @@ Dims MakeDims(const LinearAttnForwardParams& p, bool backward) {
   d.TV = plan.plan.tiles.value_tile;
   d.nK = static_cast<int>((d.DK + d.TK - 1) / d.TK);
   d.nV = static_cast<int>((d.DV + d.TV - 1) / d.TV);
+  d.tc = plan.plan.tiles.tensor_cores;
   return d;
 }
 
 TileShape TilesOf(const Dims& d) {
   const int gate_width = d.gate == GateKind::kPerDim ? d.TK : d.gate == GateKind::kScalar ? 1 : 0;
-  return {d.C, d.TK, d.TV, gate_width};
+  return {d.C, d.TK, d.TV, gate_width, d.tc};
 }
 
 // A kernel's shared-memory layout, with the kernel opted in to its size.
@@ -738,37 +1005,37 @@ int64_t ScanBlocks(const Dims& d, int64_t bh) {
   return bh * ((d.DK * d.DV + kThreads - 1) / kThreads);
 }
 
-template <typename in_t, GateKind G>
+template <typename in_t, GateKind G, bool kTC>
 void ForwardGated(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
-  const SmemLayout update = OptIn(ChunkUpdateKernel<in_t, G>, ChunkKernel::kUpdate, d);
-  const SmemLayout output = OptIn(ChunkOutputKernel<in_t, G>, ChunkKernel::kOutput, d);
+  const SmemLayout update = OptIn(ChunkUpdateKernel<in_t, G, kTC>, ChunkKernel::kUpdate, d);
+  const SmemLayout output = OptIn(ChunkOutputKernel<in_t, G, kTC>, ChunkKernel::kOutput, d);
   Workspace ws(p.workspace, ForwardWorkspaceFloats(d, BH), stream);
   float* states = ws.data();
   float* gam = states + BH * (d.N + 1) * d.DK * d.DV;
   if (chunks > 0) {
-    Launch(ChunkUpdateKernel<in_t, G>, chunks * d.nK * d.nV, update.Bytes(), stream, p, d, update,
+    Launch(ChunkUpdateKernel<in_t, G, kTC>, chunks * d.nK * d.nV, update.Bytes(), stream, p, d, update,
            states, gam);
   }
   Launch(ScanKernel</*kReverse=*/false>, ScanBlocks(d, BH), 0, stream, d,
          static_cast<const float*>(p.initial_state), states, static_cast<const float*>(gam),
          static_cast<float*>(p.final_state));
   if (chunks > 0) {
-    Launch(ChunkOutputKernel<in_t, G>, chunks * d.nV, output.Bytes(), stream, p, d, output,
+    Launch(ChunkOutputKernel<in_t, G, kTC>, chunks * d.nV, output.Bytes(), stream, p, d, output,
            static_cast<const float*>(states));
   }
   Check(cudaGetLastError(), "forward launch");
 }
 
-template <typename in_t, GateKind G>
+template <typename in_t, GateKind G, bool kTC>
 void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t stream) {
   const LinearAttnForwardParams& p = bp.fwd;
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
   const int64_t state_floats = BH * (d.N + 1) * d.DK * d.DV;
-  const SmemLayout update = OptIn(ChunkUpdateKernel<in_t, G>, ChunkKernel::kUpdate, d);
-  const SmemLayout dstate = OptIn(ChunkDStateKernel<in_t, G>, ChunkKernel::kDState, d);
-  const SmemLayout grad_qk = OptIn(ChunkGradQKKernel<in_t, G>, ChunkKernel::kGradQK, d);
-  const SmemLayout grad_v = OptIn(ChunkGradVKernel<in_t, G>, ChunkKernel::kGradV, d);
+  const SmemLayout update = OptIn(ChunkUpdateKernel<in_t, G, kTC>, ChunkKernel::kUpdate, d);
+  const SmemLayout dstate = OptIn(ChunkDStateKernel<in_t, G, kTC>, ChunkKernel::kDState, d);
+  const SmemLayout grad_qk = OptIn(ChunkGradQKKernel<in_t, G, kTC>, ChunkKernel::kGradQK, d);
+  const SmemLayout grad_v = OptIn(ChunkGradVKernel<in_t, G, kTC>, ChunkKernel::kGradV, d);
   Workspace ws(bp.workspace, BackwardWorkspaceFloats(d, BH), stream);
   float* states = ws.data();
   float* dstates = states + state_floats;
@@ -780,14 +1047,14 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
   const int64_t state_tiles = chunks * d.nK * d.nV;
   // The chunk-start states, as in the forward.
   if (chunks > 0) {
-    Launch(ChunkUpdateKernel<in_t, G>, state_tiles, update.Bytes(), stream, p, d, update, states,
+    Launch(ChunkUpdateKernel<in_t, G, kTC>, state_tiles, update.Bytes(), stream, p, d, update, states,
            gam);
   }
   Launch(ScanKernel</*kReverse=*/false>, ScanBlocks(d, BH), 0, stream, d,
          static_cast<const float*>(p.initial_state), states, cgam, static_cast<float*>(nullptr));
   // Gradients of every chunk-start state, and of h0.
   if (chunks > 0) {
-    Launch(ChunkDStateKernel<in_t, G>, state_tiles, dstate.Bytes(), stream, bp, d, dstate,
+    Launch(ChunkDStateKernel<in_t, G, kTC>, state_tiles, dstate.Bytes(), stream, bp, d, dstate,
            dstates);
   }
   Launch(ScanKernel</*kReverse=*/true>, ScanBlocks(d, BH), 0, stream, d, dht, dstates, cgam,
@@ -795,9 +1062,9 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
   if (chunks > 0) {
     const auto* cstates = static_cast<const float*>(states);
     const auto* cdstates = static_cast<const float*>(dstates);
-    Launch(ChunkGradQKKernel<in_t, G>, chunks * d.nK, grad_qk.Bytes(), stream, bp, d, grad_qk,
+    Launch(ChunkGradQKKernel<in_t, G, kTC>, chunks * d.nK, grad_qk.Bytes(), stream, bp, d, grad_qk,
            cstates, cdstates, totals, terms);
-    Launch(ChunkGradVKernel<in_t, G>, chunks * d.nV, grad_v.Bytes(), stream, bp, d, grad_v,
+    Launch(ChunkGradVKernel<in_t, G, kTC>, chunks * d.nV, grad_v.Bytes(), stream, bp, d, grad_v,
            cdstates);
     if (d.gate != GateKind::kNone && bp.dg != nullptr) {
       if (d.gate == GateKind::kScalar) {
@@ -813,22 +1080,39 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
 
 // The gate kind is a template argument of the chunk kernels: plain
 // attention then carries no exp in its inner loops.
-template <typename in_t>
-void Forward(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
+// So is the tensor-core path (only for 16-bit inputs).
+template <typename in_t, bool kTC>
+void ForwardPath(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
   switch (d.gate) {
-    case GateKind::kNone: return ForwardGated<in_t, GateKind::kNone>(p, d, stream);
-    case GateKind::kScalar: return ForwardGated<in_t, GateKind::kScalar>(p, d, stream);
-    case GateKind::kPerDim: return ForwardGated<in_t, GateKind::kPerDim>(p, d, stream);
+    case GateKind::kNone: return ForwardGated<in_t, GateKind::kNone, kTC>(p, d, stream);
+    case GateKind::kScalar: return ForwardGated<in_t, GateKind::kScalar, kTC>(p, d, stream);
+    case GateKind::kPerDim: return ForwardGated<in_t, GateKind::kPerDim, kTC>(p, d, stream);
+  }
+}
+
+template <typename in_t, bool kTC>
+void BackwardPath(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t stream) {
+  switch (d.gate) {
+    case GateKind::kNone: return BackwardGated<in_t, GateKind::kNone, kTC>(bp, d, stream);
+    case GateKind::kScalar: return BackwardGated<in_t, GateKind::kScalar, kTC>(bp, d, stream);
+    case GateKind::kPerDim: return BackwardGated<in_t, GateKind::kPerDim, kTC>(bp, d, stream);
   }
 }
 
 template <typename in_t>
-void Backward(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t stream) {
-  switch (d.gate) {
-    case GateKind::kNone: return BackwardGated<in_t, GateKind::kNone>(bp, d, stream);
-    case GateKind::kScalar: return BackwardGated<in_t, GateKind::kScalar>(bp, d, stream);
-    case GateKind::kPerDim: return BackwardGated<in_t, GateKind::kPerDim>(bp, d, stream);
+void Forward(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
+  if constexpr (!std::is_same_v<in_t, float>) {
+    if (d.tc) return ForwardPath<in_t, true>(p, d, stream);
   }
+  ForwardPath<in_t, false>(p, d, stream);
+}
+
+template <typename in_t>
+void Backward(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t stream) {
+  if constexpr (!std::is_same_v<in_t, float>) {
+    if (d.tc) return BackwardPath<in_t, true>(bp, d, stream);
+  }
+  BackwardPath<in_t, false>(bp, d, stream);
 }
 
 }  // namespace
@@ -849,6 +1133,8 @@ void LinearAttnForwardCuda(const LinearAttnForwardParams& p, void* stream_ptr) {
   const auto stream = static_cast<cudaStream_t>(stream_ptr);
   if (p.dtype == DType::kBFloat16) {
     Forward<__nv_bfloat16>(p, d, stream);
+  } else if (p.dtype == DType::kFloat16) {
+    Forward<__half>(p, d, stream);
   } else {
     Forward<float>(p, d, stream);
   }
@@ -860,6 +1146,8 @@ void LinearAttnBackwardCuda(const LinearAttnBackwardParams& bp, void* stream_ptr
   const auto stream = static_cast<cudaStream_t>(stream_ptr);
   if (bp.fwd.dtype == DType::kBFloat16) {
     Backward<__nv_bfloat16>(bp, d, stream);
+  } else if (bp.fwd.dtype == DType::kFloat16) {
+    Backward<__half>(bp, d, stream);
   } else {
     Backward<float>(bp, d, stream);
   }
