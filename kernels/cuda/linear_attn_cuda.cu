@@ -19,8 +19,15 @@
 //                over all key tiles
 //             7. GateOffsetScan + GateGradFinish: add the later chunks' sums
 //                and <dS_T, S_T> (dlog a_t = sum_{t' >= t} (...) + <dS_T, S_T>)
+// Tensor cores (kTC): for fp16 (sm_75+) and bf16 (sm_80+) inputs with head
+// dims multiples of 16, the intra-chunk products (Q K^T, A V, the state
+// updates K^T V and Q^T dO, the backward's dO V^T, dA K, dA^T Q, A^T dO) run
+// as WMMA 16x16x16 fragments with fp32 accumulation (fragment_ops.h) on
+// 16-bit staged tiles, every C rows staged (zeros past a ragged chunk's end);
+// products with the fp32 states stay on CUDA cores. For a per-dim gate the
+// intra matrices that carry the decay inside the sum stay elementwise.
 // Shared memory that fits every GPU: a block stages a key tile and/or a
-// value tile of its chunk as fp32 (launch_plan.h picks C and the tile widths
+// value tile of its chunk as fp32 or 16-bit (launch_plan.h picks C and the tile widths
 // from the device's per-block limit, 48 KB to 227 KB); a kernel that
 // contracts over a dimension loops over that dimension's tiles, summing its
 // outputs in shared memory. The intra-chunk matrix

@@ -2,7 +2,8 @@
 // CUDA execution model, with each target architecture's shared-memory
 // limit, and must agree with the CPU kernels, which the tests
 // in linear_attn_kernel_test.cc check against the fp64 references: every
-// output and gradient, every gate kind, fp32 and bf16, T not a multiple of
+// output and gradient, every gate kind, fp32, bf16 and fp16 (tensor-core
+// fragments where the emulated architecture has them), T not a multiple of
 // the chunk, odd head dims, initial and final states. Outputs are NaN-
 // poisoned and shared memory NaN-filled, so an unwritten element or a read
 // of unwritten shared memory fails. The GPU itself is exercised by
