@@ -53,17 +53,17 @@ struct WmmaSupported<__nv_bfloat16> : std::false_type {};
 struct NoFragment {};
 
 template <typename T, Major M>
-using FragA = std::conditional_t<WmmaSupported<T>::value,
-                                 wmma::fragment<wmma::matrix_a, 16, 16, 16,
-                                                std::conditional_t<WmmaSupported<T>::value, T, __half>,
-                                                WmmaLayout<M>>,
-                                 NoFragment>;
+using FragA = std::conditional_t<
+    WmmaSupported<T>::value,
+    wmma::fragment<wmma::matrix_a, 16, 16, 16,
+                   std::conditional_t<WmmaSupported<T>::value, T, __half>, WmmaLayout<M>>,
+    NoFragment>;
 template <typename T, Major M>
-using FragB = std::conditional_t<WmmaSupported<T>::value,
-                                 wmma::fragment<wmma::matrix_b, 16, 16, 16,
-                                                std::conditional_t<WmmaSupported<T>::value, T, __half>,
-                                                WmmaLayout<M>>,
-                                 NoFragment>;
+using FragB = std::conditional_t<
+    WmmaSupported<T>::value,
+    wmma::fragment<wmma::matrix_b, 16, 16, 16,
+                   std::conditional_t<WmmaSupported<T>::value, T, __half>, WmmaLayout<M>>,
+    NoFragment>;
 using FragAcc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 
 __device__ __forceinline__ void FragZero(FragAcc& acc) { wmma::fill_fragment(acc, 0.f); }
@@ -121,13 +121,15 @@ inline void FragLoad(FragAcc& acc, const float* p, int ld) {
 template <typename T, Major M>
 void FragLoad(FragA<T, M>& f, const T* p, int ld) {
   for (int r = 0; r < 16; ++r) {
-    for (int c = 0; c < 16; ++c) f.x[r][c] = FragToF(M == Major::kRow ? p[r * ld + c] : p[c * ld + r]);
+    for (int c = 0; c < 16; ++c)
+      f.x[r][c] = FragToF(M == Major::kRow ? p[r * ld + c] : p[c * ld + r]);
   }
 }
 template <typename T, Major M>
 void FragLoad(FragB<T, M>& f, const T* p, int ld) {
   for (int r = 0; r < 16; ++r) {
-    for (int c = 0; c < 16; ++c) f.x[r][c] = FragToF(M == Major::kRow ? p[r * ld + c] : p[c * ld + r]);
+    for (int c = 0; c < 16; ++c)
+      f.x[r][c] = FragToF(M == Major::kRow ? p[r * ld + c] : p[c * ld + r]);
   }
 }
 template <typename T, Major MA, Major MB>

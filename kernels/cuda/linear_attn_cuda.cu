@@ -1021,8 +1021,8 @@ void ForwardGated(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t 
   float* states = ws.data();
   float* gam = states + BH * (d.N + 1) * d.DK * d.DV;
   if (chunks > 0) {
-    Launch(ChunkUpdateKernel<in_t, G, kTC>, chunks * d.nK * d.nV, update.Bytes(), stream, p, d, update,
-           states, gam);
+    Launch(ChunkUpdateKernel<in_t, G, kTC>, chunks * d.nK * d.nV, update.Bytes(), stream, p, d,
+           update, states, gam);
   }
   Launch(ScanKernel</*kReverse=*/false>, ScanBlocks(d, BH), 0, stream, d,
          static_cast<const float*>(p.initial_state), states, static_cast<const float*>(gam),
@@ -1054,8 +1054,8 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
   const int64_t state_tiles = chunks * d.nK * d.nV;
   // The chunk-start states, as in the forward.
   if (chunks > 0) {
-    Launch(ChunkUpdateKernel<in_t, G, kTC>, state_tiles, update.Bytes(), stream, p, d, update, states,
-           gam);
+    Launch(ChunkUpdateKernel<in_t, G, kTC>, state_tiles, update.Bytes(), stream, p, d, update,
+           states, gam);
   }
   Launch(ScanKernel</*kReverse=*/false>, ScanBlocks(d, BH), 0, stream, d,
          static_cast<const float*>(p.initial_state), states, cgam, static_cast<float*>(nullptr));
