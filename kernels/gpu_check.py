@@ -2,8 +2,10 @@
 
 Run through kernels/gpu_check.sh (which builds the library). Checks, per
 KERNELS.md: fp32 inputs (TF32 off) vs an fp64 reference <= 1e-4 relative RMS
-error for o, the final state and every gradient; bf16 <= 5e-3. Benchmark:
-forward+backward of chunk_linear_attn (bf16) vs torch's causal
+error for o, the final state and every gradient; bf16 <= 5e-3; then the
+checks again under each target architecture's per-block shared-memory
+limit (MURMUR_CUDA_MAX_SMEM_PER_BLOCK), D 16 to 128.
+Benchmark: forward+backward of chunk_linear_attn (bf16) vs torch's causal
 scaled_dot_product_attention at equal tokens, and the memory-bound floor
 (22*D bytes per token-head at 4.3 TB/s). Then the per-kernel CUDA time of
 one call (torch.profiler), to show which chunk kernel to work on next.
@@ -11,6 +13,7 @@ one call (torch.profiler), to show which chunk kernel to work on next.
 import argparse
 import json
 import math
+import os
 import sys
 
 import torch
@@ -98,11 +101,11 @@ def check(kind, D, dtype, tol, T, dev="cuda"):
     return worst <= tol, worst, errs
 
 
-def bench_problem(T, D, H, tokens):
-    """bf16 q, k, v (and the output weights w) at B = tokens // T, and one
-    forward+backward of ours on them."""
+def bench_problem(T, D, H, tokens, dt=torch.bfloat16):
+    """q, k, v of dtype dt (bf16 by default; and the output weights w) at
+    B = tokens // T, and one forward+backward of ours on them."""
     B = max(1, tokens // T)
-    dev, dt = "cuda", torch.bfloat16
+    dev = "cuda"
     q, k, v = (torch.randn(B, T, H, D, device=dev, dtype=dt, requires_grad=True) for _ in range(3))
     w = torch.randn(B, T, H, D, device=dev, dtype=dt)
 
@@ -113,8 +116,11 @@ def bench_problem(T, D, H, tokens):
     return B, (q, k, v, w), ours
 
 
-def bench(T, D, H, tokens, reps):
-    B, (q, k, v, w), ours = bench_problem(T, D, H, tokens)
+def bench(T, D, H, tokens, reps, dt=torch.bfloat16, tensor_cores=True):
+    """ours vs causal SDPA, one fwd+bwd; tensor_cores=False sets
+    MURMUR_CUDA_TENSOR_CORES=0 (the CUDA-core path) for ours."""
+    os.environ["MURMUR_CUDA_TENSOR_CORES"] = "1" if tensor_cores else "0"
+    B, (q, k, v, w), ours = bench_problem(T, D, H, tokens, dt)
 
     qs, ks, vs = (x.detach().transpose(1, 2).contiguous().requires_grad_(True) for x in (q, k, v))
     ws_ = w.transpose(1, 2).contiguous()
@@ -138,7 +144,9 @@ def bench(T, D, H, tokens, reps):
         out[name + "_ms"] = start.elapsed_time(end) / reps
         out[name + "_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
     floor_ms = B * T * H * 22 * D / 4.3e12 * 1e3
-    out.update({"T": T, "B": B, "H": H, "D": D, "floor_ms": floor_ms,
+    os.environ.pop("MURMUR_CUDA_TENSOR_CORES")
+    out.update({"T": T, "B": B, "H": H, "D": D, "dtype": str(dt), "tensor_cores": tensor_cores,
+                "floor_ms": floor_ms,
                 "ours_vs_floor": out["ours_ms"] / floor_ms,
                 "speedup_vs_sdpa": out["sdpa_ms"] / out["ours_ms"]})
     return out
@@ -192,14 +200,51 @@ def main():
     else:
         print(f"device: {args.device}  torch {torch.__version__}")
     ok_all, rows = True, []
+    # fp16 and bf16 run on tensor cores where the GPU has them for the type
+    # (fp16 sm_75+, bf16 sm_80+); fp32 on CUDA cores.
+    dtypes = ((torch.float32, 1e-4), (torch.bfloat16, 5e-3), (torch.float16, 5e-3))
     for kind in ("plain", "scalar", "const", "gla"):
         for D in (64, 128):
-            for dtype, tol in ((torch.float32, 1e-4), (torch.bfloat16, 5e-3)):
+            for dtype, tol in dtypes:
                 T = 200 if kind == "gla" else 300
                 ok, worst, errs = check(kind, D, dtype, tol, T, args.device)
                 ok_all &= ok
                 rows.append({"kind": kind, "D": D, "dtype": str(dtype), "worst": worst, "ok": ok})
                 print(f"check {kind:6s} D={D:3d} {str(dtype):15s} worst rel err {worst:.2e}  {'ok' if ok else 'FAIL'}  {errs if not ok else ''}")
+    if args.device == "cuda":
+        # The launch plan of every target architecture on this GPU: the
+        # library sees each one's per-block shared-memory limit (48 KB
+        # without opt-in, T4 64 KB, RTX 30/40 and L4 99 KB, A100 and Orin
+        # 163 KB, H100/H200 227 KB) and tiles to fit it; every head dim.
+        for kb in (48, 64, 99, 163, 227):
+            os.environ["MURMUR_CUDA_MAX_SMEM_PER_BLOCK"] = str(kb * 1024)
+            for kind in ("plain", "scalar", "gla"):
+                for D in (16, 32, 64, 128):
+                    for dtype, tol in dtypes:
+                        ok, worst, errs = check(kind, D, dtype, tol, 150, args.device)
+                        ok_all &= ok
+                        rows.append({"smem_kb": kb, "kind": kind, "D": D, "dtype": str(dtype),
+                                     "worst": worst, "ok": ok})
+                        if not ok:
+                            print(f"check smem {kb} KB {kind} D={D} {dtype}: FAIL {errs}")
+            print(f"checks at {kb:3d} KB per block (plain, scalar, gla; D 16-128; fp32, bf16, fp16): "
+                  f"{'ok' if all(r['ok'] for r in rows if r.get('smem_kb') == kb) else 'FAIL'}")
+        os.environ.pop("MURMUR_CUDA_MAX_SMEM_PER_BLOCK")
+        # The CUDA-core path for 16-bit inputs (what sm_75 runs for bf16,
+        # and MURMUR_CUDA_TENSOR_CORES=0 everywhere) stays checked too.
+        os.environ["MURMUR_CUDA_TENSOR_CORES"] = "0"
+        for kind in ("plain", "scalar", "gla"):
+            for D in (64, 128):
+                for dtype, tol in dtypes[1:]:
+                    ok, worst, errs = check(kind, D, dtype, tol, 150, args.device)
+                    ok_all &= ok
+                    rows.append({"tensor_cores": False, "kind": kind, "D": D, "dtype": str(dtype),
+                                 "worst": worst, "ok": ok})
+                    if not ok:
+                        print(f"check CUDA cores {kind} D={D} {dtype}: FAIL {errs}")
+        os.environ.pop("MURMUR_CUDA_TENSOR_CORES")
+        print("checks on CUDA cores for bf16/fp16 (MURMUR_CUDA_TENSOR_CORES=0): "
+              f"{'ok' if all(r['ok'] for r in rows if r.get('tensor_cores') is False) else 'FAIL'}")
     if args.device != "cuda":
         if args.json:
             with open(args.json, "w") as f:
@@ -212,6 +257,20 @@ def main():
         r = bench(T, 128, 16, 65536, 5 if args.quick else 20)
         results.append(r)
         print(f"{T:6d} {r['B']:4d} {r['ours_ms']:9.3f} {r['sdpa_ms']:9.3f} {r['floor_ms']:9.3f} {r['ours_vs_floor']:8.1f} {r['speedup_vs_sdpa']:8.2f}")
+    # The README's roofline shape: B*H = 64 (B = 4, H = 16), D = 128;
+    # tensor cores vs CUDA cores vs causal SDPA, bf16 and fp16.
+    print("B*H = 64, D = 128, fwd+bwd:")
+    print(f"{'T':>6} {'dtype':>15} {'path':>6} {'ours ms':>9} {'sdpa ms':>9} {'floor ms':>9} "
+          f"{'x floor':>8} {'vs sdpa':>8}")
+    Ts64 = (2048,) if args.quick else (2048, 8192)
+    for T in Ts64:
+        for dt in (torch.bfloat16, torch.float16):
+            for tc in (True, False):
+                r = bench(T, 128, 16, 4 * T, 3 if args.quick else 10, dt, tc)
+                results.append(r)
+                print(f"{T:6d} {str(dt):>15} {'tc' if tc else 'cuda':>6} {r['ours_ms']:9.3f} "
+                      f"{r['sdpa_ms']:9.3f} {r['floor_ms']:9.3f} {r['ours_vs_floor']:8.1f} "
+                      f"{r['speedup_vs_sdpa']:8.2f}")
     breakdown = []
     try:
         breakdown = profile(2048, 128, 16, 65536)

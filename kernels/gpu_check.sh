@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU and PyTorch: builds libmurmur_kernels.so
 # against that PyTorch's LibTorch (CUDA on), then runs the GPU correctness
-# checks and the benchmark in kernels/gpu_check.py, printing a short table.
-#   bash kernels/gpu_check.sh [--quick]
+# checks and the benchmark in kernels/gpu_check.py, printing a short table:
+# correctness of fp32, bf16 and fp16 (fp16/bf16 on tensor cores where the GPU
+# has them, and again on CUDA cores with MURMUR_CUDA_TENSOR_CORES=0) under
+# every target architecture's shared-memory limit, then fwd+bwd time against
+# causal SDPA (bf16 at B*T = 65536, H = 16; and bf16/fp16, tensor cores vs
+# CUDA cores, at the README's roofline shape B*H = 64, D = 128, T 2048/8192).
+#   bash kernels/gpu_check.sh [--quick] [--json out.json]
 # Needs: cmake, a C++20 compiler, nvcc, python3 with torch (CUDA build).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -235,19 +235,22 @@ TEST_P(LinearAttnKernelTest, EveryThreadCountGivesTheSameResult) {
   at::set_num_threads(saved_threads);
 }
 
-// bf16 inputs: fp32 states and accumulators keep the error at bf16's rounding level.
-TEST_P(LinearAttnKernelTest, Bf16IsCloseToFp32) {
+// bf16 and fp16 inputs: fp32 states and accumulators keep the error at the
+// input type's rounding level (bf16 2^-8, fp16 2^-11).
+TEST_P(LinearAttnKernelTest, SixteenBitIsCloseToFp32) {
   const Variant var = GetParam();
-  Inputs in = MakeInputs(var, 1, 130, 2, 32, 32, at::kFloat, false, 41);
-  Inputs lo = in;
-  lo.q = in.q.to(at::kBFloat16);
-  lo.k = in.k.to(at::kBFloat16);
-  lo.v = in.v.to(at::kBFloat16);
-  auto [o32, s32] = RunOp(var, in, true);
-  auto [o16, s16] = RunOp(var, lo, true);
-  EXPECT_EQ(o16.scalar_type(), at::kBFloat16);
-  EXPECT_EQ(s16.scalar_type(), at::kFloat);
-  EXPECT_LE(RelErr(o16, o32), 2e-2) << Name(var);
+  for (auto [dtype, tol] : {std::pair{at::kBFloat16, 2e-2}, std::pair{at::kHalf, 3e-3}}) {
+    Inputs in = MakeInputs(var, 1, 130, 2, 32, 32, at::kFloat, false, 41);
+    Inputs lo = in;
+    lo.q = in.q.to(dtype);
+    lo.k = in.k.to(dtype);
+    lo.v = in.v.to(dtype);
+    auto [o32, s32] = RunOp(var, in, true);
+    auto [o16, s16] = RunOp(var, lo, true);
+    EXPECT_EQ(o16.scalar_type(), dtype);
+    EXPECT_EQ(s16.scalar_type(), at::kFloat);
+    EXPECT_LE(RelErr(o16, o32), tol) << Name(var) << " " << dtype;
+  }
 }
 
 // bf16 is fp32 arithmetic with bf16 storage: the CPU kernel loads bf16
@@ -258,14 +261,13 @@ TEST_P(LinearAttnKernelTest, Bf16IsCloseToFp32) {
 // ATen; the final state (fp32 in both) must be identical. Holds for the
 // gradients too (bf16 dq/dk/dv, fp32 gate and initial-state gradients).
 // Truncating instead of rounding to nearest even fails this.
-TEST_P(LinearAttnKernelTest, Bf16IsTheFp32OpRoundedToNearestEven) {
-  const Variant var = GetParam();
+void ExpectSixteenBitIsTheFp32OpRounded(Variant var, at::ScalarType dtype) {
   // T = 130: three chunks, the last partial; an initial state.
   Inputs in = MakeInputs(var, 2, 130, 2, 32, 24, at::kFloat, /*with_h0=*/true, 43);
-  Inputs lo = in;  // bf16 q, k, v; gate and state stay fp32
-  lo.q = in.q.to(at::kBFloat16);
-  lo.k = in.k.to(at::kBFloat16);
-  lo.v = in.v.to(at::kBFloat16);
+  Inputs lo = in;  // 16-bit q, k, v; gate and state stay fp32
+  lo.q = in.q.to(dtype);
+  lo.k = in.k.to(dtype);
+  lo.v = in.v.to(dtype);
   Inputs hi = in;  // the same values, held in fp32
   hi.q = lo.q.to(at::kFloat);
   hi.k = lo.k.to(at::kFloat);
@@ -276,21 +278,21 @@ TEST_P(LinearAttnKernelTest, Bf16IsTheFp32OpRoundedToNearestEven) {
   std::vector<Tensor> hi_leaves = Leaves(hi);
   auto [o16, s16] = RunOp(var, lo, true);
   auto [o32, s32] = RunOp(var, hi, true);
-  ASSERT_EQ(o16.scalar_type(), at::kBFloat16);
-  auto same_bits = [](const Tensor& a, const Tensor& b) {
+  ASSERT_EQ(o16.scalar_type(), dtype);
+  auto same_bits = [dtype](const Tensor& a, const Tensor& b) {
     return a.scalar_type() == b.scalar_type() && a.sizes() == b.sizes() &&
-           at::equal(a.contiguous().view(a.scalar_type() == at::kBFloat16 ? at::kShort : at::kInt),
-                     b.contiguous().view(b.scalar_type() == at::kBFloat16 ? at::kShort : at::kInt));
+           at::equal(a.contiguous().view(a.scalar_type() == dtype ? at::kShort : at::kInt),
+                     b.contiguous().view(b.scalar_type() == dtype ? at::kShort : at::kInt));
   };
-  const Tensor want = o32.detach().to(at::kBFloat16);
+  const Tensor want = o32.detach().to(dtype);
   const int64_t differ = (o16.detach().to(at::kFloat) != want.to(at::kFloat)).sum().item<int64_t>();
   EXPECT_TRUE(same_bits(o16.detach(), want))
       << Name(var) << ": " << differ << " of " << want.numel() << " outputs differ";
   EXPECT_TRUE(same_bits(s16.detach(), s32.detach())) << Name(var) << ": final state";
 
-  // Backward: the same upstream gradients (bf16 for o, fp32 for the state).
+  // Backward: the same upstream gradients (16-bit for o, fp32 for the state).
   at::manual_seed(44);
-  const Tensor do16 = at::randn(o16.sizes(), at::kFloat).to(at::kBFloat16);
+  const Tensor do16 = at::randn(o16.sizes(), at::kFloat).to(dtype);
   const Tensor ds = at::randn(s16.sizes(), at::kFloat);
   std::vector<Tensor> g16 = torch::autograd::grad({o16, s16}, lo_leaves, {do16, ds});
   std::vector<Tensor> g32 =
@@ -299,6 +301,15 @@ TEST_P(LinearAttnKernelTest, Bf16IsTheFp32OpRoundedToNearestEven) {
   for (size_t i = 0; i < g16.size(); ++i) {
     const Tensor want_grad = g32[i].to(g16[i].scalar_type());
     EXPECT_TRUE(same_bits(g16[i], want_grad)) << Name(var) << ": gradient of input " << i;
+  }
+}
+
+// fp16 likewise (IEEE half, subnormals kept).
+TEST_P(LinearAttnKernelTest, SixteenBitIsTheFp32OpRoundedToNearestEven) {
+  const Variant var = GetParam();
+  for (at::ScalarType dtype : {at::kBFloat16, at::kHalf}) {
+    SCOPED_TRACE(std::string("dtype ") + c10::toString(dtype));
+    ExpectSixteenBitIsTheFp32OpRounded(var, dtype);
   }
 }
 
@@ -389,7 +400,7 @@ TEST(LinearAttnKernelInputTest, BadInputsAreRejectedClearly) {
   bad.q = ok.q.to(at::kInt);
   bad.k = ok.k.to(at::kInt);
   bad.v = ok.v.to(at::kInt);
-  ExpectRejected([&] { run(Variant::kPlain, bad); }, "float32, bfloat16 or float64");
+  ExpectRejected([&] { run(Variant::kPlain, bad); }, "float32, bfloat16, float16 or float64");
   bad = ok;
   bad.g = ok.g.abs() + 0.1;
   ExpectRejected([&] { run(Variant::kScalarGate, bad); }, "must be <= 0");

@@ -19,7 +19,7 @@ enum class GateKind : int {
   kPerDim = 2,  // one log decay per key dimension (GLA): [B,T,H,DK]
 };
 
-enum class DType : int { kFloat32 = 0, kBFloat16 = 1, kFloat64 = 2 };
+enum class DType : int { kFloat32 = 0, kBFloat16 = 1, kFloat64 = 2, kFloat16 = 3 };
 
 struct LinearAttnForwardParams {
   int64_t B = 0, T = 0, H = 0, DK = 0, DV = 0;

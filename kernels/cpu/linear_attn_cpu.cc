@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "kernels/cpu/micro_gemm.h"
+#include "kernels/float16_bits.h"
 #include "kernels/linear_attn_params.h"
 
 namespace murmur::kernels {
@@ -41,6 +42,11 @@ struct BF16 {
   uint16_t bits;
 };
 
+struct FP16 {
+  uint16_t bits;
+};
+
+inline float ToAcc(FP16 x) { return Fp16BitsToFloat(x.bits); }
 inline float ToAcc(BF16 x) { return std::bit_cast<float>(static_cast<uint32_t>(x.bits) << 16); }
 inline float ToAcc(float x) { return x; }
 inline double ToAcc(double x) { return x; }
@@ -51,6 +57,8 @@ inline in_t FromAcc(acc_t x) {
     uint32_t u = std::bit_cast<uint32_t>(static_cast<float>(x));
     if ((u & 0x7fffffffu) > 0x7f800000u) return BF16{static_cast<uint16_t>((u >> 16) | 0x40)};
     return BF16{static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16)};
+  } else if constexpr (std::is_same_v<in_t, FP16>) {
+    return FP16{FloatToFp16Bits(static_cast<float>(x))};
   } else {
     return static_cast<in_t>(x);
   }
@@ -570,6 +578,7 @@ void LinearAttnForwardCpu(const LinearAttnForwardParams& p) {
   switch (p.dtype) {
     case DType::kFloat32: return Forward<float, float>(p);
     case DType::kBFloat16: return Forward<BF16, float>(p);
+    case DType::kFloat16: return Forward<FP16, float>(p);
     case DType::kFloat64: return Forward<double, double>(p);
   }
 }
@@ -578,6 +587,7 @@ void LinearAttnBackwardCpu(const LinearAttnBackwardParams& p) {
   switch (p.fwd.dtype) {
     case DType::kFloat32: return Backward<float, float>(p);
     case DType::kBFloat16: return Backward<BF16, float>(p);
+    case DType::kFloat16: return Backward<FP16, float>(p);
     case DType::kFloat64: return Backward<double, double>(p);
   }
 }

@@ -17,7 +17,10 @@
 // MaxDynamicSmemBytes() lowers it to model smaller GPUs); the error stays
 // until cudaGetLastError().
 //
-// Not modelled: warps and their intrinsics, the weak memory model between
+// Warp-level matrix fragments (tensor cores) are modelled in
+// fragment_ops.h: 32 consecutive threads form a warp, each lane owning its
+// share of an accumulator.
+// Not modelled: warp intrinsics (shuffles, votes), lockstep execution, the weak memory model between
 // barriers, races between blocks (they run in order), streams (everything is
 // synchronous), fast-math intrinsics' error (__expf is std::exp here), timing.
 // Threading: Run() may be called from any thread; launches are serialized.
@@ -36,10 +39,14 @@
 #include <thread>
 #include <vector>
 
+#include "kernels/float16_bits.h"
+
 #define __global__
 #define __device__
 #define __host__
 #define __forceinline__ inline
+#define __launch_bounds__(...)
+#define MURMUR_UNROLL
 #define __shared__ static
 #define MURMUR_DYNAMIC_SMEM(name) float* name = ::cuda_emulation::DynamicSmem()
 
@@ -56,6 +63,11 @@ constexpr size_t kDefaultDynamicSmemBytes = 48 * 1024;
 inline size_t& MaxDynamicSmemBytes() {
   static size_t bytes = 227 * 1024;
   return bytes;
+}
+// The emulated device's compute capability (major * 10 + minor; sm_90).
+inline int& ComputeCapability() {
+  static int cc = 90;
+  return cc;
 }
 
 struct BlockContext {
@@ -106,11 +118,20 @@ inline void Run(const void* kernel, int64_t blocks, int threads, size_t smem_byt
   }
   static std::mutex launch_mutex;  // function statics (__shared__) need blocks not to overlap
   std::lock_guard<std::mutex> lock(launch_mutex);
-  // Exactly the bytes asked for, so a sanitizer sees an overrun.
-  std::vector<float> smem((smem_bytes + sizeof(float) - 1) / sizeof(float));
+  // Exactly the bytes asked for, so a sanitizer sees an overrun. Two
+  // buffers, alternating between blocks: thread 0 NaN-fills the next
+  // block's while others may still run this one, so one barrier between
+  // blocks is enough (a buffer is refilled only after the barrier that ends
+  // the block before the one it served).
+  const size_t floats = (smem_bytes + sizeof(float) - 1) / sizeof(float);
+  std::vector<float> smem[2] = {std::vector<float>(floats), std::vector<float>(floats)};
+  // A float NaN whose two 16-bit halves are bf16 and fp16 NaNs too, so an
+  // unwritten 16-bit staged element reads as NaN as well.
+  const float nan = std::bit_cast<float>(0x7fc07fc0u);
+  std::fill(smem[0].begin(), smem[0].end(), nan);
   std::barrier<> barrier(threads);
   // One thread per block thread for the whole launch; each walks the blocks
-  // in turn, with a barrier on either side of a block.
+  // in turn, with a barrier between blocks.
   std::vector<std::thread> pool;
   pool.reserve(threads);
   for (int t = 0; t < threads; ++t) {
@@ -118,12 +139,11 @@ inline void Run(const void* kernel, int64_t blocks, int threads, size_t smem_byt
       threadIdx = {static_cast<unsigned>(t), 1, 1};
       blockDim = {static_cast<unsigned>(threads), 1, 1};
       gridDim = {static_cast<unsigned>(blocks), 1, 1};
-      tl_block = {&barrier, smem.data()};
       for (int64_t b = 0; b < blocks; ++b) {
-        if (t == 0) std::fill(smem.begin(), smem.end(), std::numeric_limits<float>::quiet_NaN());
+        tl_block = {&barrier, smem[b % 2].data()};
         blockIdx = {static_cast<unsigned>(b), 1, 1};
-        barrier.arrive_and_wait();
         body();
+        if (t == 0) std::fill(smem[(b + 1) % 2].begin(), smem[(b + 1) % 2].end(), nan);
         barrier.arrive_and_wait();
       }
     });
@@ -150,6 +170,13 @@ inline __nv_bfloat16 __float2bfloat16_rn(float x) {
   return {static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16)};
 }
 
+// IEEE binary16 as bits, converted like the device (float16_bits.h).
+struct __half {
+  uint16_t bits;
+};
+inline float __half2float(__half x) { return murmur::kernels::Fp16BitsToFloat(x.bits); }
+inline __half __float2half_rn(float x) { return {murmur::kernels::FloatToFp16Bits(x)}; }
+
 // Runtime API: what the host side of linear_attn_cuda.cu calls.
 enum cudaError_t {
   cudaSuccess = 0,
@@ -158,7 +185,11 @@ enum cudaError_t {
   cudaErrorInvalidConfiguration = 9,
 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
-enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
+enum cudaDeviceAttr {
+  cudaDevAttrComputeCapabilityMajor = 75,
+  cudaDevAttrComputeCapabilityMinor = 76,
+  cudaDevAttrMaxSharedMemoryPerBlockOptin = 97,
+};
 using cudaStream_t = void*;
 
 inline const char* cudaGetErrorString(cudaError_t e) {
@@ -188,8 +219,15 @@ inline cudaError_t cudaGetDevice(int* device) {
 }
 
 inline cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
-  if (attr != cudaDevAttrMaxSharedMemoryPerBlockOptin || device != 0) return cudaErrorInvalidValue;
-  *value = static_cast<int>(cuda_emulation::MaxDynamicSmemBytes());
+  if (device != 0) return cudaErrorInvalidValue;
+  switch (attr) {
+    case cudaDevAttrComputeCapabilityMajor: *value = cuda_emulation::ComputeCapability() / 10; break;
+    case cudaDevAttrComputeCapabilityMinor: *value = cuda_emulation::ComputeCapability() % 10; break;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin:
+      *value = static_cast<int>(cuda_emulation::MaxDynamicSmemBytes());
+      break;
+    default: return cudaErrorInvalidValue;
+  }
   return cudaSuccess;
 }
 

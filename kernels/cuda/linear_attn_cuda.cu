@@ -1,10 +1,10 @@
 // CUDA implementation of chunked causal linear attention (plain, scalar
 // decay, per-dimension GLA gates), forward and backward.
 //
-// Chunk-parallel, as in KERNELS.md: the sequence is cut into chunks of C=64
-// and every (batch, head, chunk) is one thread block, so a B=4, H=4, T=4096
-// call runs 1,024 blocks rather than 16 sequential walks. Only the state
-// recurrence is sequential, and it is elementwise:
+// Chunk-parallel, as in KERNELS.md: the sequence is cut into chunks of C
+// rows and every (batch, head, chunk) is one or more thread blocks, so a
+// B=4, H=4, T=4096 call runs thousands of blocks rather than 16 sequential
+// walks. Only the state recurrence is sequential, and it is elementwise:
 //   forward   1. ChunkUpdate: per chunk, dS_n = (K e^(G-b))^T V and G_n
 //             2. Scan:        S_{n+1} = e^(G_n) S_n + dS_n, one thread per
 //                state element, every S_n kept (one state per chunk)
@@ -12,14 +12,28 @@
 //   backward  1-2 again for the S_n, then
 //             4. ChunkDState: per chunk, scale (Q e^b)^T dO
 //             5. the same scan in reverse: gradient of every S_{n+1}; dh0
-//             6. ChunkGrad:   dq, dk, dv of the chunk, and the chunk-local
-//                reverse cumsum of (q . dq - k . dk) for the gate gradient
+//             6. ChunkGradQK: dq, dk of the chunk (per key tile) and, for a
+//                per-dim gate, the chunk-local reverse cumsum of
+//                (q . dq - k . dk); ChunkGradV: dv (per value tile);
+//                ScalarGateLocal: the same cumsum for a scalar gate, summed
+//                over all key tiles
 //             7. GateOffsetScan + GateGradFinish: add the later chunks' sums
 //                and <dS_T, S_T> (dlog a_t = sum_{t' >= t} (...) + <dS_T, S_T>)
-// A chunk of q, k, v (and dO) is staged in shared memory as fp32; the intra-
-// chunk matrix A_ts = sum_d q_td k_sd exp(b_td - b_sd) (s <= t) is formed
-// with the exponent masked before exp, so every exponent is <= 0 for all
-// gate kinds. States, accumulators and gate gradients are fp32.
+// Tensor cores (kTC): for fp16 (sm_75+) and bf16 (sm_80+) inputs with head
+// dims multiples of 16, the intra-chunk products (Q K^T, A V, the state
+// updates K^T V and Q^T dO, the backward's dO V^T, dA K, dA^T Q, A^T dO) run
+// as WMMA 16x16x16 fragments with fp32 accumulation (fragment_ops.h) on
+// 16-bit staged tiles, every C rows staged (zeros past a ragged chunk's end);
+// products with the fp32 states stay on CUDA cores. For a per-dim gate the
+// intra matrices that carry the decay inside the sum stay elementwise.
+// Shared memory that fits every GPU: a block stages a key tile and/or a
+// value tile of its chunk as fp32 or 16-bit (launch_plan.h picks C and the tile widths
+// from the device's per-block limit, 48 KB to 227 KB); a kernel that
+// contracts over a dimension loops over that dimension's tiles, summing its
+// outputs in shared memory. The intra-chunk matrix
+// A_ts = sum_d q_td k_sd exp(b_td - b_sd) (s <= t) is accumulated over key
+// tiles with the exponent masked before exp, so every exponent is <= 0 for
+// all gate kinds. States, accumulators and gate gradients are fp32.
 // Only LinearAttn{Forward,Backward}Cuda and their *WorkspaceBytes are
 // visible; they see params only. Threading: callable from any host thread;
 // the work is queued on the given stream and returns before it runs.
@@ -31,23 +45,25 @@
 // shared memory go through Launch() and MURMUR_DYNAMIC_SMEM below.
 #ifndef MURMUR_CUDA_EMULATION
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #define MURMUR_DYNAMIC_SMEM(name) extern __shared__ float name[]
 #endif
 
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
+#include "kernels/cuda/fragment_ops.h"
+#include "kernels/cuda/launch_plan.h"
 #include "kernels/linear_attn_params.h"
 
 namespace murmur::kernels {
 namespace {
 
-constexpr int kThreads = 256;
-// Largest head dim the kernels take: GateOffsetScanKernel's static shared
-// array and the shared-memory budget below are sized for it.
-constexpr int kMaxCudaHeadDim = 128;
+constexpr int kThreads = kCudaThreads;
 
 // kernel<<<blocks, kThreads, smem, stream>>>(args...), or its CPU emulation.
 template <typename... Params, typename... Args>
@@ -75,6 +91,7 @@ void Check(cudaError_t e, const char* what) {
 
 __device__ __forceinline__ float ToF(float x) { return x; }
 __device__ __forceinline__ float ToF(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float ToF(__half x) { return __half2float(x); }
 template <typename T>
 __device__ __forceinline__ T FromF(float x);
 template <>
@@ -83,6 +100,15 @@ template <>
 __device__ __forceinline__ __nv_bfloat16 FromF<__nv_bfloat16>(float x) {
   return __float2bfloat16_rn(x);
 }
+template <>
+__device__ __forceinline__ __half FromF<__half>(float x) {
+  return __float2half_rn(x);
+}
+
+// What a block stages its q, k, v, dO tiles as: fp32 on the CUDA-core path,
+// the 16-bit input type on the tensor-core one (kTC).
+template <typename in_t, bool kTC>
+using Stage = std::conditional_t<kTC, in_t, float>;
 
 struct Dims {
   int64_t T, H, DK, DV;
@@ -90,6 +116,9 @@ struct Dims {
   int64_t N;  // chunks: ceil(T / C)
   GateKind gate;
   float scale;
+  int TK, TV;  // key and value tile widths (the last tile may be narrower)
+  int nK, nV;  // tiles per head dim
+  bool tc;     // tensor cores (launch_plan.h: fp16/bf16, dims multiples of 16)
 };
 
 __device__ __forceinline__ int64_t Row(const Dims& d, int64_t b, int64_t t, int64_t h,
@@ -97,100 +126,136 @@ __device__ __forceinline__ int64_t Row(const Dims& d, int64_t b, int64_t t, int6
   return ((b * d.T + t) * d.H + h) * width;
 }
 
-// Shared-memory layout of one chunk. The forward kernels' layout stops
-// before dO and dA (Smem::kForward), the backward ones carry them too.
-struct Smem {
-  enum Layout { kForward, kBackward };
-  float* Q;   // [C, DK]
-  float* K;   // [C, DK]
-  float* V;   // [C, DV]
-  float* A;   // [C, C]
-  float* b;   // [C, DK] cumulative log gates (scalar: column 0)
-  float* G;   // [DK] chunk totals
-  float* r;   // [C] scratch
-  float* dO;  // [C, DV] (backward layout only)
-  float* dA;  // [C, C] (backward layout only)
+// The block's chunk: batch-head bh, chunk n, rows [t0, t0 + L), and which
+// of the chunk's `per_chunk` tiles it works on.
+struct ChunkPos {
+  int64_t bh, b, h, n, t0;
+  int L;
+  int tile;
 };
 
-__device__ Smem CarveSmem(float* base, const Dims& d) {
-  Smem s;
-  const int C = d.C;
-  s.Q = base;
-  s.K = s.Q + C * d.DK;
-  s.V = s.K + C * d.DK;
-  s.A = s.V + C * d.DV;
-  s.b = s.A + C * C;
-  s.G = s.b + C * d.DK;
-  s.r = s.G + d.DK;
-  s.dO = s.r + C;
-  s.dA = s.dO + C * d.DV;
-  return s;
+__device__ __forceinline__ ChunkPos ThisChunk(const Dims& d, int per_chunk) {
+  ChunkPos c;
+  const int64_t chunk = blockIdx.x / per_chunk;
+  c.tile = static_cast<int>(blockIdx.x % per_chunk);
+  c.bh = chunk / d.N;
+  c.n = chunk % d.N;
+  c.b = c.bh / d.H;
+  c.h = c.bh % d.H;
+  c.t0 = c.n * d.C;
+  c.L = static_cast<int>(d.T - c.t0 < d.C ? d.T - c.t0 : d.C);
+  return c;
 }
 
-size_t SmemBytes(const Dims& d, Smem::Layout layout) {
-  const int64_t C = d.C;
-  const int64_t forward = 2 * C * d.DK + C * d.DV + C * C + C * d.DK + d.DK + C;
-  return sizeof(float) * (layout == Smem::kForward ? forward : forward + C * d.DV + C * C);
+// A tile of a head dim: columns [start, start + width).
+struct Span {
+  int start, width;
+};
+__device__ __forceinline__ Span TileOf(int tile, int tile_width, int64_t dim) {
+  const int start = tile * tile_width;
+  const int rest = static_cast<int>(dim) - start;
+  return {start, rest < tile_width ? rest : tile_width};
 }
 
-template <typename in_t>
-__device__ void LoadTile(const in_t* src, const Dims& d, int64_t b, int64_t h, int64_t t0, int L,
-                         int64_t width, float* dst) {
-  for (int idx = threadIdx.x; idx < L * width; idx += blockDim.x) {
-    const int i = idx / width, c = idx % width;
-    dst[idx] = ToF(src[Row(d, b, t0 + i, h, width) + c]);
+// The staged arrays of one block (SmemLayout in launch_plan.h): Q and K key
+// tiles [C, kw], cumulative log gates b [C, gs] and the chunk's totals G
+// [gs] of the key tile (gs: kw for a per-dim gate, 1 for a scalar one),
+// A [C, C], value tiles Y1 and Y2 [C, vw], accumulators Acc1 and Acc2 of
+// a kernel's outputs ([C, vw] or [C, kw]) that sum over the tiles of the
+// other head dim. Row strides are the current tile widths.
+// On the tensor-core path Q, K, Y1, Y2 are 16-bit (stage_t) with all C rows
+// staged (rows from L on zero), and A16 [C, C] is the masked, scaled A
+// (or dA) as a 16-bit operand.
+template <typename stage_t>
+struct Tiles {
+  stage_t *Q, *K;
+  float *b, *G, *A;
+  stage_t *Y1, *Y2;
+  float *Acc1, *Acc2;
+  stage_t* A16;
+  int gs;
+};
+
+template <typename stage_t>
+__device__ __forceinline__ Tiles<stage_t> Carve(float* base, const SmemLayout& l) {
+  char* bytes = reinterpret_cast<char*>(base);
+  auto f = [bytes](int offset) {
+    return offset >= 0 ? reinterpret_cast<float*>(bytes + offset) : nullptr;
+  };
+  auto h = [bytes](int offset) {
+    return offset >= 0 ? reinterpret_cast<stage_t*>(bytes + offset) : nullptr;
+  };
+  return {h(l.q), h(l.k), f(l.b), f(l.G), f(l.a), h(l.y1), h(l.y2), f(l.acc1), f(l.acc2),
+          h(l.a16), 0};
+}
+
+// Columns [col.start, +col.width) of rows t0 .. t0 + L of a [B,T,H,width]
+// tensor into dst [L, col.width], as stage_t; with kTC the rows from L to C
+// are zero-filled, so the 16-row fragments of a ragged chunk read zeros.
+template <bool kTC, typename in_t, typename stage_t>
+__device__ void LoadTile(const in_t* src, const Dims& d, const ChunkPos& c, int64_t width,
+                         Span col, stage_t* dst) {
+  const int rows = kTC ? d.C : c.L;
+  for (int idx = threadIdx.x; idx < rows * col.width; idx += blockDim.x) {
+    const int i = idx / col.width, j = idx % col.width;
+    dst[idx] = i < c.L ? FromF<stage_t>(ToF(src[Row(d, c.b, c.t0 + i, c.h, width) + col.start + j]))
+                       : FromF<stage_t>(0.f);
   }
 }
 
-// Chunk-local cumulative log gates and totals.
-__device__ void LoadGates(const float* g, const Dims& d, int64_t b, int64_t h, int64_t t0, int L,
-                          Smem& s) {
+// Chunk-local cumulative log gates and totals of the key tile `kc` (all of
+// a scalar gate's single column). Sets s.gs in every thread.
+template <typename TS>
+__device__ void LoadGates(const float* g, const Dims& d, const ChunkPos& c, Span kc, TS& s) {
   if (d.gate == GateKind::kNone) return;
-  const int cols = d.gate == GateKind::kPerDim ? static_cast<int>(d.DK) : 1;
-  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+  const bool per_dim = d.gate == GateKind::kPerDim;
+  s.gs = per_dim ? kc.width : 1;
+  const int64_t width = per_dim ? d.DK : 1;
+  const int first = per_dim ? kc.start : 0;
+  for (int col = threadIdx.x; col < s.gs; col += blockDim.x) {
     float run = 0.f;
-    for (int i = 0; i < L; ++i) {
-      run += g[Row(d, b, t0 + i, h, cols) + c];
-      s.b[i * d.DK + c] = run;
+    for (int i = 0; i < c.L; ++i) {
+      run += g[Row(d, c.b, c.t0 + i, c.h, width) + first + col];
+      s.b[i * s.gs + col] = run;
     }
-    s.G[c] = run;
+    s.G[col] = run;
   }
 }
 
-// Decay factors for key dim c, e^(exponent) with every exponent <= 0; a
-// compile-time 1 without a gate, so plain attention runs no exp at all.
-// Between rows t >= sr:
-template <GateKind G>
-__device__ __forceinline__ float DecayBetween(const Smem& s, const Dims& d, int t, int sr, int c) {
+// Decay factors for key column c of the tile, e^(exponent) with every
+// exponent <= 0; a compile-time 1 without a gate, so plain attention runs
+// no exp at all. Between rows t >= sr:
+template <GateKind G, typename TS>
+__device__ __forceinline__ float DecayBetween(const TS& s, int t, int sr, int c) {
   if constexpr (G == GateKind::kNone) {
     return 1.f;
   } else {
     const int cc = G == GateKind::kPerDim ? c : 0;
-    return __expf(s.b[t * d.DK + cc] - s.b[sr * d.DK + cc]);
+    return __expf(s.b[t * s.gs + cc] - s.b[sr * s.gs + cc]);
   }
 }
 // From the chunk start to row t (inclusive):
-template <GateKind G>
-__device__ __forceinline__ float DecayFromStart(const Smem& s, const Dims& d, int t, int c) {
+template <GateKind G, typename TS>
+__device__ __forceinline__ float DecayFromStart(const TS& s, int t, int c) {
   if constexpr (G == GateKind::kNone) {
     return 1.f;
   } else {
-    return __expf(s.b[t * d.DK + (G == GateKind::kPerDim ? c : 0)]);
+    return __expf(s.b[t * s.gs + (G == GateKind::kPerDim ? c : 0)]);
   }
 }
 // From row t to the chunk end:
-template <GateKind G>
-__device__ __forceinline__ float DecayToEnd(const Smem& s, const Dims& d, int t, int c) {
+template <GateKind G, typename TS>
+__device__ __forceinline__ float DecayToEnd(const TS& s, int t, int c) {
   if constexpr (G == GateKind::kNone) {
     return 1.f;
   } else {
     const int cc = G == GateKind::kPerDim ? c : 0;
-    return __expf(s.G[cc] - s.b[t * d.DK + cc]);
+    return __expf(s.G[cc] - s.b[t * s.gs + cc]);
   }
 }
 // The chunk's total log decay (not exponentiated).
-template <GateKind G>
-__device__ __forceinline__ float LogTotal(const Smem& s, int c) {
+template <GateKind G, typename TS>
+__device__ __forceinline__ float LogTotal(const TS& s, int c) {
   if constexpr (G == GateKind::kNone) {
     return 0.f;
   } else {
@@ -199,46 +264,35 @@ __device__ __forceinline__ float LogTotal(const Smem& s, int c) {
 }
 // The part of the decay between rows that depends on the key dim: all of it
 // for GLA; for a scalar gate it is folded into A and dA once per (t, sr).
-template <GateKind G>
-__device__ __forceinline__ float DecayPerDim(const Smem& s, const Dims& d, int t, int sr, int c) {
+template <GateKind G, typename TS>
+__device__ __forceinline__ float DecayPerDim(const TS& s, int t, int sr, int c) {
   if constexpr (G == GateKind::kPerDim) {
-    return DecayBetween<G>(s, d, t, sr, c);
+    return DecayBetween<G>(s, t, sr, c);
   } else {
     return 1.f;
   }
 }
 
-// A_ts = sum_d q_td k_sd e^(b_td - b_sd) for s <= t, else 0 (unscaled).
-template <GateKind G>
-__device__ void BuildA(const Smem& s, const Dims& d, int L) {
+// A_ts (+)= sum_{d in the key tile} q_td k_sd e^(b_td - b_sd) for s <= t,
+// else 0 (unscaled); the first key tile sets A, the others add to it, and
+// the last applies a scalar gate's decay. Each (t, sr) belongs to one
+// thread for every tile, so the tiles need no barrier between them for A.
+template <GateKind G, typename TS>
+__device__ void AccumulateA(const TS& s, const Dims& d, int L, int kw, bool first, bool last) {
   for (int idx = threadIdx.x; idx < L * L; idx += blockDim.x) {
     const int t = idx / L, sr = idx % L;
     float acc = 0.f;
     if (sr <= t) {
-      for (int c = 0; c < d.DK; ++c) {
-        acc += s.Q[t * d.DK + c] * s.K[sr * d.DK + c] * DecayPerDim<G>(s, d, t, sr, c);
+      for (int c = 0; c < kw; ++c) {
+        acc += ToF(s.Q[t * kw + c]) * ToF(s.K[sr * kw + c]) * DecayPerDim<G>(s, t, sr, c);
       }
-      if constexpr (G == GateKind::kScalar) acc *= DecayBetween<G>(s, d, t, sr, 0);
+      if (!first) acc += s.A[t * d.C + sr];
+      if constexpr (G == GateKind::kScalar) {
+        if (last) acc *= DecayBetween<G>(s, t, sr, 0);
+      }
     }
     s.A[t * d.C + sr] = acc;
   }
-}
-
-// The block's chunk: batch-head bh, chunk n, rows [t0, t0 + L).
-struct ChunkPos {
-  int64_t bh, b, h, n, t0;
-  int L;
-};
-
-__device__ __forceinline__ ChunkPos ThisChunk(const Dims& d) {
-  ChunkPos c;
-  c.bh = blockIdx.x / d.N;
-  c.n = blockIdx.x % d.N;
-  c.b = c.bh / d.H;
-  c.h = c.bh % d.H;
-  c.t0 = c.n * d.C;
-  c.L = static_cast<int>(d.T - c.t0 < d.C ? d.T - c.t0 : d.C);
-  return c;
 }
 
 // Workspace layouts, per batch-head: states [N + 1][DK * DV] (slot n is the
@@ -249,43 +303,133 @@ __device__ __forceinline__ F* StateSlot(F* states, const Dims& d, int64_t bh, in
   return states + (bh * (d.N + 1) + n) * d.DK * d.DV;
 }
 
-// Rows of a [C, DK] tile times their decay, in place: e^(G - b_t) (to the
-// chunk end) or e^(b_t) (from its start). One exp per element here instead
-// of one per multiply-add in the loops that use the decayed rows. The caller
-// syncs before and after; without a gate there is nothing to do.
-template <GateKind G, bool kToEnd>
-__device__ void DecayRowsInPlace(const Smem& s, const Dims& d, int L, float* X) {
+// Rows of a [C, kw] key tile times their decay, in place: e^(G - b_t) (to
+// the chunk end) or e^(b_t) (from its start). One exp per element here
+// instead of one per multiply-add in the loops that use the decayed rows.
+// The caller syncs before and after; without a gate there is nothing to do.
+template <GateKind G, bool kToEnd, typename TS, typename stage_t>
+__device__ void DecayRowsInPlace(const TS& s, int L, int kw, stage_t* X) {
   if constexpr (G != GateKind::kNone) {
-    for (int idx = threadIdx.x; idx < L * d.DK; idx += blockDim.x) {
-      const int t = idx / d.DK, k = idx % d.DK;
-      X[idx] *= kToEnd ? DecayToEnd<G>(s, d, t, k) : DecayFromStart<G>(s, d, t, k);
+    for (int idx = threadIdx.x; idx < L * kw; idx += blockDim.x) {
+      const int t = idx / kw, k = idx % kw;
+      X[idx] = FromF<stage_t>(ToF(X[idx]) *
+                              (kToEnd ? DecayToEnd<G>(s, t, k) : DecayFromStart<G>(s, t, k)));
     }
   }
 }
 
-// 1. Slot n + 1 <- (K e^(G-b))^T V for this chunk; gam[n] <- G (0 without gates).
-template <typename in_t, GateKind G>
-__global__ void ChunkUpdateKernel(LinearAttnForwardParams p, Dims d, float* states, float* gam) {
-  MURMUR_DYNAMIC_SMEM(smem);
-  Smem s = CarveSmem(smem, d);
-  const ChunkPos c = ThisChunk(d);
-  LoadTile(static_cast<const in_t*>(p.k), d, c.b, c.h, c.t0, c.L, d.DK, s.K);
-  LoadTile(static_cast<const in_t*>(p.v), d, c.b, c.h, c.t0, c.L, d.DV, s.V);
-  LoadGates(static_cast<const float*>(p.g), d, c.b, c.h, c.t0, c.L, s);
+// Tensor-core helpers. Each 16x16 output tile belongs to one warp (tiles
+// dealt round-robin), which loops over the contracted dim in steps of 16.
+__device__ __forceinline__ int Warp() { return static_cast<int>(threadIdx.x / 32); }
+__device__ __forceinline__ int Warps() { return static_cast<int>(blockDim.x / 32); }
+__device__ __forceinline__ int Blocks16(int n) { return (n + 15) / 16; }
+
+// A (+)= Q K^T on the lower block triangle of [C, C] (16x16 tiles si <= ti
+// whose rows start below L), over one key tile of kw columns. A tile keeps
+// its warp from key tile to key tile; the kernels sync between key tiles.
+template <typename stage_t>
+__device__ void TcAccumulateA(const Tiles<stage_t>& s, const Dims& d, int L, int kw, bool first) {
+  const int nb = Blocks16(L);
+  for (int tile = Warp(); tile < nb * nb; tile += Warps()) {
+    const int ti = tile / nb, si = tile % nb;
+    if (si > ti) continue;
+    FragAcc acc;
+    if (first) {
+      FragZero(acc);
+    } else {
+      FragLoad(acc, s.A + ti * 16 * d.C + si * 16, d.C);
+    }
+    for (int k0 = 0; k0 < kw; k0 += 16) {
+      FragA<stage_t, Major::kRow> a;
+      FragB<stage_t, Major::kCol> b;  // K^T
+      FragLoad(a, s.Q + ti * 16 * kw + k0, kw);
+      FragLoad(b, s.K + si * 16 * kw + k0, kw);
+      FragMma(acc, a, b);
+    }
+    FragStore(s.A + ti * 16 * d.C + si * 16, acc, d.C);
+  }
+}
+
+// A16 <- factor * A (times a scalar gate's e^(b_t - b_sr)) for sr <= t < L,
+// 0 elsewhere, as the 16-bit operand of the next product. A is read only
+// where t and sr are below L (the rest may be unwritten).
+template <GateKind G, typename stage_t>
+__device__ void MaskToA16(const Tiles<stage_t>& s, const Dims& d, int L, float factor) {
+  for (int idx = threadIdx.x; idx < d.C * d.C; idx += blockDim.x) {
+    const int t = idx / d.C, sr = idx % d.C;
+    float v = 0.f;
+    if (sr <= t && t < L) {
+      v = factor * s.A[idx];
+      if constexpr (G == GateKind::kScalar) v *= DecayBetween<G>(s, t, sr, 0);
+    }
+    s.A16[idx] = FromF<stage_t>(v);
+  }
+}
+
+// 1 and 4. A state-shaped product of one key tile x value tile of a chunk:
+// slot[k][j] = factor sum_i X[i][k] Y[i][j], where X is a key tile decayed
+// by e^(G-b) (update, kToEnd) or e^b (dstate), Y a value tile. With kTC,
+// X^T Y on tensor cores (X rounded to 16 bits after its decay).
+template <typename in_t, GateKind G, bool kTC, bool kToEnd>
+__device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, const Dims& d,
+                                 const ChunkPos& c, Span kc, Span vc, float* smem,
+                                 const SmemLayout& l, float factor, float* slot) {
+  using stage_t = Stage<in_t, kTC>;
+  Tiles<stage_t> s = Carve<stage_t>(smem, l);
+  stage_t* X = kToEnd ? s.K : s.Q;
+  LoadTile<kTC>(x, d, c, d.DK, kc, X);
+  LoadTile<kTC>(y, d, c, d.DV, vc, s.Y1);
+  LoadGates(g, d, c, kc, s);
   __syncthreads();
   if constexpr (G != GateKind::kNone) {
-    DecayRowsInPlace<G, /*kToEnd=*/true>(s, d, c.L, s.K);
+    DecayRowsInPlace<G, kToEnd>(s, c.L, kc.width, X);
     __syncthreads();
   }
-  float* out = StateSlot(states, d, c.bh, c.n + 1);
-  for (int idx = threadIdx.x; idx < d.DK * d.DV; idx += blockDim.x) {
-    const int k = idx / d.DV, j = idx % d.DV;
-    float acc = 0.f;
-    for (int i = 0; i < c.L; ++i) acc += s.K[i * d.DK + k] * s.V[i * d.DV + j];
-    out[idx] = acc;
+  if constexpr (kTC) {
+    const int nv = vc.width / 16, rows = Blocks16(c.L) * 16;
+    for (int tile = Warp(); tile < (kc.width / 16) * nv; tile += Warps()) {
+      const int ki = tile / nv, vj = tile % nv;
+      FragAcc acc;
+      FragZero(acc);
+      for (int i0 = 0; i0 < rows; i0 += 16) {
+        FragA<stage_t, Major::kCol> a;  // X^T
+        FragB<stage_t, Major::kRow> b;
+        FragLoad(a, X + i0 * kc.width + ki * 16, kc.width);
+        FragLoad(b, s.Y1 + i0 * vc.width + vj * 16, vc.width);
+        FragMma(acc, a, b);
+      }
+      FragScale(acc, factor);
+      FragStore(slot + (kc.start + ki * 16) * d.DV + vc.start + vj * 16, acc,
+                static_cast<int>(d.DV));
+    }
+  } else {
+    for (int idx = threadIdx.x; idx < kc.width * vc.width; idx += blockDim.x) {
+      const int k = idx / vc.width, j = idx % vc.width;
+      float acc = 0.f;
+      for (int i = 0; i < c.L; ++i) acc += X[i * kc.width + k] * s.Y1[i * vc.width + j];
+      slot[(kc.start + k) * d.DV + vc.start + j] = factor * acc;
+    }
   }
-  for (int k = threadIdx.x; k < d.DK; k += blockDim.x) {
-    gam[(c.bh * d.N + c.n) * d.DK + k] = LogTotal<G>(s, k);
+}
+
+// 1. Slot n + 1 <- (K e^(G-b))^T V for this chunk's key x value tile;
+// gam[n] <- G (0 without gates) from the first value tile.
+template <typename in_t, GateKind G, bool kTC>
+__global__ void __launch_bounds__(kThreads)
+    ChunkUpdateKernel(LinearAttnForwardParams p, Dims d, SmemLayout l, float* states, float* gam) {
+  MURMUR_DYNAMIC_SMEM(smem);
+  const ChunkPos c = ThisChunk(d, d.nK * d.nV);
+  const Span kc = TileOf(c.tile / d.nV, d.TK, d.DK), vc = TileOf(c.tile % d.nV, d.TV, d.DV);
+  StateTileProduct<in_t, G, kTC, /*kToEnd=*/true>(
+      static_cast<const in_t*>(p.k), static_cast<const in_t*>(p.v),
+      static_cast<const float*>(p.g), d, c, kc, vc, smem, l, 1.f,
+      StateSlot(states, d, c.bh, c.n + 1));
+  if (c.tile % d.nV == 0) {
+    using stage_t = Stage<in_t, kTC>;
+    const Tiles<stage_t> s = Carve<stage_t>(smem, l);  // G is read-only after the first barrier
+    for (int k = threadIdx.x; k < kc.width; k += blockDim.x) {
+      gam[(c.bh * d.N + c.n) * d.DK + kc.start + k] = LogTotal<G>(s, k);
+    }
   }
 }
 
@@ -316,150 +460,386 @@ __global__ void ScanKernel(Dims d, const float* first, float* slots, const float
   if (last != nullptr) last[bh * elems + idx] = value;
 }
 
-// 3. O = scale ((Q e^b) S_n + A V) for this chunk.
-template <typename in_t, GateKind G>
-__global__ void ChunkOutputKernel(LinearAttnForwardParams p, Dims d, const float* states) {
-  MURMUR_DYNAMIC_SMEM(smem);
-  Smem s = CarveSmem(smem, d);
-  const ChunkPos c = ThisChunk(d);
-  LoadTile(static_cast<const in_t*>(p.q), d, c.b, c.h, c.t0, c.L, d.DK, s.Q);
-  LoadTile(static_cast<const in_t*>(p.k), d, c.b, c.h, c.t0, c.L, d.DK, s.K);
-  LoadTile(static_cast<const in_t*>(p.v), d, c.b, c.h, c.t0, c.L, d.DV, s.V);
-  LoadGates(static_cast<const float*>(p.g), d, c.b, c.h, c.t0, c.L, s);
-  __syncthreads();
-  BuildA<G>(s, d, c.L);
-  __syncthreads();
-  if constexpr (G != GateKind::kNone) {  // Q is used decayed from here on
-    DecayRowsInPlace<G, /*kToEnd=*/false>(s, d, c.L, s.Q);
-    __syncthreads();
+// A (+)= Q K^T (with the gate's decay) for one key tile: on tensor cores
+// where the decay factors out of the product (no gate, scalar gate: its
+// decay is applied by MaskToA16), elementwise otherwise.
+template <GateKind G, bool kTC, typename TS>
+__device__ void IntraA(const TS& s, const Dims& d, int L, int kw, bool first, bool last) {
+  if constexpr (kTC && G != GateKind::kPerDim) {
+    TcAccumulateA(s, d, L, kw, first);
+  } else {
+    AccumulateA<G>(s, d, L, kw, first, last && !kTC);
   }
+}
+
+// 3. O = scale ((Q e^b) S_n + A V) for this chunk's value tile: A and the
+// inter-chunk term are accumulated over the key tiles. With kTC, Q K^T and
+// A V run on tensor cores; (Q e^b) S_n stays on CUDA cores against the fp32
+// state.
+template <typename in_t, GateKind G, bool kTC>
+__global__ void __launch_bounds__(kThreads)
+    ChunkOutputKernel(LinearAttnForwardParams p, Dims d, SmemLayout l, const float* states) {
+  MURMUR_DYNAMIC_SMEM(smem);
+  using stage_t = Stage<in_t, kTC>;
+  Tiles<stage_t> s = Carve<stage_t>(smem, l);
+  const ChunkPos c = ThisChunk(d, d.nV);
+  const Span vc = TileOf(c.tile, d.TV, d.DV);
+  const int vw = vc.width;
   const float* S = StateSlot(states, d, c.bh, c.n);
-  in_t* o = static_cast<in_t*>(p.o);
-  for (int idx = threadIdx.x; idx < c.L * d.DV; idx += blockDim.x) {
-    const int t = idx / d.DV, j = idx % d.DV;
-    float acc = 0.f;
-    for (int k = 0; k < d.DK; ++k) acc += s.Q[t * d.DK + k] * S[k * d.DV + j];
-    for (int sr = 0; sr <= t; ++sr) acc += s.A[t * d.C + sr] * s.V[sr * d.DV + j];
-    o[Row(d, c.b, c.t0 + t, c.h, d.DV) + j] = FromF<in_t>(d.scale * acc);
-  }
-}
-
-// 4. Slot n of dstates <- scale (Q e^b)^T dO for this chunk.
-template <typename in_t, GateKind G>
-__global__ void ChunkDStateKernel(LinearAttnBackwardParams bp, Dims d, float* dstates) {
-  MURMUR_DYNAMIC_SMEM(smem);
-  Smem s = CarveSmem(smem, d);
-  const ChunkPos c = ThisChunk(d);
-  LoadTile(static_cast<const in_t*>(bp.fwd.q), d, c.b, c.h, c.t0, c.L, d.DK, s.Q);
-  LoadTile(static_cast<const in_t*>(bp.d_o), d, c.b, c.h, c.t0, c.L, d.DV, s.dO);
-  LoadGates(static_cast<const float*>(bp.fwd.g), d, c.b, c.h, c.t0, c.L, s);
-  __syncthreads();
-  if constexpr (G != GateKind::kNone) {
-    DecayRowsInPlace<G, /*kToEnd=*/false>(s, d, c.L, s.Q);
+  const int elems = c.L * vw;  // (t, j)
+  // Each element of the accumulator is one thread's until the last barrier.
+  for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * vw; idx += blockDim.x) s.Acc1[idx] = 0.f;
+  for (int kt = 0; kt < d.nK; ++kt) {
+    const Span kc = TileOf(kt, d.TK, d.DK);
+    if (kt > 0) __syncthreads();  // the previous key tile is no longer read
+    LoadTile<kTC>(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q);
+    LoadTile<kTC>(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K);
+    LoadGates(static_cast<const float*>(p.g), d, c, kc, s);
     __syncthreads();
+    IntraA<G, kTC>(s, d, c.L, kc.width, kt == 0, kt == d.nK - 1);
+    if constexpr (G != GateKind::kNone) {  // Q is used decayed from here on
+      __syncthreads();
+      DecayRowsInPlace<G, /*kToEnd=*/false>(s, c.L, kc.width, s.Q);
+      __syncthreads();
+    }
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      const int t = idx / vw, j = idx % vw;
+      float sum = 0.f;
+      for (int k = 0; k < kc.width; ++k) {
+        sum += ToF(s.Q[t * kc.width + k]) * S[(kc.start + k) * d.DV + vc.start + j];
+      }
+      s.Acc1[idx] += sum;
+    }
   }
-  float* out = StateSlot(dstates, d, c.bh, c.n);
-  for (int idx = threadIdx.x; idx < d.DK * d.DV; idx += blockDim.x) {
-    const int k = idx / d.DV, j = idx % d.DV;
-    float acc = 0.f;
-    for (int t = 0; t < c.L; ++t) acc += s.Q[t * d.DK + k] * s.dO[t * d.DV + j];
-    out[idx] = d.scale * acc;
+  // Y1 is not read above: one barrier completes both A and the V tile.
+  LoadTile<kTC>(static_cast<const in_t*>(p.v), d, c, d.DV, vc, s.Y1);
+  __syncthreads();
+  in_t* o = static_cast<in_t*>(p.o);
+  if constexpr (kTC) {
+    MaskToA16<G>(s, d, c.L, d.scale);
+    __syncthreads();
+    const int nv = vw / 16, nt = Blocks16(c.L);
+    for (int tile = Warp(); tile < nt * nv; tile += Warps()) {
+      const int ti = tile / nv, vj = tile % nv;
+      float* out = s.Acc1 + ti * 16 * vw + vj * 16;
+      FragAcc acc;
+      FragLoad(acc, out, vw);
+      FragScale(acc, d.scale);
+      for (int si = 0; si <= ti; ++si) {
+        FragA<stage_t, Major::kRow> a;
+        FragB<stage_t, Major::kRow> b;
+        FragLoad(a, s.A16 + ti * 16 * d.C + si * 16, d.C);
+        FragLoad(b, s.Y1 + si * 16 * vw + vj * 16, vw);
+        FragMma(acc, a, b);
+      }
+      FragStore(out, acc, vw);
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      const int t = idx / vw, j = idx % vw;
+      o[Row(d, c.b, c.t0 + t, c.h, d.DV) + vc.start + j] = FromF<in_t>(s.Acc1[idx]);
+    }
+  } else {
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      const int t = idx / vw, j = idx % vw;
+      float sum = s.Acc1[idx];
+      for (int sr = 0; sr <= t; ++sr) sum += s.A[t * d.C + sr] * s.Y1[sr * vw + j];
+      o[Row(d, c.b, c.t0 + t, c.h, d.DV) + vc.start + j] = FromF<in_t>(d.scale * sum);
+    }
   }
 }
 
-// 6. dq, dk, dv of this chunk from S_n (states slot n) and the gradient of
-// the state after it (dstates slot n + 1). With gates, dg gets the chunk-
-// local reverse cumsum of r_t = q_t . dq_t - k_t . dk_t (per key dim for
-// GLA) and `totals` the chunk's sum. A scalar gate's r_t is summed over the
-// key dims from `terms` ([C, DK] per chunk) in a fixed order, so dg is the
-// same bit for bit from run to run (no float atomics).
-template <typename in_t, GateKind G>
-__global__ void ChunkGradKernel(LinearAttnBackwardParams bp, Dims d, const float* states,
-                                const float* dstates, float* totals, float* terms) {
+// 4. Slot n of dstates <- scale (Q e^b)^T dO for this chunk's key x value tile.
+template <typename in_t, GateKind G, bool kTC>
+__global__ void __launch_bounds__(kThreads)
+    ChunkDStateKernel(LinearAttnBackwardParams bp, Dims d, SmemLayout l, float* dstates) {
   MURMUR_DYNAMIC_SMEM(smem);
-  Smem s = CarveSmem(smem, d);
-  const ChunkPos c = ThisChunk(d);
+  const ChunkPos c = ThisChunk(d, d.nK * d.nV);
+  const Span kc = TileOf(c.tile / d.nV, d.TK, d.DK), vc = TileOf(c.tile % d.nV, d.TV, d.DV);
+  StateTileProduct<in_t, G, kTC, /*kToEnd=*/false>(
+      static_cast<const in_t*>(bp.fwd.q), static_cast<const in_t*>(bp.d_o),
+      static_cast<const float*>(bp.fwd.g), d, c, kc, vc, smem, l, d.scale,
+      StateSlot(dstates, d, c.bh, c.n));
+}
+
+// 6a. dq, dk of this chunk's key tile from S_n (states slot n) and the
+// gradient of the state after it (dstates slot n + 1); dA = scale (dO V^T)
+// and the inter-chunk terms are accumulated over the value tiles. With a
+// gate, r_t = q_t . dq_t - k_t . dk_t per key dim goes to dg (per-dim gate:
+// then the chunk-local reverse cumsum of it, and the chunk's sums to
+// `totals`) or to `terms` ([C, DK] per chunk; a scalar gate's r_t is summed
+// over the key dims by ScalarGateLocalKernel in a fixed order, so dg is the
+// same bit for bit from run to run: no float atomics). With kTC, dO V^T on
+// tensor cores, and (no gate or scalar gate) dA K and dA^T Q too.
+template <typename in_t, GateKind G, bool kTC>
+__global__ void __launch_bounds__(kThreads)
+    ChunkGradQKKernel(LinearAttnBackwardParams bp, Dims d, SmemLayout l, const float* states,
+                      const float* dstates, float* totals, float* terms) {
+  MURMUR_DYNAMIC_SMEM(smem);
+  using stage_t = Stage<in_t, kTC>;
+  constexpr bool kTcIntra = kTC && G != GateKind::kPerDim;
+  Tiles<stage_t> s = Carve<stage_t>(smem, l);
+  const ChunkPos c = ThisChunk(d, d.nK);
+  const Span kc = TileOf(c.tile, d.TK, d.DK);
+  const int kw = kc.width;
   const LinearAttnForwardParams& p = bp.fwd;
-  LoadTile(static_cast<const in_t*>(p.q), d, c.b, c.h, c.t0, c.L, d.DK, s.Q);
-  LoadTile(static_cast<const in_t*>(p.k), d, c.b, c.h, c.t0, c.L, d.DK, s.K);
-  LoadTile(static_cast<const in_t*>(p.v), d, c.b, c.h, c.t0, c.L, d.DV, s.V);
-  LoadTile(static_cast<const in_t*>(bp.d_o), d, c.b, c.h, c.t0, c.L, d.DV, s.dO);
-  LoadGates(static_cast<const float*>(p.g), d, c.b, c.h, c.t0, c.L, s);
-  __syncthreads();
-  BuildA<G>(s, d, c.L);
-  // dA = scale (dO V^T), masked; with a scalar gate already times the
-  // decay e^(b_t - b_sr), the factor dq and dk need for each (t, sr).
-  for (int idx = threadIdx.x; idx < c.L * c.L; idx += blockDim.x) {
-    const int t = idx / c.L, sr = idx % c.L;
-    float acc = 0.f;
-    if (sr <= t) {
-      for (int j = 0; j < d.DV; ++j) acc += s.dO[t * d.DV + j] * s.V[sr * d.DV + j];
-      if constexpr (G == GateKind::kScalar) acc *= DecayBetween<G>(s, d, t, sr, 0);
-    }
-    s.dA[t * d.C + sr] = d.scale * acc;
-  }
-  __syncthreads();
+  LoadTile<kTC>(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q);
+  LoadTile<kTC>(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K);
+  LoadGates(static_cast<const float*>(p.g), d, c, kc, s);
   const float* Sn = StateSlot(states, d, c.bh, c.n);
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
+  const int elems = c.L * kw;  // (t, k); each accumulator element is one thread's
+  for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * kw; idx += blockDim.x) {
+    s.Acc1[idx] = s.Acc2[idx] = 0.f;
+  }
+  for (int vt = 0; vt < d.nV; ++vt) {
+    const Span vc = TileOf(vt, d.TV, d.DV);
+    const int vw = vc.width;
+    if (vt > 0) __syncthreads();  // the previous value tile is no longer read
+    LoadTile<kTC>(static_cast<const in_t*>(bp.d_o), d, c, d.DV, vc, s.Y1);
+    LoadTile<kTC>(static_cast<const in_t*>(p.v), d, c, d.DV, vc, s.Y2);
+    __syncthreads();
+    if constexpr (kTC) {  // dA (+)= dO V^T on the lower block triangle
+      const int nb = Blocks16(c.L);
+      for (int tile = Warp(); tile < nb * nb; tile += Warps()) {
+        const int ti = tile / nb, si = tile % nb;
+        if (si > ti) continue;
+        FragAcc acc;
+        if (vt == 0) {
+          FragZero(acc);
+        } else {
+          FragLoad(acc, s.A + ti * 16 * d.C + si * 16, d.C);
+        }
+        for (int j0 = 0; j0 < vw; j0 += 16) {
+          FragA<stage_t, Major::kRow> a;
+          FragB<stage_t, Major::kCol> b;  // V^T
+          FragLoad(a, s.Y1 + ti * 16 * vw + j0, vw);
+          FragLoad(b, s.Y2 + si * 16 * vw + j0, vw);
+          FragMma(acc, a, b);
+        }
+        FragStore(s.A + ti * 16 * d.C + si * 16, acc, d.C);
+      }
+    } else {
+      for (int idx = threadIdx.x; idx < c.L * c.L; idx += blockDim.x) {
+        const int t = idx / c.L, sr = idx % c.L;
+        float acc = 0.f;
+        if (sr <= t) {
+          for (int j = 0; j < vw; ++j) acc += s.Y1[t * vw + j] * s.Y2[sr * vw + j];
+          if (vt > 0) acc += s.A[t * d.C + sr];
+        }
+        s.A[t * d.C + sr] = acc;
+      }
+    }
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      const int t = idx / kw, k = idx % kw;
+      const float* srow = Sn + (kc.start + k) * d.DV + vc.start;
+      const float* dsrow = dS + (kc.start + k) * d.DV + vc.start;
+      float q_sum = 0.f, k_sum = 0.f;
+      for (int j = 0; j < vw; ++j) {
+        q_sum += ToF(s.Y1[t * vw + j]) * srow[j];
+        k_sum += ToF(s.Y2[t * vw + j]) * dsrow[j];
+      }
+      s.Acc1[idx] += q_sum;
+      s.Acc2[idx] += k_sum;
+    }
+  }
+  if constexpr (kTC) __syncthreads();  // dA's tiles were a warp's, the passes below a thread's
+  if constexpr (kTcIntra) {
+    // dA16 = scale dA e^(b_t - b_sr), masked; the inter terms times their
+    // row decays; then dq = Acc1 + dA16 K, dk = Acc2 + dA16^T Q.
+    MaskToA16<G>(s, d, c.L, d.scale);
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      const int t = idx / kw, k = idx % kw;
+      s.Acc1[idx] *= d.scale * DecayFromStart<G>(s, t, k);
+      s.Acc2[idx] *= DecayToEnd<G>(s, t, k);
+    }
+    __syncthreads();
+    const int nk = kw / 16, nt = Blocks16(c.L);
+    for (int tile = Warp(); tile < 2 * nt * nk; tile += Warps()) {
+      const bool is_dk = tile >= nt * nk;
+      const int ti = (tile % (nt * nk)) / nk, kj = tile % nk;
+      float* out = (is_dk ? s.Acc2 : s.Acc1) + ti * 16 * kw + kj * 16;
+      FragAcc acc;
+      FragLoad(acc, out, kw);
+      if (!is_dk) {
+        for (int si = 0; si <= ti; ++si) {
+          FragA<stage_t, Major::kRow> a;
+          FragB<stage_t, Major::kRow> b;
+          FragLoad(a, s.A16 + ti * 16 * d.C + si * 16, d.C);
+          FragLoad(b, s.K + si * 16 * kw + kj * 16, kw);
+          FragMma(acc, a, b);
+        }
+      } else {
+        for (int tt = ti; tt < nt; ++tt) {
+          FragA<stage_t, Major::kCol> a;  // dA16^T
+          FragB<stage_t, Major::kRow> b;
+          FragLoad(a, s.A16 + tt * 16 * d.C + ti * 16, d.C);
+          FragLoad(b, s.Q + tt * 16 * kw + kj * 16, kw);
+          FragMma(acc, a, b);
+        }
+      }
+      FragStore(out, acc, kw);
+    }
+  } else {
+    // dA = scale (dO V^T), masked; with a scalar gate times the decay
+    // e^(b_t - b_sr), the factor dq and dk need for each (t, sr). Each entry
+    // is its accumulating thread's (CUDA cores; after the barrier above
+    // with kTC).
+    for (int idx = threadIdx.x; idx < c.L * c.L; idx += blockDim.x) {
+      const int t = idx / c.L, sr = idx % c.L;
+      if (sr <= t) {
+        const float decay = G == GateKind::kScalar ? DecayBetween<G>(s, t, sr, 0) : 1.f;
+        s.A[t * d.C + sr] *= d.scale * decay;
+      }
+    }
+  }
+  __syncthreads();
   const bool gate_grad = d.gate != GateKind::kNone && bp.dg != nullptr;
   float* dg = static_cast<float*>(bp.dg);
   float* chunk_terms = terms + (c.bh * d.N + c.n) * d.C * d.DK;
   in_t* dqo = static_cast<in_t*>(bp.dq);
   in_t* dko = static_cast<in_t*>(bp.dk);
-  for (int idx = threadIdx.x; idx < c.L * d.DK; idx += blockDim.x) {
-    const int t = idx / d.DK, k = idx % d.DK;
-    float inter = 0.f;
-    for (int j = 0; j < d.DV; ++j) inter += s.dO[t * d.DV + j] * Sn[k * d.DV + j];
-    float dq = d.scale * DecayFromStart<G>(s, d, t, k) * inter;
-    for (int sr = 0; sr <= t; ++sr) dq += s.dA[t * d.C + sr] * s.K[sr * d.DK + k] * DecayPerDim<G>(s, d, t, sr, k);
-    float kin = 0.f;
-    for (int j = 0; j < d.DV; ++j) kin += s.V[t * d.DV + j] * dS[k * d.DV + j];
-    float dk = DecayToEnd<G>(s, d, t, k) * kin;
-    for (int tt = t; tt < c.L; ++tt) dk += s.dA[tt * d.C + t] * s.Q[tt * d.DK + k] * DecayPerDim<G>(s, d, tt, t, k);
-    dqo[Row(d, c.b, c.t0 + t, c.h, d.DK) + k] = FromF<in_t>(dq);
-    dko[Row(d, c.b, c.t0 + t, c.h, d.DK) + k] = FromF<in_t>(dk);
+  for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+    const int t = idx / kw, k = idx % kw;
+    float dq, dk;
+    if constexpr (kTcIntra) {
+      dq = s.Acc1[idx];
+      dk = s.Acc2[idx];
+    } else {
+      dq = d.scale * DecayFromStart<G>(s, t, k) * s.Acc1[idx];
+      for (int sr = 0; sr <= t; ++sr) {
+        dq += s.A[t * d.C + sr] * ToF(s.K[sr * kw + k]) * DecayPerDim<G>(s, t, sr, k);
+      }
+      dk = DecayToEnd<G>(s, t, k) * s.Acc2[idx];
+      for (int tt = t; tt < c.L; ++tt) {
+        dk += s.A[tt * d.C + t] * ToF(s.Q[tt * kw + k]) * DecayPerDim<G>(s, tt, t, k);
+      }
+    }
+    const int64_t at = Row(d, c.b, c.t0 + t, c.h, d.DK) + kc.start + k;
+    dqo[at] = FromF<in_t>(dq);
+    dko[at] = FromF<in_t>(dk);
     if (gate_grad) {
-      const float r = s.Q[t * d.DK + k] * dq - s.K[t * d.DK + k] * dk;
+      const float r = ToF(s.Q[t * kw + k]) * dq - ToF(s.K[t * kw + k]) * dk;
       if constexpr (G == GateKind::kPerDim) {
-        dg[Row(d, c.b, c.t0 + t, c.h, d.DK) + k] = r;
+        dg[at] = r;
       } else {
-        chunk_terms[t * d.DK + k] = r;
+        chunk_terms[t * d.DK + kc.start + k] = r;
       }
     }
   }
-  if constexpr (G != GateKind::kNone) {  // K is used decayed from here on
-    __syncthreads();
-    DecayRowsInPlace<G, /*kToEnd=*/true>(s, d, c.L, s.K);
-    __syncthreads();
+  if constexpr (G == GateKind::kPerDim) {
+    if (!gate_grad) return;
+    __syncthreads();  // r complete in dg
+    for (int k = threadIdx.x; k < kw; k += blockDim.x) {
+      float run = 0.f;
+      for (int t = c.L - 1; t >= 0; --t) {
+        float* out = dg + Row(d, c.b, c.t0 + t, c.h, d.DK) + kc.start + k;
+        run += *out;
+        *out = run;
+      }
+      totals[(c.bh * d.N + c.n) * d.DK + kc.start + k] = run;
+    }
   }
+}
+
+// 6b. dv of this chunk's value tile: K e^(G-b) dS and scale A^T dO, with A
+// and the inter-chunk term accumulated over the key tiles. With kTC, A (no
+// gate, scalar gate) and A^T dO on tensor cores.
+template <typename in_t, GateKind G, bool kTC>
+__global__ void __launch_bounds__(kThreads)
+    ChunkGradVKernel(LinearAttnBackwardParams bp, Dims d, SmemLayout l, const float* dstates) {
+  MURMUR_DYNAMIC_SMEM(smem);
+  using stage_t = Stage<in_t, kTC>;
+  Tiles<stage_t> s = Carve<stage_t>(smem, l);
+  const ChunkPos c = ThisChunk(d, d.nV);
+  const Span vc = TileOf(c.tile, d.TV, d.DV);
+  const int vw = vc.width;
+  const LinearAttnForwardParams& p = bp.fwd;
+  const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
+  const int elems = c.L * vw;  // (sr, j); each accumulator element is one thread's
+  for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * vw; idx += blockDim.x) s.Acc1[idx] = 0.f;
+  for (int kt = 0; kt < d.nK; ++kt) {
+    const Span kc = TileOf(kt, d.TK, d.DK);
+    const int kw = kc.width;
+    if (kt > 0) __syncthreads();  // the previous key tile is no longer read
+    LoadTile<kTC>(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q);
+    LoadTile<kTC>(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K);
+    LoadGates(static_cast<const float*>(p.g), d, c, kc, s);
+    __syncthreads();
+    IntraA<G, kTC>(s, d, c.L, kw, kt == 0, kt == d.nK - 1);
+    if constexpr (G != GateKind::kNone) {  // K is used decayed from here on
+      __syncthreads();
+      DecayRowsInPlace<G, /*kToEnd=*/true>(s, c.L, kw, s.K);
+      __syncthreads();
+    }
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      const int sr = idx / vw, j = idx % vw;
+      float sum = 0.f;
+      for (int k = 0; k < kw; ++k) {
+        sum += ToF(s.K[sr * kw + k]) * dS[(kc.start + k) * d.DV + vc.start + j];
+      }
+      s.Acc1[idx] += sum;
+    }
+  }
+  // Y1 is not read above: one barrier completes both A and the dO tile.
+  LoadTile<kTC>(static_cast<const in_t*>(bp.d_o), d, c, d.DV, vc, s.Y1);
+  __syncthreads();
   in_t* dvo = static_cast<in_t*>(bp.dv);
-  for (int idx = threadIdx.x; idx < c.L * d.DV; idx += blockDim.x) {
-    const int sr = idx / d.DV, j = idx % d.DV;
-    float acc = 0.f;
-    for (int k = 0; k < d.DK; ++k) acc += s.K[sr * d.DK + k] * dS[k * d.DV + j];
-    for (int t = sr; t < c.L; ++t) acc += d.scale * s.A[t * d.C + sr] * s.dO[t * d.DV + j];
-    dvo[Row(d, c.b, c.t0 + sr, c.h, d.DV) + j] = FromF<in_t>(acc);
-  }
-  if (!gate_grad) return;
-  __syncthreads();  // r complete in dg (per dim) or chunk_terms (scalar)
-  if constexpr (G == GateKind::kScalar) {
-    for (int t = threadIdx.x; t < c.L; t += blockDim.x) {
-      float r = 0.f;
-      for (int k = 0; k < d.DK; ++k) r += chunk_terms[t * d.DK + k];
-      s.r[t] = r;
+  if constexpr (kTC) {
+    MaskToA16<G>(s, d, c.L, d.scale);
+    __syncthreads();
+    const int nv = vw / 16, nt = Blocks16(c.L);
+    for (int tile = Warp(); tile < nt * nv; tile += Warps()) {
+      const int si = tile / nv, vj = tile % nv;
+      float* out = s.Acc1 + si * 16 * vw + vj * 16;
+      FragAcc acc;
+      FragLoad(acc, out, vw);
+      for (int ti = si; ti < nt; ++ti) {
+        FragA<stage_t, Major::kCol> a;  // (scale A)^T
+        FragB<stage_t, Major::kRow> b;
+        FragLoad(a, s.A16 + ti * 16 * d.C + si * 16, d.C);
+        FragLoad(b, s.Y1 + ti * 16 * vw + vj * 16, vw);
+        FragMma(acc, a, b);
+      }
+      FragStore(out, acc, vw);
     }
     __syncthreads();
-  }
-  const int cols = d.gate == GateKind::kPerDim ? static_cast<int>(d.DK) : 1;
-  for (int k = threadIdx.x; k < cols; k += blockDim.x) {
-    float run = 0.f;
-    for (int t = c.L - 1; t >= 0; --t) {
-      float* out = dg + Row(d, c.b, c.t0 + t, c.h, cols) + k;
-      run += d.gate == GateKind::kPerDim ? *out : s.r[t];
-      *out = run;
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      const int sr = idx / vw, j = idx % vw;
+      dvo[Row(d, c.b, c.t0 + sr, c.h, d.DV) + vc.start + j] = FromF<in_t>(s.Acc1[idx]);
     }
-    totals[(c.bh * d.N + c.n) * cols + k] = run;
+  } else {
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      const int sr = idx / vw, j = idx % vw;
+      float intra = 0.f;
+      for (int t = sr; t < c.L; ++t) intra += s.A[t * d.C + sr] * s.Y1[t * vw + j];
+      dvo[Row(d, c.b, c.t0 + sr, c.h, d.DV) + vc.start + j] =
+          FromF<in_t>(s.Acc1[idx] + d.scale * intra);
+    }
   }
+}
+
+// 6c. A scalar gate's r_t = sum over key dims of `terms`, in a fixed order;
+// dg <- its chunk-local reverse cumsum, totals <- the chunk's sum.
+__global__ void ScalarGateLocalKernel(LinearAttnBackwardParams bp, Dims d, const float* terms,
+                                      float* totals) {
+  __shared__ float r[kCudaMaxChunk];
+  const ChunkPos c = ThisChunk(d, 1);
+  const float* chunk_terms = terms + (c.bh * d.N + c.n) * d.C * d.DK;
+  for (int t = threadIdx.x; t < c.L; t += blockDim.x) {
+    float sum = 0.f;
+    for (int k = 0; k < d.DK; ++k) sum += chunk_terms[t * d.DK + k];
+    r[t] = sum;
+  }
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  float* dg = static_cast<float*>(bp.dg);
+  float run = 0.f;
+  for (int t = c.L - 1; t >= 0; --t) {
+    run += r[t];
+    dg[Row(d, c.b, c.t0 + t, c.h, 1)] = run;
+  }
+  totals[c.bh * d.N + c.n] = run;
 }
 
 // 7a. Per batch-head and gate column: totals[n] <- <dS_T, S_T> + the sum of
@@ -468,7 +848,7 @@ __global__ void GateOffsetScanKernel(Dims d, const float* dht, const float* stat
                                      float* totals) {
   // <dS_T, S_T> per key dim, then summed over them for a scalar gate, each
   // in a fixed order (no float atomics: dg is reproducible).
-  __shared__ float final_term[kMaxCudaHeadDim];
+  __shared__ float final_term[kCudaMaxHeadDim];
   const int cols = d.gate == GateKind::kPerDim ? static_cast<int>(d.DK) : 1;
   const int64_t bh = blockIdx.x;
   const float* ST = StateSlot(states, d, bh, d.N);
@@ -500,7 +880,7 @@ __global__ void GateOffsetScanKernel(Dims d, const float* dht, const float* stat
 
 // 7b. dg of this chunk += its offset from 7a.
 __global__ void GateGradFinishKernel(LinearAttnBackwardParams bp, Dims d, const float* totals) {
-  const ChunkPos c = ThisChunk(d);
+  const ChunkPos c = ThisChunk(d, 1);
   const int cols = d.gate == GateKind::kPerDim ? static_cast<int>(d.DK) : 1;
   float* dg = static_cast<float*>(bp.dg);
   for (int idx = threadIdx.x; idx < c.L * cols; idx += blockDim.x) {
@@ -509,48 +889,82 @@ __global__ void GateGradFinishKernel(LinearAttnBackwardParams bp, Dims d, const 
   }
 }
 
-Dims MakeDims(const LinearAttnForwardParams& p) {
-  if (p.DK > kMaxCudaHeadDim || p.DV > kMaxCudaHeadDim) {
-    throw std::invalid_argument("murmur CUDA kernels support head dims up to " +
-                                std::to_string(kMaxCudaHeadDim) + " (got DK=" +
-                                std::to_string(p.DK) + ", DV=" + std::to_string(p.DV) + ")");
+// The largest dynamic shared memory a block of this device may opt in to.
+// MURMUR_CUDA_MAX_SMEM_PER_BLOCK (bytes) lowers it, so one GPU runs the
+// launch plan of a smaller one (gpu_check.py does, for every target arch).
+size_t DeviceSmemPerBlockOptin() {
+  int device = 0, limit = 0;
+  Check(cudaGetDevice(&device), "cudaGetDevice");
+  Check(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+        "reading the shared-memory limit");
+  size_t bytes = static_cast<size_t>(limit);
+  if (const char* cap = std::getenv("MURMUR_CUDA_MAX_SMEM_PER_BLOCK")) {
+    const unsigned long long asked = std::strtoull(cap, nullptr, 10);
+    if (asked > 0 && asked < bytes) bytes = static_cast<size_t>(asked);
   }
+  return bytes;
+}
+
+// The call's sizes and the launch plan for this device (launch_plan.h):
+// the chunk length and tile widths its shared memory allows. Throws
+// std::invalid_argument, with what was needed and allowed, when none fits.
+// The device's compute capability (major * 10 + minor).
+int DeviceComputeCapability() {
+  int device = 0, major = 0, minor = 0;
+  Check(cudaGetDevice(&device), "cudaGetDevice");
+  Check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
+        "reading the compute capability");
+  Check(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device),
+        "reading the compute capability");
+  return major * 10 + minor;
+}
+
+// MURMUR_CUDA_TENSOR_CORES=0 keeps fp16/bf16 inputs on the CUDA-core path.
+bool TensorCoresAllowed() {
+  const char* flag = std::getenv("MURMUR_CUDA_TENSOR_CORES");
+  return flag == nullptr || std::string(flag) != "0";
+}
+
+Dims MakeDims(const LinearAttnForwardParams& p, bool backward) {
   if (p.dtype == DType::kFloat64) {
-    throw std::invalid_argument("murmur CUDA kernels take float32 or bfloat16 inputs");
+    throw std::invalid_argument("murmur CUDA kernels take float32, bfloat16 or float16 inputs");
   }
+  ProblemShape shape{p.DK, p.DV, p.gate, backward};
+  shape.dtype = p.dtype;
+  shape.compute_capability = DeviceComputeCapability();
+  shape.tensor_cores = TensorCoresAllowed();
+  const PlanOutcome plan = PlanLaunch(shape, DeviceSmemPerBlockOptin());
+  if (!plan.ok) throw std::invalid_argument(plan.error);
   Dims d;
   d.T = p.T;
   d.H = p.H;
   d.DK = p.DK;
   d.DV = p.DV;
-  d.C = 64;
+  d.C = plan.plan.tiles.chunk;
   d.N = (p.T + d.C - 1) / d.C;
   d.gate = p.gate;
   d.scale = p.scale;
+  d.TK = plan.plan.tiles.key_tile;
+  d.TV = plan.plan.tiles.value_tile;
+  d.nK = static_cast<int>((d.DK + d.TK - 1) / d.TK);
+  d.nV = static_cast<int>((d.DV + d.TV - 1) / d.TV);
+  d.tc = plan.plan.tiles.tensor_cores;
   return d;
 }
 
-template <typename Kernel>
-void AllowSmem(Kernel kernel, size_t smem) {
-  Check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(smem)),
-        "raising the shared-memory limit");
+TileShape TilesOf(const Dims& d) {
+  const int gate_width = d.gate == GateKind::kPerDim ? d.TK : d.gate == GateKind::kScalar ? 1 : 0;
+  return {d.C, d.TK, d.TV, gate_width, d.tc};
 }
 
-// The block's shared memory must fit what this GPU lets one block opt in to
-// (227 KB on an H100/H200, 163 KB on an A100, 99 KB on most others).
-void CheckSmemFits(const Dims& d, size_t smem) {
-  int device = 0, limit = 0;
-  Check(cudaGetDevice(&device), "cudaGetDevice");
-  Check(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-        "reading the shared-memory limit");
-  if (smem > static_cast<size_t>(limit)) {
-    throw std::invalid_argument(
-        "murmur CUDA kernels need " + std::to_string(smem / 1024) +
-        " KB of shared memory per block at DK=" + std::to_string(d.DK) + ", DV=" +
-        std::to_string(d.DV) + "; this GPU allows " + std::to_string(limit / 1024) +
-        " KB (an H100/H200 allows 227 KB): use smaller head dims or the CPU op");
-  }
+// A kernel's shared-memory layout, with the kernel opted in to its size.
+template <typename Kernel>
+SmemLayout OptIn(Kernel kernel, ChunkKernel which, const Dims& d) {
+  const SmemLayout layout = LayoutOf(which, TilesOf(d));
+  Check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(layout.Bytes())),
+        "raising the shared-memory limit");
+  return layout;
 }
 
 // Workspace floats, per batch-head: forward states [N + 1][DK * DV] and
@@ -598,36 +1012,37 @@ int64_t ScanBlocks(const Dims& d, int64_t bh) {
   return bh * ((d.DK * d.DV + kThreads - 1) / kThreads);
 }
 
-template <typename in_t, GateKind G>
+template <typename in_t, GateKind G, bool kTC>
 void ForwardGated(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
-  const size_t smem = SmemBytes(d, Smem::kForward);
-  CheckSmemFits(d, smem);
-  AllowSmem(ChunkUpdateKernel<in_t, G>, smem);
-  AllowSmem(ChunkOutputKernel<in_t, G>, smem);
+  const SmemLayout update = OptIn(ChunkUpdateKernel<in_t, G, kTC>, ChunkKernel::kUpdate, d);
+  const SmemLayout output = OptIn(ChunkOutputKernel<in_t, G, kTC>, ChunkKernel::kOutput, d);
   Workspace ws(p.workspace, ForwardWorkspaceFloats(d, BH), stream);
   float* states = ws.data();
   float* gam = states + BH * (d.N + 1) * d.DK * d.DV;
-  if (chunks > 0) Launch(ChunkUpdateKernel<in_t, G>, chunks, smem, stream, p, d, states, gam);
+  if (chunks > 0) {
+    Launch(ChunkUpdateKernel<in_t, G, kTC>, chunks * d.nK * d.nV, update.Bytes(), stream, p, d,
+           update, states, gam);
+  }
   Launch(ScanKernel</*kReverse=*/false>, ScanBlocks(d, BH), 0, stream, d,
          static_cast<const float*>(p.initial_state), states, static_cast<const float*>(gam),
          static_cast<float*>(p.final_state));
   if (chunks > 0) {
-    Launch(ChunkOutputKernel<in_t, G>, chunks, smem, stream, p, d, static_cast<const float*>(states));
+    Launch(ChunkOutputKernel<in_t, G, kTC>, chunks * d.nV, output.Bytes(), stream, p, d, output,
+           static_cast<const float*>(states));
   }
   Check(cudaGetLastError(), "forward launch");
 }
 
-template <typename in_t, GateKind G>
+template <typename in_t, GateKind G, bool kTC>
 void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t stream) {
   const LinearAttnForwardParams& p = bp.fwd;
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
   const int64_t state_floats = BH * (d.N + 1) * d.DK * d.DV;
-  const size_t smem_fwd = SmemBytes(d, Smem::kForward), smem = SmemBytes(d, Smem::kBackward);
-  CheckSmemFits(d, smem);
-  AllowSmem(ChunkUpdateKernel<in_t, G>, smem_fwd);
-  AllowSmem(ChunkDStateKernel<in_t, G>, smem);
-  AllowSmem(ChunkGradKernel<in_t, G>, smem);
+  const SmemLayout update = OptIn(ChunkUpdateKernel<in_t, G, kTC>, ChunkKernel::kUpdate, d);
+  const SmemLayout dstate = OptIn(ChunkDStateKernel<in_t, G, kTC>, ChunkKernel::kDState, d);
+  const SmemLayout grad_qk = OptIn(ChunkGradQKKernel<in_t, G, kTC>, ChunkKernel::kGradQK, d);
+  const SmemLayout grad_v = OptIn(ChunkGradVKernel<in_t, G, kTC>, ChunkKernel::kGradV, d);
   Workspace ws(bp.workspace, BackwardWorkspaceFloats(d, BH), stream);
   float* states = ws.data();
   float* dstates = states + state_floats;
@@ -636,19 +1051,34 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
   float* terms = totals + BH * d.N * (d.gate == GateKind::kPerDim ? d.DK : 1);
   const auto* cgam = static_cast<const float*>(gam);
   const auto* dht = static_cast<const float*>(bp.d_final_state);
+  const int64_t state_tiles = chunks * d.nK * d.nV;
   // The chunk-start states, as in the forward.
-  if (chunks > 0) Launch(ChunkUpdateKernel<in_t, G>, chunks, smem_fwd, stream, p, d, states, gam);
+  if (chunks > 0) {
+    Launch(ChunkUpdateKernel<in_t, G, kTC>, state_tiles, update.Bytes(), stream, p, d, update,
+           states, gam);
+  }
   Launch(ScanKernel</*kReverse=*/false>, ScanBlocks(d, BH), 0, stream, d,
          static_cast<const float*>(p.initial_state), states, cgam, static_cast<float*>(nullptr));
   // Gradients of every chunk-start state, and of h0.
-  if (chunks > 0) Launch(ChunkDStateKernel<in_t, G>, chunks, smem, stream, bp, d, dstates);
+  if (chunks > 0) {
+    Launch(ChunkDStateKernel<in_t, G, kTC>, state_tiles, dstate.Bytes(), stream, bp, d, dstate,
+           dstates);
+  }
   Launch(ScanKernel</*kReverse=*/true>, ScanBlocks(d, BH), 0, stream, d, dht, dstates, cgam,
          static_cast<float*>(bp.d_initial_state));
   if (chunks > 0) {
-    Launch(ChunkGradKernel<in_t, G>, chunks, smem, stream, bp, d, static_cast<const float*>(states),
-           static_cast<const float*>(dstates), totals, terms);
+    const auto* cstates = static_cast<const float*>(states);
+    const auto* cdstates = static_cast<const float*>(dstates);
+    Launch(ChunkGradQKKernel<in_t, G, kTC>, chunks * d.nK, grad_qk.Bytes(), stream, bp, d, grad_qk,
+           cstates, cdstates, totals, terms);
+    Launch(ChunkGradVKernel<in_t, G, kTC>, chunks * d.nV, grad_v.Bytes(), stream, bp, d, grad_v,
+           cdstates);
     if (d.gate != GateKind::kNone && bp.dg != nullptr) {
-      Launch(GateOffsetScanKernel, BH, 0, stream, d, dht, static_cast<const float*>(states), totals);
+      if (d.gate == GateKind::kScalar) {
+        Launch(ScalarGateLocalKernel, chunks, 0, stream, bp, d, static_cast<const float*>(terms),
+               totals);
+      }
+      Launch(GateOffsetScanKernel, BH, 0, stream, d, dht, cstates, totals);
       Launch(GateGradFinishKernel, chunks, 0, stream, bp, d, static_cast<const float*>(totals));
     }
   }
@@ -657,41 +1087,61 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
 
 // The gate kind is a template argument of the chunk kernels: plain
 // attention then carries no exp in its inner loops.
-template <typename in_t>
-void Forward(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
+// So is the tensor-core path (only for 16-bit inputs).
+template <typename in_t, bool kTC>
+void ForwardPath(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
   switch (d.gate) {
-    case GateKind::kNone: return ForwardGated<in_t, GateKind::kNone>(p, d, stream);
-    case GateKind::kScalar: return ForwardGated<in_t, GateKind::kScalar>(p, d, stream);
-    case GateKind::kPerDim: return ForwardGated<in_t, GateKind::kPerDim>(p, d, stream);
+    case GateKind::kNone: return ForwardGated<in_t, GateKind::kNone, kTC>(p, d, stream);
+    case GateKind::kScalar: return ForwardGated<in_t, GateKind::kScalar, kTC>(p, d, stream);
+    case GateKind::kPerDim: return ForwardGated<in_t, GateKind::kPerDim, kTC>(p, d, stream);
+  }
+}
+
+template <typename in_t, bool kTC>
+void BackwardPath(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t stream) {
+  switch (d.gate) {
+    case GateKind::kNone: return BackwardGated<in_t, GateKind::kNone, kTC>(bp, d, stream);
+    case GateKind::kScalar: return BackwardGated<in_t, GateKind::kScalar, kTC>(bp, d, stream);
+    case GateKind::kPerDim: return BackwardGated<in_t, GateKind::kPerDim, kTC>(bp, d, stream);
   }
 }
 
 template <typename in_t>
-void Backward(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t stream) {
-  switch (d.gate) {
-    case GateKind::kNone: return BackwardGated<in_t, GateKind::kNone>(bp, d, stream);
-    case GateKind::kScalar: return BackwardGated<in_t, GateKind::kScalar>(bp, d, stream);
-    case GateKind::kPerDim: return BackwardGated<in_t, GateKind::kPerDim>(bp, d, stream);
+void Forward(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
+  if constexpr (!std::is_same_v<in_t, float>) {
+    if (d.tc) return ForwardPath<in_t, true>(p, d, stream);
   }
+  ForwardPath<in_t, false>(p, d, stream);
+}
+
+template <typename in_t>
+void Backward(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t stream) {
+  if constexpr (!std::is_same_v<in_t, float>) {
+    if (d.tc) return BackwardPath<in_t, true>(bp, d, stream);
+  }
+  BackwardPath<in_t, false>(bp, d, stream);
 }
 
 }  // namespace
 
 size_t LinearAttnForwardCudaWorkspaceBytes(const LinearAttnForwardParams& p) {
-  return sizeof(float) * static_cast<size_t>(ForwardWorkspaceFloats(MakeDims(p), p.B * p.H));
+  return sizeof(float) *
+         static_cast<size_t>(ForwardWorkspaceFloats(MakeDims(p, /*backward=*/false), p.B * p.H));
 }
 
 size_t LinearAttnBackwardCudaWorkspaceBytes(const LinearAttnBackwardParams& bp) {
-  return sizeof(float) *
-         static_cast<size_t>(BackwardWorkspaceFloats(MakeDims(bp.fwd), bp.fwd.B * bp.fwd.H));
+  return sizeof(float) * static_cast<size_t>(BackwardWorkspaceFloats(
+                             MakeDims(bp.fwd, /*backward=*/true), bp.fwd.B * bp.fwd.H));
 }
 
 void LinearAttnForwardCuda(const LinearAttnForwardParams& p, void* stream_ptr) {
   if (p.B * p.H == 0) return;
-  const Dims d = MakeDims(p);
+  const Dims d = MakeDims(p, /*backward=*/false);
   const auto stream = static_cast<cudaStream_t>(stream_ptr);
   if (p.dtype == DType::kBFloat16) {
     Forward<__nv_bfloat16>(p, d, stream);
+  } else if (p.dtype == DType::kFloat16) {
+    Forward<__half>(p, d, stream);
   } else {
     Forward<float>(p, d, stream);
   }
@@ -699,10 +1149,12 @@ void LinearAttnForwardCuda(const LinearAttnForwardParams& p, void* stream_ptr) {
 
 void LinearAttnBackwardCuda(const LinearAttnBackwardParams& bp, void* stream_ptr) {
   if (bp.fwd.B * bp.fwd.H == 0) return;
-  const Dims d = MakeDims(bp.fwd);
+  const Dims d = MakeDims(bp.fwd, /*backward=*/true);
   const auto stream = static_cast<cudaStream_t>(stream_ptr);
   if (bp.fwd.dtype == DType::kBFloat16) {
     Backward<__nv_bfloat16>(bp, d, stream);
+  } else if (bp.fwd.dtype == DType::kFloat16) {
+    Backward<__half>(bp, d, stream);
   } else {
     Backward<float>(bp, d, stream);
   }

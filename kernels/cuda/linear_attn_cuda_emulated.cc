@@ -26,6 +26,10 @@ void SetEmulatedMaxSharedMemoryPerBlock(size_t bytes) {
   cuda_emulation::MaxDynamicSmemBytes() = bytes;
 }
 
+void SetEmulatedComputeCapability(int compute_capability) {
+  cuda_emulation::ComputeCapability() = compute_capability;
+}
+
 void LinearAttnForwardCudaEmulated(const LinearAttnForwardParams& p) {
   LinearAttnForwardCudaEmulatedOnStream(p, nullptr);
 }

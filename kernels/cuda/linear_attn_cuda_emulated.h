@@ -24,4 +24,8 @@ size_t LinearAttnBackwardCudaEmulatedWorkspaceBytes(const LinearAttnBackwardPara
 // H100/H200); lower it to model an A100 (163 KB) or an RTX/L4 (99 KB).
 void SetEmulatedMaxSharedMemoryPerBlock(size_t bytes);
 
+// The emulated GPU's compute capability (default 90); it decides, as on a
+// device, whether fp16 (sm_75+) and bf16 (sm_80+) run on tensor cores.
+void SetEmulatedComputeCapability(int compute_capability);
+
 }  // namespace murmur::kernels

@@ -1,7 +1,9 @@
 // The CUDA kernels (linear_attn_cuda.cu) run under the CPU emulation of the
-// CUDA execution model and must agree with the CPU kernels, which the tests
+// CUDA execution model, with each target architecture's shared-memory
+// limit, and must agree with the CPU kernels, which the tests
 // in linear_attn_kernel_test.cc check against the fp64 references: every
-// output and gradient, every gate kind, fp32 and bf16, T not a multiple of
+// output and gradient, every gate kind, fp32, bf16 and fp16 (tensor-core
+// fragments where the emulated architecture has them), T not a multiple of
 // the chunk, odd head dims, initial and final states. Outputs are NaN-
 // poisoned and shared memory NaN-filled, so an unwritten element or a read
 // of unwritten shared memory fails. The GPU itself is exercised by
@@ -11,11 +13,15 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <limits>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "kernels/cuda/arch_limits.h"
+#include "kernels/cuda/launch_plan.h"
 #include "kernels/linear_attn_params.h"
 
 namespace murmur::kernels {
@@ -33,7 +39,7 @@ std::string Describe(const Case& c) {
   return "B=" + std::to_string(c.B) + " T=" + std::to_string(c.T) + " H=" + std::to_string(c.H) +
          " DK=" + std::to_string(c.DK) + " DV=" + std::to_string(c.DV) +
          " gate=" + std::to_string(static_cast<int>(c.gate)) +
-         (c.dtype == at::kBFloat16 ? " bf16" : " fp32");
+         (c.dtype == at::kBFloat16 ? " bf16" : c.dtype == at::kHalf ? " fp16" : " fp32");
 }
 
 // Inputs, and one set of NaN-poisoned outputs per implementation.
@@ -74,7 +80,9 @@ struct Problem {
     p.H = c.H;
     p.DK = c.DK;
     p.DV = c.DV;
-    p.dtype = c.dtype == at::kBFloat16 ? DType::kBFloat16 : DType::kFloat32;
+    p.dtype = c.dtype == at::kBFloat16 ? DType::kBFloat16
+              : c.dtype == at::kHalf   ? DType::kFloat16
+                                       : DType::kFloat32;
     p.gate = c.gate;
     p.scale = 0.25f;
     p.q = q.data_ptr();
@@ -119,6 +127,42 @@ void ExpectAgree(const Case& c, double tol) {
   }
 }
 
+// fp16/bf16 against a noise floor: the CPU kernels on the same 16-bit
+// inputs (fp32 arithmetic, 16-bit outputs) differ from the CPU kernels run
+// in fp32 on those inputs by `floor`; the emulated kernels (tensor-core
+// fragments where the planner picks them) must agree with the CPU's 16-bit
+// results within `factor` times that floor, per output and gradient.
+void ExpectAgreeWithinNoise(const Case& c, double factor) {
+  const Problem prob(c, 2000 + c.T + c.DK * 7 + static_cast<int>(c.gate));
+  Problem wide = prob;
+  for (Tensor* t : {&wide.q, &wide.k, &wide.v, &wide.d_o}) *t = t->to(at::kFloat);
+  Case c32 = c;
+  c32.dtype = at::kFloat;
+  const Outputs emu = prob.Execute(c, LinearAttnForwardCudaEmulated, LinearAttnBackwardCudaEmulated);
+  const Outputs cpu = prob.Execute(c, LinearAttnForwardCpu, LinearAttnBackwardCpu);
+  const Outputs ref = wide.Execute(c32, LinearAttnForwardCpu, LinearAttnBackwardCpu);
+  struct Row {
+    const char* name;
+    Tensor emu, cpu, ref;
+  };
+  std::vector<Row> rows = {{"o", emu.o, cpu.o, ref.o},     {"final_state", emu.ht, cpu.ht, ref.ht},
+                           {"dq", emu.dq, cpu.dq, ref.dq}, {"dk", emu.dk, cpu.dk, ref.dk},
+                           {"dv", emu.dv, cpu.dv, ref.dv}, {"dh0", emu.dh0, cpu.dh0, ref.dh0}};
+  if (c.gate != GateKind::kNone) rows.push_back({"dg", emu.dg, cpu.dg, ref.dg});
+  for (const Row& r : rows) {
+    ASSERT_TRUE(r.emu.isfinite().all().item<bool>()) << r.name << " has unwritten (NaN) "
+                                                     << "elements: " << Describe(c);
+    // fp32 results (states, gate gradients) are not rounded to 16 bits
+    // on the CPU, but the device computes them from operands it holds in
+    // 16 bits (decayed keys, the masked intra-chunk matrix): their floor is
+    // the input type's unit roundoff (bf16 2^-8, fp16 2^-11).
+    const double roundoff = c.dtype == at::kBFloat16 ? 1.0 / 256 : 1.0 / 2048;
+    const double floor = std::max(RelErr(r.cpu, r.ref), roundoff);
+    EXPECT_LE(RelErr(r.emu, r.cpu), factor * floor)
+        << r.name << ": " << Describe(c) << " (noise floor " << floor << ")";
+  }
+}
+
 TEST(CudaKernelEmulated, Fp32MatchesCpuForEveryGate) {
   for (GateKind gate : {GateKind::kNone, GateKind::kScalar, GateKind::kPerDim}) {
     // Odd dims, T = one full chunk + a ragged one.
@@ -134,6 +178,49 @@ TEST(CudaKernelEmulated, Bf16MatchesCpuForEveryGate) {
   for (GateKind gate : {GateKind::kNone, GateKind::kScalar, GateKind::kPerDim}) {
     ExpectAgree({2, 100, 2, 32, 16, gate, at::kBFloat16}, 1e-2);
   }
+}
+
+// Every gate kind on tensor cores (sm_90: both types), several chunks with
+// a ragged last one, two heads, DK != DV.
+TEST(CudaKernelEmulated, TensorCorePathMatchesCpuForEveryGateWithinNoise) {
+  for (GateKind gate : {GateKind::kNone, GateKind::kScalar, GateKind::kPerDim}) {
+    for (at::ScalarType dtype : {at::kHalf, at::kBFloat16}) {
+      ExpectAgreeWithinNoise({1, 150, 2, 32, 48, gate, dtype}, 3.0);
+    }
+  }
+}
+
+// The path the planner picks is the one that runs: tensor-core results
+// differ in the last bits from the CUDA-core ones (16-bit staged operands),
+// so turning tensor cores off (MURMUR_CUDA_TENSOR_CORES=0) changes fp16 on
+// sm_75 and bf16 on sm_80, and changes nothing for bf16 on sm_75.
+TEST(CudaKernelEmulated, TensorCoresRunWhereTheArchitectureHasThemForTheType) {
+  struct Expect {
+    int cc;
+    at::ScalarType dtype;
+    bool tensor_cores;
+  };
+  for (const Expect& e : {Expect{75, at::kHalf, true}, Expect{75, at::kBFloat16, false},
+                          Expect{80, at::kBFloat16, true}}) {
+    SetEmulatedComputeCapability(e.cc);
+    const Case c{1, 40, 1, 32, 32, GateKind::kScalar, e.dtype};
+    const Problem prob(c, 31);
+    const Outputs with = prob.Execute(c, LinearAttnForwardCudaEmulated,
+                                      LinearAttnBackwardCudaEmulated);
+    ASSERT_EQ(setenv("MURMUR_CUDA_TENSOR_CORES", "0", 1), 0);
+    const Outputs without = prob.Execute(c, LinearAttnForwardCudaEmulated,
+                                         LinearAttnBackwardCudaEmulated);
+    unsetenv("MURMUR_CUDA_TENSOR_CORES");
+    const bool same = at::equal(with.o, without.o) && at::equal(with.dq, without.dq) &&
+                      at::equal(with.dv, without.dv) && at::equal(with.ht, without.ht);
+    EXPECT_EQ(same, !e.tensor_cores) << "sm_" << e.cc << " " << Describe(c);
+  }
+  SetEmulatedComputeCapability(90);
+}
+
+// Head dims that are not multiples of 16 keep fp16 on CUDA cores.
+TEST(CudaKernelEmulated, Fp16WithOddHeadDimsRunsOnCudaCores) {
+  ExpectAgreeWithinNoise({2, 70, 1, 9, 24, GateKind::kScalar, at::kHalf}, 3.0);
 }
 
 TEST(CudaKernelEmulated, LargestSupportedHeadDimFitsSharedMemory) {
@@ -169,32 +256,108 @@ TEST(CudaKernelEmulated, ReproducibleBitForBitWithOrWithoutACallerWorkspace) {
   }
 }
 
-// A GPU that lets a block have less shared memory than these kernels need
-// (99 KB on an RTX 30/40 or L4; 227 KB on an H100/H200) gets a clear error
-// naming the sizes, before anything runs.
-TEST(CudaKernelEmulated, TooLittleSharedMemoryIsAClearError) {
-  SetEmulatedMaxSharedMemoryPerBlock(99 * 1024);
-  auto expect_rejected = [](const Case& c, bool forward_fits) {
-    const Problem prob(c, 9);
-    try {
-      prob.Execute(
-          c,
-          [&](const LinearAttnForwardParams& p) {
-            LinearAttnForwardCudaEmulated(p);
-            EXPECT_TRUE(forward_fits) << "forward ran at " << Describe(c);
-          },
-          LinearAttnBackwardCudaEmulated);
-      ADD_FAILURE() << "ran with 99 KB of shared memory: " << Describe(c);
-    } catch (const std::invalid_argument& e) {
-      const std::string what = e.what();
-      EXPECT_NE(what.find("KB of shared memory per block"), std::string::npos) << what;
-      EXPECT_NE(what.find("this GPU allows 99 KB"), std::string::npos) << what;
+// Every architecture the default build targets, and 48 KB without opt-in:
+// the emulated device gets that architecture's per-block shared-memory
+// limit (arch_limits.h), the launch planner picks chunk and tiles for it,
+// and a launch over the limit fails as on the device. Each head dim runs
+// in fp32 and bf16, T ragged, the gate kind rotating so every
+// architecture sees all three.
+struct ArchConfig {
+  const char* name;
+  size_t smem_per_block;
+  int compute_capability;
+};
+void PrintTo(const ArchConfig& c, std::ostream* os) {
+  *os << c.name << " (" << c.smem_per_block / 1024 << " KB per block)";
+}
+
+class CudaKernelEmulatedArch : public ::testing::TestWithParam<ArchConfig> {
+ protected:
+  void SetUp() override {
+    SetEmulatedMaxSharedMemoryPerBlock(GetParam().smem_per_block);
+    SetEmulatedComputeCapability(GetParam().compute_capability);
+  }
+  void TearDown() override {
+    SetEmulatedMaxSharedMemoryPerBlock(227 * 1024);
+    SetEmulatedComputeCapability(90);
+  }
+};
+
+TEST_P(CudaKernelEmulatedArch, EveryHeadDimMatchesCpuInFp32AndBf16) {
+  const GateKind gates[] = {GateKind::kNone, GateKind::kScalar, GateKind::kPerDim};
+  int i = 0;
+  for (int64_t D : {16, 32, 64, 128}) {
+    for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+      const GateKind gate = gates[i++ % 3];
+      ExpectAgree({1, 70, 1, D, D, gate, dtype}, dtype == at::kFloat ? 2e-5 : 1e-2);
     }
-  };
-  expect_rejected({1, 70, 1, 128, 128, GateKind::kNone, at::kFloat}, /*forward_fits=*/false);
-  // D=64: the forward layout (82 KB) fits, the backward one (115 KB) does not.
-  expect_rejected({1, 70, 1, 64, 64, GateKind::kNone, at::kFloat}, /*forward_fits=*/true);
+  }
+}
+
+// fp16 and bf16 on each architecture: tensor cores where it has them for
+// the type (fp16 from sm_75, bf16 from sm_80; bf16 on sm_75 stays on CUDA
+// cores), every head dim, T ragged, the gate kind rotating.
+TEST_P(CudaKernelEmulatedArch, EveryHeadDimMatchesCpuInFp16AndBf16WithinNoise) {
+  const GateKind gates[] = {GateKind::kNone, GateKind::kScalar, GateKind::kPerDim};
+  int i = GetParam().compute_capability;
+  for (int64_t D : {16, 32, 64, 128}) {
+    for (at::ScalarType dtype : {at::kHalf, at::kBFloat16}) {
+      ExpectAgreeWithinNoise({1, 70, 1, D, D, gates[i++ % 3], dtype}, 3.0);
+    }
+  }
+}
+
+std::vector<ArchConfig> ArchConfigs() {
+  std::vector<ArchConfig> configs = {{"default_48KB", kDefaultSmemPerBlock, 90}};
+  static std::vector<std::string> names;
+  names.reserve(KnownArchs().size());
+  for (const ArchLimits& arch : KnownArchs()) {
+    names.push_back("sm_" + std::to_string(arch.compute_capability));
+    configs.push_back({names.back().c_str(), arch.smem_per_block_optin, arch.compute_capability});
+  }
+  return configs;
+}
+
+INSTANTIATE_TEST_SUITE_P(PerArch, CudaKernelEmulatedArch, ::testing::ValuesIn(ArchConfigs()),
+                         [](const ::testing::TestParamInfo<ArchConfig>& info) {
+                           return std::string(info.param.name);
+                         });
+
+// Less shared memory than even the smallest chunk and tiles need gets a
+// clear error naming the sizes, before anything runs.
+TEST(CudaKernelEmulated, TooLittleSharedMemoryIsAClearError) {
+  SetEmulatedMaxSharedMemoryPerBlock(4 * 1024);
+  const Case c{1, 70, 1, 64, 64, GateKind::kNone, at::kFloat};
+  const Problem prob(c, 9);
+  try {
+    prob.Execute(c, LinearAttnForwardCudaEmulated, LinearAttnBackwardCudaEmulated);
+    ADD_FAILURE() << "ran with 4 KB of shared memory: " << Describe(c);
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("KB of shared memory per block"), std::string::npos) << what;
+    EXPECT_NE(what.find("this GPU allows 4 KB"), std::string::npos) << what;
+  }
   SetEmulatedMaxSharedMemoryPerBlock(227 * 1024);
+}
+
+// MURMUR_CUDA_MAX_SMEM_PER_BLOCK lowers the limit the planner sees (how
+// gpu_check.py runs every architecture's plan on one GPU), never raises it.
+TEST(CudaKernelEmulated, TheEnvironmentCapLowersTheSharedMemoryLimit) {
+  const Case c{1, 70, 1, 64, 64, GateKind::kScalar, at::kFloat};
+  ASSERT_EQ(setenv("MURMUR_CUDA_MAX_SMEM_PER_BLOCK", "4096", 1), 0);
+  try {
+    ExpectAgree(c, 2e-5);
+    ADD_FAILURE() << "ran under a 4 KB cap";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("this GPU allows 4 KB"), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(setenv("MURMUR_CUDA_MAX_SMEM_PER_BLOCK", "49152", 1), 0);
+  ExpectAgree(c, 2e-5);
+  SetEmulatedMaxSharedMemoryPerBlock(64 * 1024);  // the device's is lower: it wins
+  ASSERT_EQ(setenv("MURMUR_CUDA_MAX_SMEM_PER_BLOCK", "1000000", 1), 0);
+  ExpectAgree(c, 2e-5);
+  SetEmulatedMaxSharedMemoryPerBlock(227 * 1024);
+  unsetenv("MURMUR_CUDA_MAX_SMEM_PER_BLOCK");
 }
 
 TEST(CudaKernelEmulated, RejectsWhatTheKernelsCannotRun) {

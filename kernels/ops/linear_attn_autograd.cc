@@ -18,6 +18,7 @@ DType ToDType(at::ScalarType t) {
   switch (t) {
     case at::kFloat: return DType::kFloat32;
     case at::kBFloat16: return DType::kBFloat16;
+    case at::kHalf: return DType::kFloat16;
     case at::kDouble: return DType::kFloat64;
     default: TORCH_CHECK(false, "murmur: unsupported dtype ", t);
   }
@@ -226,8 +227,9 @@ void CheckQkv(const char* op, const at::Tensor& q, const at::Tensor& k, const at
   TORCH_CHECK(v.size(0) == q.size(0) && v.size(1) == q.size(1) && v.size(2) == q.size(2), op,
               ": v must share B, T, H with q: q ", q.sizes(), ", v ", v.sizes());
   const auto dt = q.scalar_type();
-  TORCH_CHECK(dt == at::kFloat || dt == at::kBFloat16 || dt == at::kDouble, op,
-              ": q, k, v must be float32, bfloat16 or float64 (float64 on CPU only), got ", dt);
+  TORCH_CHECK(dt == at::kFloat || dt == at::kBFloat16 || dt == at::kHalf || dt == at::kDouble, op,
+              ": q, k, v must be float32, bfloat16, float16 or float64 (float64 on CPU only), got ",
+              dt);
   TORCH_CHECK(k.scalar_type() == dt && v.scalar_type() == dt, op,
               ": q, k, v must share one dtype, got ", dt, ", ", k.scalar_type(), ", ",
               v.scalar_type());
@@ -236,7 +238,7 @@ void CheckQkv(const char* op, const at::Tensor& q, const at::Tensor& k, const at
               v.device());
   TORCH_CHECK(q.device().is_cpu() || q.device().is_cuda(), op, ": unsupported device ", q.device());
   TORCH_CHECK(!(q.device().is_cuda() && dt == at::kDouble), op,
-              ": float64 is supported on CPU only (use float32 or bfloat16 on CUDA)");
+              ": float64 is supported on CPU only (use float32, bfloat16 or float16 on CUDA)");
   TORCH_CHECK(q.size(3) >= 1 && q.size(3) <= kMaxHeadDim && v.size(3) >= 1 &&
                   v.size(3) <= kMaxHeadDim,
               op, ": head dims must be in [1, ", kMaxHeadDim, "], got DK=", q.size(3),

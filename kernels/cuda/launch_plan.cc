@@ -1,0 +1,143 @@
+#include "kernels/cuda/launch_plan.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace murmur::kernels {
+namespace {
+
+// Candidate tile widths for a head dim, widest first: the whole dim, then
+// 64, 32 and 16 where narrower.
+std::vector<int> TileWidths(int64_t dim) {
+  std::vector<int> widths = {static_cast<int>(dim)};
+  for (int w : {64, 32, 16}) {
+    if (w < dim) widths.push_back(w);
+  }
+  return widths;
+}
+
+int GateWidth(GateKind gate, int key_tile) {
+  switch (gate) {
+    case GateKind::kNone: return 0;
+    case GateKind::kScalar: return 1;
+    case GateKind::kPerDim: return key_tile;
+  }
+  return 0;
+}
+
+size_t NeededBytes(const ProblemShape& shape, const TileShape& tiles) {
+  size_t most = 0;
+  for (ChunkKernel kernel : {ChunkKernel::kUpdate, ChunkKernel::kOutput, ChunkKernel::kDState,
+                             ChunkKernel::kGradQK, ChunkKernel::kGradV}) {
+    const bool forward_kernel = kernel == ChunkKernel::kUpdate || kernel == ChunkKernel::kOutput;
+    // The backward recomputes the states with the update kernel, not the output one.
+    if (shape.backward ? kernel == ChunkKernel::kOutput : !forward_kernel) continue;
+    most = std::max(most, LayoutOf(kernel, tiles).Bytes());
+  }
+  return most;
+}
+
+std::string Kb(size_t bytes) { return std::to_string((bytes + 1023) / 1024) + " KB"; }
+
+}  // namespace
+
+const char* ChunkKernelName(ChunkKernel kernel) {
+  switch (kernel) {
+    case ChunkKernel::kUpdate: return "update";
+    case ChunkKernel::kOutput: return "output";
+    case ChunkKernel::kDState: return "dstate";
+    case ChunkKernel::kGradQK: return "grad_qk";
+    case ChunkKernel::kGradV: return "grad_v";
+    case ChunkKernel::kCount: break;
+  }
+  return "?";
+}
+
+SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
+  const bool q = kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kDState ||
+                 kernel == ChunkKernel::kGradQK || kernel == ChunkKernel::kGradV;
+  const bool k = kernel != ChunkKernel::kDState;
+  const bool a = kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kGradQK ||
+                 kernel == ChunkKernel::kGradV;
+  const int ys = kernel == ChunkKernel::kGradQK ? 2 : 1;
+  const int stage = t.tensor_cores ? 2 : 4;  // bytes per staged q, k, y element
+  const int f32 = 4;
+  SmemLayout l;
+  int at = 0;
+  auto take = [&at](int elements, int element_bytes) {
+    const int start = at;
+    at += (elements * element_bytes + 31) / 32 * 32;  // the next array 32-byte aligned
+    return start;
+  };
+  if (q) l.q = take(t.chunk * t.key_tile, stage);
+  if (k) l.k = take(t.chunk * t.key_tile, stage);
+  if (t.gate_width > 0) {
+    l.b = take(t.chunk * t.gate_width, f32);
+    l.G = take(t.gate_width, f32);
+  }
+  if (a) l.a = take(t.chunk * t.chunk, f32);
+  l.y1 = take(t.chunk * t.value_tile, stage);
+  if (ys == 2) l.y2 = take(t.chunk * t.value_tile, stage);
+  if (kernel == ChunkKernel::kGradQK) {
+    l.acc1 = take(t.chunk * t.key_tile, f32);
+    l.acc2 = take(t.chunk * t.key_tile, f32);
+  } else if (kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kGradV) {
+    l.acc1 = take(t.chunk * t.value_tile, f32);
+  }
+  if (a && t.tensor_cores) l.a16 = take(t.chunk * t.chunk, 2);
+  l.bytes = at;
+  return l;
+}
+
+bool UsesTensorCores(const ProblemShape& shape) {
+  if (!shape.tensor_cores || shape.DK % 16 != 0 || shape.DV % 16 != 0) return false;
+  if (shape.dtype == DType::kFloat16) return shape.compute_capability >= 75;
+  if (shape.dtype == DType::kBFloat16) return shape.compute_capability >= 80;
+  return false;
+}
+
+PlanOutcome PlanLaunch(const ProblemShape& shape, size_t smem_per_block_optin) {
+  const bool tensor_cores = UsesTensorCores(shape);
+  PlanOutcome out;
+  if (shape.DK < 1 || shape.DV < 1 || shape.DK > kCudaMaxHeadDim || shape.DV > kCudaMaxHeadDim) {
+    out.error = "murmur CUDA kernels support head dims from 1 up to " +
+                std::to_string(kCudaMaxHeadDim) + " (got DK=" + std::to_string(shape.DK) +
+                ", DV=" + std::to_string(shape.DV) + ")";
+    return out;
+  }
+  size_t smallest = 0;
+  for (int chunk : {64, 32, 16}) {
+    bool found = false;
+    TileShape best;
+    for (int kt : TileWidths(shape.DK)) {
+      for (int vt : TileWidths(shape.DV)) {
+        const TileShape tiles{chunk, kt, vt, GateWidth(shape.gate, kt), tensor_cores};
+        const size_t bytes = NeededBytes(shape, tiles);
+        if (smallest == 0 || bytes < smallest) smallest = bytes;
+        if (bytes > smem_per_block_optin) continue;
+        // Widest tiles first (fewest re-reads), then the wider key tile.
+        const int64_t area = static_cast<int64_t>(kt) * vt;
+        const int64_t best_area = static_cast<int64_t>(best.key_tile) * best.value_tile;
+        if (!found || area > best_area || (area == best_area && kt > best.key_tile)) {
+          best = tiles;
+          found = true;
+        }
+      }
+    }
+    if (found) {
+      out.ok = true;
+      out.plan.tiles = best;
+      out.plan.smem_bytes = NeededBytes(shape, best);
+      out.plan.needs_opt_in = out.plan.smem_bytes > kDefaultSmemPerBlock;
+      return out;
+    }
+  }
+  out.error = "murmur CUDA kernels need at least " + Kb(smallest) +
+              " of shared memory per block for the " +
+              (shape.backward ? "backward" : "forward") + " at DK=" + std::to_string(shape.DK) +
+              ", DV=" + std::to_string(shape.DV) + " (chunk 16, tiles of 16); this GPU allows " +
+              Kb(smem_per_block_optin) + ": use the CPU op";
+  return out;
+}
+
+}  // namespace murmur::kernels

@@ -1,0 +1,108 @@
+// Launch configuration of the CUDA chunk kernels (linear_attn_cuda.cu): the
+// chunk length C and the widths of the key and value tiles a block stages in
+// shared memory, picked so that every chunk kernel of a call fits the
+// device's per-block shared-memory limit (48 KB without opt-in; 64 KB on a
+// T4, 99 KB on RTX 30/40 and L4, 163 KB on A100 and Jetson Orin, 227 KB on
+// H100/H200). Pure host code, no CUDA calls: the caller reads the limit off
+// the device (cudaDeviceGetAttribute) and passes it in, so the planner is
+// unit-tested on any machine. Compiled as C++17 too (nvcc includes it).
+// Threading: stateless functions, callable from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "kernels/linear_attn_params.h"
+
+namespace murmur::kernels {
+
+// Threads per block of every chunk kernel, and the largest chunk and head
+// dim they take.
+constexpr int kCudaThreads = 256;
+constexpr int kCudaMaxChunk = 64;
+constexpr int kCudaMaxHeadDim = 128;
+
+// The chunk kernels that stage tiles in shared memory.
+enum class ChunkKernel : int {
+  kUpdate = 0,  // (K decayed)^T V per key tile x value tile
+  kOutput,      // O per value tile, looping over key tiles
+  kDState,      // (Q decayed)^T dO per key tile x value tile
+  kGradQK,      // dq, dk per key tile, looping over value tiles
+  kGradV,       // dv per value tile, looping over key tiles
+  kCount
+};
+const char* ChunkKernelName(ChunkKernel kernel);
+
+// C rows of a chunk; key tiles of key_tile columns, value tiles of
+// value_tile columns (the last tile of each may be narrower); gate_width
+// columns of cumulative log gates per key tile (0: no gate, 1: scalar gate,
+// key_tile: per-key-dim gate). tensor_cores: the 16x16x16 tensor-core path
+// (fp16/bf16 inputs, head dims multiples of 16), whose q, k, y tiles and
+// the masked intra-chunk matrix (a16) are staged as 16-bit values.
+struct TileShape {
+  int chunk = kCudaMaxChunk;
+  int key_tile = 0;
+  int value_tile = 0;
+  int gate_width = 0;
+  bool tensor_cores = false;
+};
+
+// Where each staged array starts in a kernel's dynamic shared memory, in
+// bytes from the base (each 32-byte aligned, as tensor-core fragment loads
+// need); -1 where the kernel has no such array.
+//   q, k: [chunk, key_tile]; b: [chunk, gate_width]; G: [gate_width];
+//   a: [chunk, chunk]; y1, y2: [chunk, value_tile]; acc1, acc2: the
+//   outputs summed over the other head dim's tiles, [chunk, value_tile]
+//   (output, grad_v) or [chunk, key_tile] (grad_qk: dq and dk);
+//   a16: [chunk, chunk] 16-bit copy of the masked, scaled a (tensor cores).
+// q, k, y1, y2 hold fp32 on the CUDA-core path, 16-bit on the tensor-core one.
+struct SmemLayout {
+  int q = -1, k = -1, b = -1, G = -1, a = -1, y1 = -1, y2 = -1, acc1 = -1, acc2 = -1, a16 = -1;
+  int bytes = 0;
+  size_t Bytes() const { return static_cast<size_t>(bytes); }
+};
+SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& tiles);
+
+// What a call computes: head dims, gate kind, and whether it is the
+// backward (five chunk kernels) or the forward (update and output).
+// dtype and compute_capability pick the arithmetic: tensor cores for fp16
+// on sm_75+ and bf16 on sm_80+ when both head dims are multiples of 16 and
+// `tensor_cores` allows them (MURMUR_CUDA_TENSOR_CORES=0 turns them off);
+// CUDA cores in fp32 otherwise (fp32 inputs always).
+struct ProblemShape {
+  int64_t DK = 0, DV = 0;
+  GateKind gate = GateKind::kNone;
+  bool backward = false;
+  DType dtype = DType::kFloat32;
+  int compute_capability = 90;
+  bool tensor_cores = true;
+};
+
+// Whether a call of this shape runs on tensor cores (see ProblemShape).
+bool UsesTensorCores(const ProblemShape& shape);
+
+struct LaunchPlan {
+  TileShape tiles;
+  size_t smem_bytes = 0;  // the most any of the call's chunk kernels asks for
+  bool needs_opt_in = false;  // over the 48 KB a block gets by default
+};
+
+// Either a plan or, when no configuration fits (or the shape is outside
+// what the kernels take), an error that says what was needed and allowed.
+struct PlanOutcome {
+  bool ok = false;
+  LaunchPlan plan;
+  std::string error;
+};
+
+// The largest chunk (64, then 32, 16) and, for it, the widest tiles (the
+// whole head dim, then 64, 32, 16) whose kernels all fit, with the
+// arithmetic UsesTensorCores picks, in
+// `smem_per_block_optin` bytes (cudaDevAttrMaxSharedMemoryPerBlockOptin).
+PlanOutcome PlanLaunch(const ProblemShape& shape, size_t smem_per_block_optin);
+
+// 48 KB: what a block may use without cudaFuncSetAttribute.
+constexpr size_t kDefaultSmemPerBlock = 48 * 1024;
+
+}  // namespace murmur::kernels

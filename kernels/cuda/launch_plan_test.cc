@@ -1,0 +1,180 @@
+// The launch planner (launch_plan.h) against the per-architecture limits
+// (arch_limits.h): every head dim the kernels take gets a plan that fits
+// every architecture's per-block limit, 48 KB without opt-in included; the
+// widest tiles where they fit; a clear error where nothing fits.
+#include "kernels/cuda/launch_plan.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "kernels/cuda/arch_limits.h"
+
+namespace murmur::kernels {
+namespace {
+
+constexpr size_t KB = 1024;
+
+std::string Describe(const ProblemShape& s, size_t limit) {
+  return "DK=" + std::to_string(s.DK) + " DV=" + std::to_string(s.DV) +
+         " gate=" + std::to_string(static_cast<int>(s.gate)) +
+         (s.backward ? " backward" : " forward") + " limit=" + std::to_string(limit / KB) + " KB";
+}
+
+TEST(LaunchPlan, EveryHeadDimFitsEveryArchitectureAndTheDefault48Kb) {
+  std::vector<size_t> limits = {kDefaultSmemPerBlock};
+  for (const ArchLimits& arch : KnownArchs()) limits.push_back(arch.smem_per_block_optin);
+  for (size_t limit : limits) {
+    for (int64_t D : {16, 32, 64, 128, 9}) {
+      for (GateKind gate : {GateKind::kNone, GateKind::kScalar, GateKind::kPerDim}) {
+        for (bool backward : {false, true}) {
+          const ProblemShape shape{D, D, gate, backward};
+          const PlanOutcome out = PlanLaunch(shape, limit);
+          ASSERT_TRUE(out.ok) << Describe(shape, limit) << ": " << out.error;
+          const TileShape& t = out.plan.tiles;
+          EXPECT_LE(out.plan.smem_bytes, limit) << Describe(shape, limit);
+          EXPECT_EQ(out.plan.needs_opt_in, out.plan.smem_bytes > 48 * KB);
+          EXPECT_EQ(t.chunk, 64) << "C=64 fits at every limit: " << Describe(shape, limit);
+          EXPECT_GE(t.key_tile, std::min<int64_t>(D, 16));
+          EXPECT_LE(t.key_tile, D);
+          EXPECT_LE(t.value_tile, D);
+          EXPECT_EQ(t.gate_width,
+                    gate == GateKind::kPerDim ? t.key_tile : gate == GateKind::kScalar ? 1 : 0);
+        }
+      }
+    }
+  }
+}
+
+TEST(LaunchPlan, WholeHeadDimsOnAnH100AndTilesOnSmallerGpus) {
+  const ProblemShape gla_fwd{128, 128, GateKind::kPerDim, false};
+  const PlanOutcome h100_fwd = PlanLaunch(gla_fwd, FindArch(90)->smem_per_block_optin);
+  ASSERT_TRUE(h100_fwd.ok);
+  EXPECT_EQ(h100_fwd.plan.tiles.key_tile, 128);
+  EXPECT_EQ(h100_fwd.plan.tiles.value_tile, 128);
+  EXPECT_TRUE(h100_fwd.plan.needs_opt_in);
+  // The backward's dq/dk kernel holds Q, K, gates, dA, dO, V and two
+  // accumulators: at D=128 its value tiles are halved even on an H100.
+  const ProblemShape gla_bwd{128, 128, GateKind::kPerDim, true};
+  const PlanOutcome h100 = PlanLaunch(gla_bwd, FindArch(90)->smem_per_block_optin);
+  ASSERT_TRUE(h100.ok);
+  EXPECT_EQ(h100.plan.tiles.key_tile, 128);
+  EXPECT_EQ(h100.plan.tiles.value_tile, 64);
+  const PlanOutcome t4 = PlanLaunch(gla_bwd, FindArch(75)->smem_per_block_optin);
+  ASSERT_TRUE(t4.ok);
+  EXPECT_LT(t4.plan.tiles.key_tile * t4.plan.tiles.value_tile, 128 * 128);
+  const PlanOutcome plain = PlanLaunch(gla_bwd, 48 * KB);
+  ASSERT_TRUE(plain.ok);
+  EXPECT_FALSE(plain.plan.needs_opt_in);
+  // A small problem fits without tiling even at 48 KB.
+  const PlanOutcome small = PlanLaunch({16, 16, GateKind::kScalar, true}, 48 * KB);
+  ASSERT_TRUE(small.ok);
+  EXPECT_EQ(small.plan.tiles.key_tile, 16);
+  EXPECT_EQ(small.plan.tiles.value_tile, 16);
+}
+
+TEST(LaunchPlan, ShrinksTheChunkOnlyWhenTilesAreNotEnough) {
+  // 20 KB: C=64 with 16-wide tiles needs ~44 KB for the backward; C=32 fits.
+  const PlanOutcome out = PlanLaunch({128, 128, GateKind::kPerDim, true}, 20 * KB);
+  ASSERT_TRUE(out.ok) << out.error;
+  EXPECT_LT(out.plan.tiles.chunk, 64);
+  EXPECT_LE(out.plan.smem_bytes, 20 * KB);
+}
+
+TEST(LaunchPlan, LayoutsDoNotOverlapAndMatchTheirSize) {
+  const TileShape t{64, 32, 16, 32};
+  const SmemLayout l = LayoutOf(ChunkKernel::kGradQK, t);  // offsets in bytes
+  EXPECT_EQ(l.q, 0);
+  EXPECT_EQ(l.k, 4 * 64 * 32);
+  EXPECT_EQ(l.b, 4 * 2 * 64 * 32);
+  EXPECT_EQ(l.G, 4 * 3 * 64 * 32);
+  EXPECT_EQ(l.a, 4 * (3 * 64 * 32 + 32));
+  EXPECT_EQ(l.y1, l.a + 4 * 64 * 64);
+  EXPECT_EQ(l.y2, l.y1 + 4 * 64 * 16);
+  EXPECT_EQ(l.acc1, l.y2 + 4 * 64 * 16);
+  EXPECT_EQ(l.acc2, l.acc1 + 4 * 64 * 32);
+  EXPECT_EQ(l.a16, -1);
+  EXPECT_EQ(l.Bytes(), static_cast<size_t>(l.acc2 + 4 * 64 * 32));
+  const SmemLayout u = LayoutOf(ChunkKernel::kUpdate, {64, 32, 16, 0});
+  EXPECT_EQ(u.q, -1);
+  EXPECT_EQ(u.b, -1);
+  EXPECT_EQ(u.a, -1);
+  EXPECT_EQ(u.y2, -1);
+  EXPECT_EQ(u.acc1, -1);
+  EXPECT_EQ(u.a16, -1);
+  EXPECT_EQ(u.Bytes(), 4u * (64 * 32 + 64 * 16));
+}
+
+// The tensor-core path stages q, k, v, dO and the masked A as 16-bit
+// values, every array 32-byte aligned (fragment loads need it).
+TEST(LaunchPlan, TensorCoreLayoutsStageSixteenBitTilesAligned) {
+  const TileShape t{64, 32, 16, 1, /*tensor_cores=*/true};
+  const SmemLayout l = LayoutOf(ChunkKernel::kOutput, t);
+  EXPECT_EQ(l.k, 2 * 64 * 32);
+  EXPECT_EQ(l.b, 2 * 2 * 64 * 32);
+  EXPECT_EQ(l.G, l.b + 4 * 64);
+  EXPECT_EQ(l.a, l.G + 32);  // one float, padded to 32 bytes
+  EXPECT_EQ(l.y1, l.a + 4 * 64 * 64);
+  EXPECT_EQ(l.acc1, l.y1 + 2 * 64 * 16);
+  EXPECT_EQ(l.a16, l.acc1 + 4 * 64 * 16);
+  EXPECT_EQ(l.Bytes(), static_cast<size_t>(l.a16 + 2 * 64 * 64));
+  for (int offset : {l.q, l.k, l.b, l.G, l.a, l.y1, l.acc1, l.a16}) EXPECT_EQ(offset % 32, 0);
+}
+
+// fp16 on sm_75 and later, bf16 on sm_80 and later, fp32 never; head dims
+// must be multiples of 16; MURMUR_CUDA_TENSOR_CORES=0 (tensor_cores false)
+// turns the path off.
+TEST(LaunchPlan, TensorCoresWhereTheArchitectureHasThemForTheInputType) {
+  ProblemShape s{64, 64, GateKind::kScalar, true};
+  s.compute_capability = 75;
+  s.dtype = DType::kFloat16;
+  EXPECT_TRUE(UsesTensorCores(s));
+  s.dtype = DType::kBFloat16;
+  EXPECT_FALSE(UsesTensorCores(s));
+  s.compute_capability = 80;
+  EXPECT_TRUE(UsesTensorCores(s));
+  s.dtype = DType::kFloat32;
+  EXPECT_FALSE(UsesTensorCores(s));
+  s.dtype = DType::kBFloat16;
+  s.DK = 24;
+  EXPECT_FALSE(UsesTensorCores(s));
+  s.DK = 64;
+  s.tensor_cores = false;
+  EXPECT_FALSE(UsesTensorCores(s));
+  s.tensor_cores = true;
+  const PlanOutcome plan = PlanLaunch(s, FindArch(80)->smem_per_block_optin);
+  ASSERT_TRUE(plan.ok) << plan.error;
+  EXPECT_TRUE(plan.plan.tiles.tensor_cores);
+  // 16-bit staging is smaller: every D <= 128 still fits 48 KB.
+  for (int64_t D : {16, 32, 64, 128}) {
+    ProblemShape big{D, D, GateKind::kPerDim, true, DType::kFloat16, 75, true};
+    const PlanOutcome fits = PlanLaunch(big, 48 * KB);
+    ASSERT_TRUE(fits.ok) << fits.error;
+    EXPECT_LE(fits.plan.smem_bytes, 48 * KB);
+  }
+}
+
+TEST(LaunchPlan, ImpossibleConfigurationsAreAClearError) {
+  const PlanOutcome tiny = PlanLaunch({64, 64, GateKind::kNone, true}, 4 * KB);
+  ASSERT_FALSE(tiny.ok);
+  EXPECT_NE(tiny.error.find("KB of shared memory per block"), std::string::npos) << tiny.error;
+  EXPECT_NE(tiny.error.find("this GPU allows 4 KB"), std::string::npos) << tiny.error;
+  const PlanOutcome wide = PlanLaunch({129, 8, GateKind::kNone, false}, 227 * KB);
+  ASSERT_FALSE(wide.ok);
+  EXPECT_NE(wide.error.find("up to 128"), std::string::npos) << wide.error;
+}
+
+TEST(ArchLimits, TheSixTargetArchitecturesWithTheirOptInLimits) {
+  ASSERT_EQ(KnownArchs().size(), 6u);
+  EXPECT_EQ(FindArch(75)->smem_per_block_optin, 64 * KB);
+  EXPECT_EQ(FindArch(80)->smem_per_block_optin, 163 * KB);
+  EXPECT_EQ(FindArch(86)->smem_per_block_optin, 99 * KB);
+  EXPECT_EQ(FindArch(87)->smem_per_block_optin, 163 * KB);
+  EXPECT_EQ(FindArch(89)->smem_per_block_optin, 99 * KB);
+  EXPECT_EQ(FindArch(90)->smem_per_block_optin, 227 * KB);
+  EXPECT_EQ(FindArch(70), nullptr);
+  for (const ArchLimits& a : KnownArchs()) EXPECT_EQ(a.smem_per_block, 48 * KB);
+}
+
+}  // namespace
+}  // namespace murmur::kernels
