@@ -25,7 +25,7 @@ struct Breakdown {
   uint32_t updates_per_round = 0;
   double decode_ms = 0;          // DecodeTensorsInto with the model spec (checks finiteness)
   double xxh3_ms = 0;            // one XXH3-64 over the payload
-  double sqlite_write_ms = 0;    // participation row + 4 MB payload, one transaction
+  double store_write_ms = 0;     // participation row + 4 MB payload (segment file), one transaction
   double aggregate_ms = 0;       // afa_cd over m updates, divided by m
   double round_commit_ms = 0;    // checkpoint file + fsync + round transaction, divided by m
 };

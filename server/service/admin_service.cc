@@ -94,17 +94,10 @@ grpc::Status AdminService::ListClients(grpc::ServerContext*, const v1::ListClien
       info->set_participations(stats->accepted);
       info->set_rejections(stats->rejected);
       info->set_participation_rate(stats->participation_rate);
+      // The weight of its most recent update whose round has closed.
+      if (stats->last_weight.has_value()) info->set_fedau_weight(*stats->last_weight);
     } else if (stats.status().code() != StatusCode::kNotFound) {
       return ToGrpcStatus(stats.status());
-    }
-    // The weight of its most recent update whose round has closed.
-    Result<std::vector<store::ParticipationRecord>> recent = store_->ClientHistory(c.client_id, 0);
-    if (!recent.ok()) return ToGrpcStatus(recent.status());
-    for (const store::ParticipationRecord& r : *recent) {
-      if (r.accepted && r.weight.has_value()) {
-        info->set_fedau_weight(*r.weight);
-        break;
-      }
     }
   }
   response->set_next_after_client_id(more && !clients->empty() ? clients->back().client_id : 0);

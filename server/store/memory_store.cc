@@ -355,14 +355,17 @@ std::vector<ClientParticipationStats> InMemoryStore::StatsLocked(
     if (ids == by_client_.end()) return;
     uint64_t accepted = 0;
     std::set<uint64_t> closed_rounds;
+    std::optional<double> last_weight;  // ids ascend: the last one seen wins
     for (uint64_t id : ids->second) {
       const ParticipationRecord& p = participations_.at(id);
       if (!p.accepted) continue;
       ++accepted;
       if (rounds_.contains(p.round_version)) closed_rounds.insert(p.round_version);
+      if (p.weight.has_value()) last_weight = p.weight;
     }
     stats.AddCounts(c.client_id, accepted, ids->second.size() - accepted);
     for (uint64_t round : closed_rounds) stats.AddRound(c.client_id, round);
+    if (last_weight.has_value()) stats.SetLastWeight(c.client_id, *last_weight);
   };
   if (client_id.has_value()) {
     if (auto it = clients_.find(*client_id); it != clients_.end()) add(it->second);

@@ -36,6 +36,11 @@ void ParticipationStatsBuilder::AddRound(uint64_t client_id, uint64_t round) {
   s.last_round = round;
 }
 
+void ParticipationStatsBuilder::SetLastWeight(uint64_t client_id, double weight) {
+  auto it = stats_.find(client_id);
+  if (it != stats_.end()) it->second.last_weight = weight;
+}
+
 std::vector<ClientParticipationStats> ParticipationStatsBuilder::Finish() {
   std::vector<ClientParticipationStats> out;
   out.reserve(stats_.size());

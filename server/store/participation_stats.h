@@ -26,6 +26,8 @@ class ParticipationStatsBuilder {
   void AddCounts(uint64_t client_id, uint64_t accepted, uint64_t rejected);
   // A closed round in which the client had an accepted update.
   void AddRound(uint64_t client_id, uint64_t round);
+  // The weight of its most recent weighted (closed) accepted update.
+  void SetLastWeight(uint64_t client_id, double weight);
   // By client id.
   std::vector<ClientParticipationStats> Finish();
 

@@ -203,6 +203,20 @@ Result<std::vector<ClientParticipationStats>> SqliteStore::StatsLocked(
       stats.AddCounts(st.ColumnUint64(0), st.ColumnUint64(1), st.ColumnUint64(2));
     }
   }
+  {
+    // SQLite returns the bare column `weight` from the row holding max(id).
+    MURMUR_ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        reader_.Prepare("SELECT client_id, weight, max(id) FROM participations WHERE "
+                        "accepted = 1 AND weight IS NOT NULL AND (?1 IS NULL OR client_id = ?1) "
+                        "GROUP BY client_id"));
+    st.BindUint64OrNull(1, client_id);
+    while (true) {
+      MURMUR_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      stats.SetLastWeight(st.ColumnUint64(0), st.ColumnDouble(1));
+    }
+  }
   // Closed rounds each client took part in, in order: intervals between them.
   MURMUR_ASSIGN_OR_RETURN(
       SqliteStatement st,

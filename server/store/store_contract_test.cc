@@ -504,7 +504,7 @@ TYPED_TEST(StoreContractTest, ParticipationStatisticsPerClient) {
     TensorList m = Model(static_cast<float>(v));
     RoundCommit rc;
     rc.round = {.version = v, .trigger = "deadline", .num_updates = 1, .closed_at_s = double(v)};
-    rc.weights = {{id, 1.0}};
+    rc.weights = {{id, 0.5 * double(v)}};
     rc.model = &m;
     rc.strategy = "fedau";
     b.round = rc;
@@ -525,9 +525,15 @@ TYPED_TEST(StoreContractTest, ParticipationStatisticsPerClient) {
   EXPECT_EQ(s1.min_interval, 1u);
   EXPECT_EQ(s1.max_interval, 2u);
   EXPECT_EQ(s1.last_round, 5u);
+  EXPECT_EQ(s1.last_weight, 2.5) << "the weight of its round-5 update, its latest";
+  // An accepted update whose round is still open has no weight yet.
+  ASSERT_TRUE(store.Write(BufferUpdates(id + 1, 6, {1})).ok());
+  EXPECT_EQ(store.ParticipationStats(1)->last_weight, 2.5);
+  EXPECT_EQ(store.ParticipationStats(2)->last_weight, 1.5);
   auto all = *store.AllParticipationStats();
   ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[0], s1);
+  EXPECT_EQ(all[0].last_weight, 2.5);
+  EXPECT_EQ(all[0].accepted, 4u);
   EXPECT_EQ(all[1].rounds_participated, 1u);
   EXPECT_EQ(all[1].intervals, 0u);
   EXPECT_EQ(store.ParticipationStats(9).status().code(), StatusCode::kNotFound);

@@ -148,6 +148,9 @@ struct ClientParticipationStats {
   uint64_t min_interval = 0;
   uint64_t max_interval = 0;
   uint64_t last_round = 0;  // 0: never
+  // The weight of its most recent accepted update whose round has closed
+  // (the FedAU weight under FedAU strategies); none before the first.
+  std::optional<double> last_weight;
 
   bool operator==(const ClientParticipationStats&) const = default;
 };
