@@ -56,7 +56,12 @@ Result<std::unique_ptr<api::CoordinatorApi>> ConnectCoordinator(const ConnectOpt
   const int max_backoff_ms = static_cast<int>(std::min(o.max_reconnect_backoff_s, 3600.0) * 1000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, std::max(max_backoff_ms, 1));
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::clamp(max_backoff_ms / 5, 1, 1000));
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::clamp(max_backoff_ms / 5, 1, 1000));
+  // gRPC uses the "min reconnect backoff" as the minimum time one connection
+  // attempt (TCP + TLS handshake) may take, not as a delay: a small value cuts
+  // every mTLS handshake on a loaded machine short ("tcp handshaker
+  // shutdown") and the channel never connects again. Keep it generous; the
+  // retry pace comes from the initial/max backoff above.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20000);
   if (o.tls_ca.empty()) {
     if (!o.tls_cert.empty() || !o.tls_key.empty()) {
       return InvalidArgumentError("--tls-cert/--tls-key need --tls-ca (the coordinator's CA)");
