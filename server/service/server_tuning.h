@@ -24,7 +24,10 @@ struct ServerTuning {
   int keepalive_time_s = 60;        // ping an idle connection after this long
   int keepalive_timeout_s = 20;     // and drop it when the ping is not answered in time
   int min_client_ping_interval_s = 10;  // a client pinging more often is cut off
-  int max_connection_idle_s = 0;    // close a connection idle this long (0: never)
+  // Close a connection with no call for this long (0: never): idle edge
+  // clients do not hold a descriptor each forever (gRPC reconnects on the
+  // next call).
+  int max_connection_idle_s = 900;
 };
 
 // Checks the values (all positive; idle 0 allowed): InvalidArgument naming
