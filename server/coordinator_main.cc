@@ -25,7 +25,10 @@
 // Lifetime: after the job finishes (--max-rounds) the coordinator keeps
 // serving, answering "finished" to check-ins with Admin still up, until
 // SIGINT/SIGTERM (exit 0). When the engine fail-stops it shuts down and
-// exits 3 with the reason logged. Both listeners get a ResourceQuota, a
+// exits 3 with the reason logged. When gRPC reports that a listener stopped
+// accepting connections (gRPC 1.51 gives up after one failed accept4, e.g.
+// out of descriptors: grpc_log_watch.h) it shuts down and exits 4, for its
+// supervisor to restart it (the state resumes exactly). Both listeners get a ResourceQuota, a
 // per-connection stream cap, keepalive, the grpc.health.v1 health service
 // and a shutdown deadline (--shutdown-grace-s).
 #include <fmt/format.h>
@@ -43,6 +46,7 @@
 #include "server/engine_flags.h"
 #include "server/engine/round_engine.h"
 #include "server/service/admin_service.h"
+#include "server/service/grpc_log_watch.h"
 #include "server/service/coordinator_metrics.h"
 #include "server/service/coordinator_service.h"
 #include "server/service/metrics_http.h"
@@ -240,6 +244,7 @@ int main(int argc, char** argv) {
   // "coordinator serving" is logged must stop the process cleanly.
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
+  server::InstallGrpcLogWatch();  // gRPC's log lines into ours; a lost listener ends the process
   server::EnableHealthService();
   server::CoordinatorService service(engine->get());
   // One round observer: logs the round and feeds the metrics. The metrics
@@ -339,9 +344,14 @@ int main(int argc, char** argv) {
   // job, forever); a fail-stopped engine ends the process with its reason.
   bool announced_finished = false;
   Status failure;
+  bool listener_lost = false;
   while (!g_stop) {
     if (Status h = (*engine)->health(); !h.ok()) {
       failure = h;
+      break;
+    }
+    if (server::GrpcListenerLost()) {
+      listener_lost = true;
       break;
     }
     if (!announced_finished && (*engine)->finished()) {
@@ -355,6 +365,11 @@ int main(int argc, char** argv) {
     log::Error("the engine stopped (fail-stop); shutting down",
                {{"error", failure.ToString()}, {"version", (*engine)->version()}});
   }
+  if (listener_lost) {
+    log::Error("a gRPC listener stopped accepting connections; shutting down (exit 4) so the "
+               "supervisor restarts the coordinator, which resumes from its state",
+               {{"grpc", server::GrpcListenerLossReason()}, {"version", (*engine)->version()}});
+  }
   grpc_server->Shutdown(shutdown_deadline());
   if (admin_server) admin_server->Shutdown(shutdown_deadline());
   metrics_server.reset();
@@ -365,5 +380,11 @@ int main(int argc, char** argv) {
   }
   if (Status s = (*engine)->Flush(); !s.ok()) return die(s, "flushing");
   log::Info("coordinator stopped", {{"version", (*engine)->version()}});
+  if (listener_lost) {
+    std::fprintf(stderr,
+                 "murmur-coordinator: gRPC stopped accepting connections (%s); restart me\n",
+                 server::GrpcListenerLossReason().c_str());
+    return 4;
+  }
   return 0;
 }
