@@ -46,6 +46,7 @@ struct Flags {
   std::string json;
   std::string trace;
   std::string gnuplot = "gnuplot";
+  std::string pattern;
   // connected mode
   std::string connect;
   std::string client_range;
@@ -199,6 +200,8 @@ int main(int argc, char** argv) {
   app.add_option("--rounds", f.rounds, "Rounds per run (overrides the file)");
   app.add_option("--sim-time-s", f.sim_time_s, "Simulated-time budget per run (overrides the file)");
   app.add_option("--threads", f.threads, "Local-training threads (0: one per core; overrides the file)");
+  app.add_option("--pattern", f.pattern,
+                 "Participation pattern (bernoulli, markov, cyclic, always; overrides the file)");
   app.add_option("--gnuplot", f.gnuplot, "gnuplot to draw the plots with")->capture_default_str();
   app.add_flag("--no-progress", f.no_progress, "No progress bar");
   app.add_option("--min-accuracy-gain", f.min_accuracy_gain,
@@ -242,6 +245,12 @@ int main(int argc, char** argv) {
   if (f.rounds > 0) e.rounds = f.rounds;
   if (f.sim_time_s >= 0) e.sim_time_s = f.sim_time_s;
   if (f.threads >= 0) e.threads = f.threads;
+  if (!f.pattern.empty()) {
+    auto kind = ParsePatternKind(f.pattern);
+    if (!kind.ok()) return Fail(kind.status(), "--pattern");
+    e.participation.pattern.kind = *kind;
+    e.name += "-" + f.pattern;
+  }
   if (!f.connect.empty() || !f.write_init.empty()) return RunConnectedCommand(f, e);
   if (e.rounds == 0 && !(e.sim_time_s > 0)) {
     return Fail(InvalidArgumentError("set --rounds or --sim-time-s"), "experiment");
