@@ -75,3 +75,27 @@ TEST(Experiment, ErrorsNameFileLineAndKey) {
 
 }  // namespace
 }  // namespace murmur::sim
+
+namespace murmur::sim {
+namespace {
+
+// fedavg_known_p gets each client's true p_n from the simulator when a run
+// starts, so the file itself need not (and cannot) list them.
+TEST(Experiment, KnownPStrategyParsesWithoutAProbabilityTable) {
+  const std::string text = std::string(R"(
+name = "k"
+rounds = 3
+[workload]
+kind = "regression"
+clients = 4
+[[strategy]]
+name = "fedavg_known_p"
+)");
+  auto e = ParseExperiment(text, "k.toml", "/exp");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  ASSERT_EQ(e->strategies.size(), 1u);
+  EXPECT_TRUE(e->strategies[0].engine.known_participation_prob.empty());
+}
+
+}  // namespace
+}  // namespace murmur::sim

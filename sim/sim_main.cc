@@ -17,10 +17,14 @@
 #include "common/progress_bar.h"
 #include "ml/cpu_threads.h"
 #include "server/store/store.h"
+#include "common/codec/tensor_file.h"
 #include "sim/availability_trace.h"
+#include "sim/connected.h"
 #include "sim/experiment.h"
 #include "sim/experiment_runner.h"
 #include "sim/fmnist_workload.h"
+#include "sim/html_report.h"
+#include "sim/plots.h"
 #include "sim/regression_workload.h"
 #include "sim/report.h"
 
@@ -41,6 +45,16 @@ struct Flags {
   std::string state_dir;
   std::string json;
   std::string trace;
+  std::string gnuplot = "gnuplot";
+  std::string pattern;
+  // connected mode
+  std::string connect;
+  std::string client_range;
+  std::string tls_ca;
+  bool insecure_connect = false;
+  double slot_s = 1.0;
+  double wall_time_s = 0;
+  std::string write_init;
   std::vector<uint64_t> seeds;
   std::vector<std::string> strategies;
   uint64_t rounds = 0;
@@ -89,6 +103,74 @@ int RunTraceCommand(const Flags& f) {
   return 0;
 }
 
+// --write-init and --connect: the experiment's first seed, no strategies of its own.
+int RunConnectedCommand(const Flags& f, const ExperimentConfig& e) {
+  const uint64_t seed = e.seeds.front();
+  model::ConfigureCpuThreads(1);
+  const size_t threads =
+      e.threads > 0 ? static_cast<size_t>(e.threads) : std::max(1u, std::thread::hardware_concurrency());
+  auto workload = MakeWorkload(e, seed);
+  if (!workload.ok()) return Fail(workload.status(), "workload");
+  if (!f.write_init.empty()) {
+    if (Status s = WriteTensorFile(f.write_init, (*workload)->InitialModel()); !s.ok()) {
+      return Fail(s, "--write-init");
+    }
+    std::printf("murmur-sim: wrote %s's initial model (seed %llu) to %s\n", e.name.c_str(),
+                static_cast<unsigned long long>(seed), f.write_init.c_str());
+    return 0;
+  }
+  ConnectedOptions o;
+  o.connect.address = f.connect;
+  o.connect.tls_ca = f.tls_ca;
+  o.connect.allow_insecure = f.insecure_connect;
+  o.seed = seed;
+  o.slot_s = f.slot_s;
+  o.max_wall_s = f.wall_time_s;
+  if (Status s = ParseClientRange(f.client_range, (*workload)->num_clients(), &o.first, &o.last);
+      !s.ok()) {
+    return Fail(s, "--client-range");
+  }
+  o.workers = std::min<size_t>(threads, o.last - o.first);
+  if (Status s = (*workload)->Prepare(o.workers); !s.ok()) return Fail(s, "workload");
+  auto p = ParticipationProbabilities(e, seed, **workload, nullptr);
+  if (!p.ok()) return Fail(p.status(), "participation");
+  std::printf("murmur-sim: %s: clients %u..%u of %u against %s (%s), pattern %s, slot %.2f wall s, "
+              "%zu threads; time is wall time\n  %s\n",
+              e.name.c_str(), o.first, o.last - 1, (*workload)->num_clients(), f.connect.c_str(),
+              client::DescribeSecurity(o.connect).c_str(),
+              std::string(PatternKindName(e.participation.pattern.kind)).c_str(), o.slot_s,
+              o.workers, (*workload)->Describe().c_str());
+  std::fflush(stdout);
+  if (!f.no_progress) {
+    o.on_version = [](uint64_t v) { std::fprintf(stderr, "\rmurmur-sim: global version %llu", static_cast<unsigned long long>(v)); };
+  }
+  auto stats = RunConnected(e, **workload, *p, o);
+  if (!f.no_progress) std::fprintf(stderr, "\n");
+  if (!stats.ok()) return Fail(stats.status(), "connected run");
+  const ConnectedStats& s = *stats;
+  std::printf("connected run: %s after %.1f wall s; versions %llu..%llu seen; %llu clients "
+              "registered, %llu check-ins (%llu told to wait), %llu jobs, %llu accepted, %llu "
+              "rejected, %llu transient errors\n",
+              s.finished ? "coordinator finished" : "stopped", s.wall_s,
+              static_cast<unsigned long long>(s.first_version),
+              static_cast<unsigned long long>(s.last_version),
+              static_cast<unsigned long long>(s.registered),
+              static_cast<unsigned long long>(s.check_ins), static_cast<unsigned long long>(s.waits),
+              static_cast<unsigned long long>(s.jobs), static_cast<unsigned long long>(s.accepted),
+              static_cast<unsigned long long>(s.rejected),
+              static_cast<unsigned long long>(s.transient_errors));
+  if (!f.json.empty()) {
+    nlohmann::json j = {{"mode", "connected"}, {"address", f.connect}, {"first_client", o.first},
+                        {"last_client", o.last - 1}, {"finished", s.finished}, {"wall_s", s.wall_s},
+                        {"first_version", s.first_version}, {"last_version", s.last_version},
+                        {"registered", s.registered}, {"check_ins", s.check_ins},
+                        {"waits", s.waits}, {"jobs", s.jobs}, {"accepted", s.accepted},
+                        {"rejected", s.rejected}, {"transient_errors", s.transient_errors}};
+    std::ofstream(f.json) << j.dump(2) << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,7 +181,8 @@ int main(int argc, char** argv) {
       "murmur-sim: simulate thousands of heterogeneous, anarchic clients on one machine, on "
       "murmur's coordinator core with a virtual clock, and compare strategies.\n"
       "Outputs: <out>/<label>-seed<k>.csv (version,sim_time_s,accuracy,loss,participants,"
-      "mean_staleness,sum_weights), <out>/summary.json, a table on stdout."};
+      "mean_staleness,sum_weights), <out>/summary.json, <out>/report.html (table and plots, "
+      "drawn by gnuplot into <out>/plots), a table on stdout."};
   app.set_config();  // murmur-sim takes an experiment file, not a --config
   AddLogOptions(app, &log_options);
   app.add_option("experiment", f.experiment, "Experiment file (TOML; see sim/experiment.h)")
@@ -117,10 +200,30 @@ int main(int argc, char** argv) {
   app.add_option("--rounds", f.rounds, "Rounds per run (overrides the file)");
   app.add_option("--sim-time-s", f.sim_time_s, "Simulated-time budget per run (overrides the file)");
   app.add_option("--threads", f.threads, "Local-training threads (0: one per core; overrides the file)");
+  app.add_option("--pattern", f.pattern,
+                 "Participation pattern (bernoulli, markov, cyclic, always; overrides the file)");
+  app.add_option("--gnuplot", f.gnuplot, "gnuplot to draw the plots with")->capture_default_str();
   app.add_flag("--no-progress", f.no_progress, "No progress bar");
   app.add_option("--min-accuracy-gain", f.min_accuracy_gain,
                  "Exit 1 unless every run's final accuracy beats its initial by this (or, "
                  "without accuracy, its loss fell)");
+  app.add_option("--connect", f.connect,
+                 "Connected mode: drive a running murmur-coordinator at HOST:PORT over gRPC with "
+                 "the experiment's clients (WALL time; the coordinator's strategy and rounds)");
+  app.add_option("--client-range", f.client_range,
+                 "Connected mode: only clients A..B-1 (A:B), so several processes can share one "
+                 "coordinator");
+  app.add_option("--tls-ca", f.tls_ca, "Connected mode: CA PEM to verify the coordinator (TLS)");
+  app.add_flag("--insecure-connect", f.insecure_connect,
+               "Connected mode: allow plaintext to a non-loopback coordinator");
+  app.add_option("--slot-s", f.slot_s, "Connected mode: wall seconds per participation slot")
+      ->capture_default_str();
+  app.add_option("--wall-time-s", f.wall_time_s,
+                 "Connected mode: stop after this many wall seconds (0: when the coordinator "
+                 "finishes)")->capture_default_str();
+  app.add_option("--write-init", f.write_init,
+                 "Write the experiment's initial model (seed: the first) as a tensor file for "
+                 "murmur-coordinator --init, and exit");
   CLI::App* trace_cmd = app.add_subcommand(
       "trace", "Write a synthetic diurnal availability trace (CSV: client,online_from_s,online_to_s)");
   trace_cmd->add_option("--clients", f.diurnal.clients, "Clients")->capture_default_str();
@@ -142,6 +245,13 @@ int main(int argc, char** argv) {
   if (f.rounds > 0) e.rounds = f.rounds;
   if (f.sim_time_s >= 0) e.sim_time_s = f.sim_time_s;
   if (f.threads >= 0) e.threads = f.threads;
+  if (!f.pattern.empty()) {
+    auto kind = ParsePatternKind(f.pattern);
+    if (!kind.ok()) return Fail(kind.status(), "--pattern");
+    e.participation.pattern.kind = *kind;
+    e.name += "-" + f.pattern;
+  }
+  if (!f.connect.empty() || !f.write_init.empty()) return RunConnectedCommand(f, e);
   if (e.rounds == 0 && !(e.sim_time_s > 0)) {
     return Fail(InvalidArgumentError("set --rounds or --sim-time-s"), "experiment");
   }
@@ -231,7 +341,20 @@ int main(int argc, char** argv) {
   const nlohmann::json summary = SummaryJson(e, all);
   std::ofstream(fs::path(f.out_dir) / "summary.json") << summary.dump(2) << "\n";
   if (!f.json.empty()) std::ofstream(f.json) << summary.dump(2) << "\n";
-  std::printf("\n%s\nCSV and summary.json in %s\n", SummaryTable(e, all).c_str(), f.out_dir.c_str());
+  std::string note;
+  std::vector<Figure> figures;
+  if (auto drawn = DrawPlots(e, all, f.out_dir, f.gnuplot); drawn.ok()) {
+    figures = std::move(*drawn);
+  } else {
+    note = "No plots: " + drawn.status().ToString();
+    std::fprintf(stderr, "murmur-sim: %s\n", note.c_str());
+  }
+  auto html = HtmlReport(e, all, figures, note);
+  if (!html.ok()) return Fail(html.status(), "report");
+  const fs::path report = fs::path(f.out_dir) / "report.html";
+  std::ofstream(report) << *html;
+  std::printf("\n%s\nCSV, summary.json and report.html in %s\n", SummaryTable(e, all).c_str(),
+              f.out_dir.c_str());
 
   if (f.min_accuracy_gain >= 0) {
     for (const RunResult& r : all) {

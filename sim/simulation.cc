@@ -1,5 +1,6 @@
 #include "sim/simulation.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -278,8 +279,11 @@ Status Simulator::Settle() {
     for (const auto& [client, w] : r.weights) {
       row.sum_weights += w;
       auto ci = client_index_.find(client);
-      if (ci != client_index_.end()) ++result_.participations[ci->second];
+      if (ci == client_index_.end()) continue;
+      ++result_.participations[ci->second];
+      row.clients.push_back(ci->second);
     }
+    std::sort(row.clients.begin(), row.clients.end());
     result_.rows.push_back(row);
     const bool last = e_.rounds != 0 && r.version >= e_.rounds + 1;
     if ((r.version - 1) % e_.eval_every == 0 || last) {

@@ -44,6 +44,7 @@ struct RoundRow {
   uint32_t participants = 0;
   double mean_staleness = 0;
   double sum_weights = 0;
+  std::vector<uint32_t> clients;  // indices of the clients whose updates made this version
 };
 
 struct RunResult {
