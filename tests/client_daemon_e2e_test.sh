@@ -99,19 +99,8 @@ printf '[policy]\nk-rule = "fixed"\nk = 10\n' >"$work/edge-0.toml"
 for i in 0 1 2; do start_client "$i"; done
 
 # The highest round version any client has seen accepted.
-version() {
-  cat "$work"/edge-*.log | sed -n 's/.*update accepted.* round_version=\([0-9]*\).*/\1/p' |
-    sort -n | tail -1
-}
-wait_for() {  # wait_for SECONDS COMMAND...: polls COMMAND until it succeeds
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
-version_at_least() { local v; v=$(version); [[ -n "$v" && "$v" -ge "$1" ]]; }
+WAIT_POLL_S=0.2
+source "$(dirname "$0")/e2e_helpers.sh"  # version, wait_for, version_at_least, accepted_by
 accepted_count() { grep -c "update accepted" "$work/edge-$1.log" 2>/dev/null || echo 0; }
 
 wait_for 60 version_at_least 4 || { tail -n 20 "$work"/edge-*.log "$clog"; fail "no progress"; }

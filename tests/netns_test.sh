@@ -127,19 +127,8 @@ for i in 0 1 2; do
   procs+=("${pids[$i]}")
 done
 
-version() {
-  cat "$work"/edge-*.log | sed -n 's/.*update accepted.* round_version=\([0-9]*\).*/\1/p' |
-    sort -n | tail -1
-}
-wait_for() {  # wait_for SECONDS COMMAND...: polls COMMAND until it succeeds
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
-version_at_least() { local v; v=$(version); [[ -n "$v" && "$v" -ge "$1" ]]; }
+WAIT_POLL_S=0.05
+source "$(dirname "$0")/e2e_helpers.sh"  # version, wait_for, version_at_least, accepted_by
 accepted_count() { grep -c "update accepted" "$work/edge-$1.log" 2>/dev/null; }
 trained_count() { grep -c "trained k=" "$work/edge-$1.log" 2>/dev/null; }
 dump_logs() { tail -n 15 "$work"/edge-*.log "$clog"; }

@@ -57,20 +57,8 @@ start_client() {  # start_client I
     >>"$work/edge-$1.log" 2>&1 &
   pids[$1]=$!
 }
-version() {
-  cat "$work"/edge-*.log | sed -n 's/.*update accepted.* round_version=\([0-9]*\).*/\1/p' |
-    sort -n | tail -1
-}
-wait_for() {  # wait_for SECONDS COMMAND...
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
-version_at_least() { local v; v=$(version); [[ -n "$v" && "$v" -ge "$1" ]]; }
-accepted_by() { grep -c "update accepted" "$work/edge-$1.log"; }
+WAIT_POLL_S=0.2
+source "$(dirname "$0")/e2e_helpers.sh"  # version, wait_for, version_at_least, accepted_by
 
 start_client 0
 start_client 1

@@ -60,27 +60,15 @@ for i in 0 1 2; do
   pids[$i]=$!
 done
 
-version() {
-  cat "$work"/edge-*.log | sed -n 's/.*update accepted.* round_version=\([0-9]*\).*/\1/p' |
-    sort -n | tail -1
-}
-wait_for() {  # wait_for SECONDS COMMAND...
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.1
-  done
-}
+source "$(dirname "$0")/e2e_helpers.sh"  # version, wait_for, version_at_least, accepted_by
 clients_alive() {
   for p in "${pids[@]}"; do
     kill -0 "$p" 2>/dev/null || { tail -5 "$work"/edge-*.log; echo "a client exited"; exit 1; }
   done
 }
-version_at_least() { clients_alive; local v; v=$(version); [[ -n "$v" && "$v" -ge "$1" ]]; }
+progress_at_least() { clients_alive; version_at_least "$1"; }
 accepted_total() { cat "$work"/edge-*.log | grep -c "update accepted"; }
 accepted_more_than() { [[ $(accepted_total) -gt $1 ]]; }
-accepted_by() { grep -c "update accepted" "$work/edge-$1.log"; }
 # Every client has had an update accepted since the counts given (one per client).
 each_client_advanced_since() {
   clients_alive
@@ -89,7 +77,7 @@ each_client_advanced_since() {
   for i in 0 1 2; do [[ $(accepted_by "$i") -gt ${before[$i]} ]] || return 1; done
 }
 
-wait_for 90 version_at_least 3 || { tail -20 "$work"/edge-*.log "$clog"; fail "no progress"; exit 1; }
+wait_for 90 progress_at_least 3 || { tail -20 "$work"/edge-*.log "$clog"; fail "no progress"; exit 1; }
 echo "run started: version $(version)"
 for kill_no in 1 2 3; do
   # Kill while updates are in flight: right after the next accepted update.
@@ -101,7 +89,7 @@ for kill_no in 1 2 3; do
   wait "$cpid" 2>/dev/null
   sleep 0.5  # the clients see it down and back off
   start_coordinator
-  wait_for 90 version_at_least $((v_kill + 3)) ||
+  wait_for 90 progress_at_least $((v_kill + 3)) ||
     { tail -20 "$work"/edge-*.log "$clog"; fail "no progress after kill $kill_no"; }
   # Each client goes on, not just the run: every one gets an update in.
   wait_for 60 each_client_advanced_since "${counts[@]}" ||
