@@ -23,8 +23,14 @@
 // dims multiples of 16, the intra-chunk products (Q K^T, A V, the state
 // updates K^T V and Q^T dO, the backward's dO V^T, dA K, dA^T Q, A^T dO) run
 // as WMMA 16x16x16 fragments with fp32 accumulation (fragment_ops.h) on
-// 16-bit staged tiles, every C rows staged (zeros past a ragged chunk's end);
-// products with the fp32 states stay on CUDA cores. For a per-dim gate the
+// 16-bit staged tiles, every C rows staged (zeros past a ragged chunk's end).
+// The products with the fp32 states ((Q e^b) S_n, dO S^T, V dS^T,
+// (K e^(G-b)) dS) run on tensor cores too, against a split copy of every
+// state that the scans write: S = hi + lo, both 16-bit (lo = the rounding
+// error of hi), so two fragment products give the state's product to about
+// 2^-16 relative, as accurate as fp32 states on CUDA cores for these sums.
+// The fragments of hi and lo load straight from the workspace (global
+// memory, L2-resident), not through shared memory. For a per-dim gate the
 // intra matrices that carry the decay inside the sum stay elementwise.
 // Shared memory that fits every GPU: a block stages a key tile and/or a
 // value tile of its chunk as fp32 or 16-bit (launch_plan.h picks C and the tile widths
@@ -55,6 +61,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "kernels/cuda/fragment_ops.h"
 #include "kernels/cuda/launch_plan.h"
@@ -440,24 +447,84 @@ __global__ void __launch_bounds__(kThreads)
 // + slot n (which held chunk n's dS term), so slot n + 1 ends as the
 // gradient of the state after chunk n. `last` (may be null) gets the final
 // value: the final state, or the gradient of h0.
-template <bool kReverse>
+// With split_t 16-bit (the tensor-core path), every slot's value is also
+// written as hi = split_t(value) to `hi` and lo = split_t(value - hi) to
+// `lo` (laid out like the slots), the operands of the tensor-core products
+// with the states.
+template <bool kReverse, typename split_t>
 __global__ void ScanKernel(Dims d, const float* first, float* slots, const float* gam,
-                           float* last) {
+                           float* last, split_t* hi, split_t* lo) {
   const int64_t elems = d.DK * d.DV;
   const int64_t tiles = (elems + blockDim.x - 1) / blockDim.x;
   const int64_t bh = blockIdx.x / tiles;
   const int64_t idx = (blockIdx.x % tiles) * blockDim.x + threadIdx.x;
   if (idx >= elems) return;
   const int64_t k = idx / d.DV;
+  auto store = [&](int64_t n, float v) {
+    StateSlot(slots, d, bh, n)[idx] = v;
+    if constexpr (!std::is_same_v<split_t, float>) {
+      const int64_t at = (bh * (d.N + 1) + n) * elems + idx;
+      const split_t h = FromF<split_t>(v);
+      hi[at] = h;
+      lo[at] = FromF<split_t>(v - ToF(h));
+    }
+  };
   float value = first != nullptr ? first[bh * elems + idx] : 0.f;
-  StateSlot(slots, d, bh, kReverse ? d.N : 0)[idx] = value;
+  store(kReverse ? d.N : 0, value);
   for (int64_t i = 0; i < d.N; ++i) {
     const int64_t n = kReverse ? d.N - 1 - i : i;  // the chunk this step crosses
-    float* slot = StateSlot(slots, d, bh, kReverse ? n : n + 1) + idx;
-    value = __expf(gam[(bh * d.N + n) * d.DK + k]) * value + *slot;
-    *slot = value;
+    const int64_t slot_n = kReverse ? n : n + 1;
+    value = __expf(gam[(bh * d.N + n) * d.DK + k]) * value + StateSlot(slots, d, bh, slot_n)[idx];
+    store(slot_n, value);
   }
   if (last != nullptr) last[bh * elems + idx] = value;
+}
+
+// A state split into 16-bit hi and lo parts (ScanKernel), slot n of
+// batch-head bh: element [k][j] at offset k * DV + j of each.
+template <typename split_t>
+struct SplitState {
+  const split_t* hi;
+  const split_t* lo;
+};
+template <typename split_t>
+__device__ __forceinline__ SplitState<split_t> SplitSlot(const split_t* hi, const split_t* lo,
+                                                          const Dims& d, int64_t bh, int64_t n) {
+  const int64_t at = (bh * (d.N + 1) + n) * d.DK * d.DV;
+  return {hi + at, lo + at};
+}
+
+// Tensor cores: out[C, ow] (+)= X[C, xw] times the state tile at rows
+// [r0, r0 + xw) x cols [c0, c0 + ow) of S (kTransposed: times the transpose
+// of the state tile at rows [c0, c0 + ow) x cols [r0, r0 + xw)), X a staged
+// 16-bit tile with row stride xw, the state as hi + lo. Each 16x16 tile of
+// out is one warp's (dealt as in the other products, so a warp keeps its
+// tiles from call to call); rows 16 * Blocks16(L) of out.
+template <bool kTransposed, typename stage_t>
+__device__ void TcStateProduct(const stage_t* X, int xw, SplitState<stage_t> S, const Dims& d,
+                               int r0, int c0, int L, float* out, int ow) {
+  const int no = ow / 16, nt = Blocks16(L);
+  const int ld = static_cast<int>(d.DV);
+  for (int tile = Warp(); tile < nt * no; tile += Warps()) {
+    const int ti = tile / no, oj = tile % no;
+    float* o = out + ti * 16 * ow + oj * 16;
+    FragAcc acc;
+    FragLoad(acc, o, ow);
+    for (int k0 = 0; k0 < xw; k0 += 16) {
+      FragA<stage_t, Major::kRow> a;
+      FragLoad(a, X + ti * 16 * xw + k0, xw);
+      // B[k][j]: S[r0 + k0 + k][c0 + 16 oj + j], or transposed
+      // S[c0 + 16 oj + j][r0 + k0 + k] (column-major B).
+      const int64_t at = kTransposed ? static_cast<int64_t>(c0 + oj * 16) * ld + r0 + k0
+                                     : static_cast<int64_t>(r0 + k0) * ld + c0 + oj * 16;
+      FragB<stage_t, kTransposed ? Major::kCol : Major::kRow> b;
+      FragLoad(b, S.hi + at, ld);
+      FragMma(acc, a, b);
+      FragLoad(b, S.lo + at, ld);
+      FragMma(acc, a, b);
+    }
+    FragStore(o, acc, ow);
+  }
 }
 
 // A (+)= Q K^T (with the gate's decay) for one key tile: on tensor cores
@@ -478,7 +545,8 @@ __device__ void IntraA(const TS& s, const Dims& d, int L, int kw, bool first, bo
 // state.
 template <typename in_t, GateKind G, bool kTC>
 __global__ void __launch_bounds__(kThreads)
-    ChunkOutputKernel(LinearAttnForwardParams p, Dims d, SmemLayout l, const float* states) {
+    ChunkOutputKernel(LinearAttnForwardParams p, Dims d, SmemLayout l, const float* states,
+                      const Stage<in_t, kTC>* states_hi, const Stage<in_t, kTC>* states_lo) {
   MURMUR_DYNAMIC_SMEM(smem);
   using stage_t = Stage<in_t, kTC>;
   Tiles<stage_t> s = Carve<stage_t>(smem, l);
@@ -502,13 +570,19 @@ __global__ void __launch_bounds__(kThreads)
       DecayRowsInPlace<G, /*kToEnd=*/false>(s, c.L, kc.width, s.Q);
       __syncthreads();
     }
-    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-      const int t = idx / vw, j = idx % vw;
-      float sum = 0.f;
-      for (int k = 0; k < kc.width; ++k) {
-        sum += ToF(s.Q[t * kc.width + k]) * S[(kc.start + k) * d.DV + vc.start + j];
+    if constexpr (kTC) {  // Acc1 += (Q e^b) S_n on tensor cores
+      TcStateProduct</*kTransposed=*/false>(s.Q, kc.width,
+                                            SplitSlot(states_hi, states_lo, d, c.bh, c.n), d,
+                                            kc.start, vc.start, c.L, s.Acc1, vw);
+    } else {
+      for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+        const int t = idx / vw, j = idx % vw;
+        float sum = 0.f;
+        for (int k = 0; k < kc.width; ++k) {
+          sum += ToF(s.Q[t * kc.width + k]) * S[(kc.start + k) * d.DV + vc.start + j];
+        }
+        s.Acc1[idx] += sum;
       }
-      s.Acc1[idx] += sum;
     }
   }
   // Y1 is not read above: one barrier completes both A and the V tile.
@@ -574,7 +648,9 @@ __global__ void __launch_bounds__(kThreads)
 template <typename in_t, GateKind G, bool kTC>
 __global__ void __launch_bounds__(kThreads)
     ChunkGradQKKernel(LinearAttnBackwardParams bp, Dims d, SmemLayout l, const float* states,
-                      const float* dstates, float* totals, float* terms) {
+                      const float* dstates, const Stage<in_t, kTC>* states_hi,
+                      const Stage<in_t, kTC>* states_lo, const Stage<in_t, kTC>* dstates_hi,
+                      const Stage<in_t, kTC>* dstates_lo, float* totals, float* terms) {
   MURMUR_DYNAMIC_SMEM(smem);
   using stage_t = Stage<in_t, kTC>;
   constexpr bool kTcIntra = kTC && G != GateKind::kPerDim;
@@ -630,17 +706,26 @@ __global__ void __launch_bounds__(kThreads)
         s.A[t * d.C + sr] = acc;
       }
     }
-    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-      const int t = idx / kw, k = idx % kw;
-      const float* srow = Sn + (kc.start + k) * d.DV + vc.start;
-      const float* dsrow = dS + (kc.start + k) * d.DV + vc.start;
-      float q_sum = 0.f, k_sum = 0.f;
-      for (int j = 0; j < vw; ++j) {
-        q_sum += ToF(s.Y1[t * vw + j]) * srow[j];
-        k_sum += ToF(s.Y2[t * vw + j]) * dsrow[j];
+    if constexpr (kTC) {  // Acc1 += dO S_n^T, Acc2 += V dS^T on tensor cores
+      TcStateProduct</*kTransposed=*/true>(s.Y1, vw,
+                                           SplitSlot(states_hi, states_lo, d, c.bh, c.n), d,
+                                           vc.start, kc.start, c.L, s.Acc1, kw);
+      TcStateProduct</*kTransposed=*/true>(s.Y2, vw,
+                                           SplitSlot(dstates_hi, dstates_lo, d, c.bh, c.n + 1),
+                                           d, vc.start, kc.start, c.L, s.Acc2, kw);
+    } else {
+      for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+        const int t = idx / kw, k = idx % kw;
+        const float* srow = Sn + (kc.start + k) * d.DV + vc.start;
+        const float* dsrow = dS + (kc.start + k) * d.DV + vc.start;
+        float q_sum = 0.f, k_sum = 0.f;
+        for (int j = 0; j < vw; ++j) {
+          q_sum += ToF(s.Y1[t * vw + j]) * srow[j];
+          k_sum += ToF(s.Y2[t * vw + j]) * dsrow[j];
+        }
+        s.Acc1[idx] += q_sum;
+        s.Acc2[idx] += k_sum;
       }
-      s.Acc1[idx] += q_sum;
-      s.Acc2[idx] += k_sum;
     }
   }
   if constexpr (kTC) __syncthreads();  // dA's tiles were a warp's, the passes below a thread's
@@ -747,7 +832,8 @@ __global__ void __launch_bounds__(kThreads)
 // gate, scalar gate) and A^T dO on tensor cores.
 template <typename in_t, GateKind G, bool kTC>
 __global__ void __launch_bounds__(kThreads)
-    ChunkGradVKernel(LinearAttnBackwardParams bp, Dims d, SmemLayout l, const float* dstates) {
+    ChunkGradVKernel(LinearAttnBackwardParams bp, Dims d, SmemLayout l, const float* dstates,
+                     const Stage<in_t, kTC>* dstates_hi, const Stage<in_t, kTC>* dstates_lo) {
   MURMUR_DYNAMIC_SMEM(smem);
   using stage_t = Stage<in_t, kTC>;
   Tiles<stage_t> s = Carve<stage_t>(smem, l);
@@ -772,13 +858,19 @@ __global__ void __launch_bounds__(kThreads)
       DecayRowsInPlace<G, /*kToEnd=*/true>(s, c.L, kw, s.K);
       __syncthreads();
     }
-    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-      const int sr = idx / vw, j = idx % vw;
-      float sum = 0.f;
-      for (int k = 0; k < kw; ++k) {
-        sum += ToF(s.K[sr * kw + k]) * dS[(kc.start + k) * d.DV + vc.start + j];
+    if constexpr (kTC) {  // Acc1 += (K e^(G-b)) dS on tensor cores
+      TcStateProduct</*kTransposed=*/false>(s.K, kw,
+                                            SplitSlot(dstates_hi, dstates_lo, d, c.bh, c.n + 1),
+                                            d, kc.start, vc.start, c.L, s.Acc1, vw);
+    } else {
+      for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+        const int sr = idx / vw, j = idx % vw;
+        float sum = 0.f;
+        for (int k = 0; k < kw; ++k) {
+          sum += ToF(s.K[sr * kw + k]) * dS[(kc.start + k) * d.DV + vc.start + j];
+        }
+        s.Acc1[idx] += sum;
       }
-      s.Acc1[idx] += sum;
     }
   }
   // Y1 is not read above: one barrier completes both A and the dO tile.
@@ -970,14 +1062,29 @@ SmemLayout OptIn(Kernel kernel, ChunkKernel which, const Dims& d) {
 // Workspace floats, per batch-head: forward states [N + 1][DK * DV] and
 // chunk totals [N][DK]; the backward adds the state gradients [N + 1][DK * DV],
 // the gate-gradient chunk sums [N][cols] and, for a scalar gate, the terms
-// of r_t [N][C][DK].
+// of r_t [N][C][DK]. On the tensor-core path each state array also has its
+// 16-bit hi and lo copies (as many bytes as the fp32 states), placed right
+// after the fp32 state arrays so every fragment load stays 32-byte aligned.
+int64_t StateFloats(const Dims& d, int64_t BH) { return BH * (d.N + 1) * d.DK * d.DV; }
 int64_t ForwardWorkspaceFloats(const Dims& d, int64_t BH) {
-  return BH * ((d.N + 1) * d.DK * d.DV + d.N * d.DK);
+  return (d.tc ? 2 : 1) * StateFloats(d, BH) + BH * d.N * d.DK;
 }
 int64_t BackwardWorkspaceFloats(const Dims& d, int64_t BH) {
   const int64_t cols = d.gate == GateKind::kPerDim ? d.DK : 1;
   const int64_t terms = d.gate == GateKind::kScalar ? d.N * d.C * d.DK : 0;
-  return BH * (2 * (d.N + 1) * d.DK * d.DV + d.N * (d.DK + cols) + terms);
+  return (d.tc ? 4 : 2) * StateFloats(d, BH) + BH * (d.N * (d.DK + cols) + terms);
+}
+
+// The hi and lo halves of a split state array of `floats` floats at `at`
+// (the tensor-core path), or nulls.
+template <typename split_t>
+std::pair<split_t*, split_t*> SplitArrays(float* at, int64_t floats) {
+  if constexpr (std::is_same_v<split_t, float>) {
+    return {nullptr, nullptr};
+  } else {
+    auto* hi = reinterpret_cast<split_t*>(at);
+    return {hi, hi + floats};
+  }
 }
 
 // The caller's workspace, or one allocated on the stream and freed
@@ -1017,19 +1124,23 @@ void ForwardGated(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t 
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
   const SmemLayout update = OptIn(ChunkUpdateKernel<in_t, G, kTC>, ChunkKernel::kUpdate, d);
   const SmemLayout output = OptIn(ChunkOutputKernel<in_t, G, kTC>, ChunkKernel::kOutput, d);
+  using split_t = Stage<in_t, kTC>;
   Workspace ws(p.workspace, ForwardWorkspaceFloats(d, BH), stream);
+  const int64_t state_floats = StateFloats(d, BH);
   float* states = ws.data();
-  float* gam = states + BH * (d.N + 1) * d.DK * d.DV;
+  const auto [hi, lo] = SplitArrays<split_t>(states + state_floats, state_floats);
+  float* gam = states + (kTC ? 2 : 1) * state_floats;
   if (chunks > 0) {
     Launch(ChunkUpdateKernel<in_t, G, kTC>, chunks * d.nK * d.nV, update.Bytes(), stream, p, d,
            update, states, gam);
   }
-  Launch(ScanKernel</*kReverse=*/false>, ScanBlocks(d, BH), 0, stream, d,
+  Launch(ScanKernel</*kReverse=*/false, split_t>, ScanBlocks(d, BH), 0, stream, d,
          static_cast<const float*>(p.initial_state), states, static_cast<const float*>(gam),
-         static_cast<float*>(p.final_state));
+         static_cast<float*>(p.final_state), hi, lo);
   if (chunks > 0) {
     Launch(ChunkOutputKernel<in_t, G, kTC>, chunks * d.nV, output.Bytes(), stream, p, d, output,
-           static_cast<const float*>(states));
+           static_cast<const float*>(states), static_cast<const split_t*>(hi),
+           static_cast<const split_t*>(lo));
   }
   Check(cudaGetLastError(), "forward launch");
 }
@@ -1038,7 +1149,8 @@ template <typename in_t, GateKind G, bool kTC>
 void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream_t stream) {
   const LinearAttnForwardParams& p = bp.fwd;
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
-  const int64_t state_floats = BH * (d.N + 1) * d.DK * d.DV;
+  const int64_t state_floats = StateFloats(d, BH);
+  using split_t = Stage<in_t, kTC>;
   const SmemLayout update = OptIn(ChunkUpdateKernel<in_t, G, kTC>, ChunkKernel::kUpdate, d);
   const SmemLayout dstate = OptIn(ChunkDStateKernel<in_t, G, kTC>, ChunkKernel::kDState, d);
   const SmemLayout grad_qk = OptIn(ChunkGradQKKernel<in_t, G, kTC>, ChunkKernel::kGradQK, d);
@@ -1046,7 +1158,9 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
   Workspace ws(bp.workspace, BackwardWorkspaceFloats(d, BH), stream);
   float* states = ws.data();
   float* dstates = states + state_floats;
-  float* gam = dstates + state_floats;
+  const auto [s_hi, s_lo] = SplitArrays<split_t>(dstates + state_floats, state_floats);
+  const auto [ds_hi, ds_lo] = SplitArrays<split_t>(dstates + 2 * state_floats, state_floats);
+  float* gam = dstates + (kTC ? 3 : 1) * state_floats;
   float* totals = gam + BH * d.N * d.DK;
   float* terms = totals + BH * d.N * (d.gate == GateKind::kPerDim ? d.DK : 1);
   const auto* cgam = static_cast<const float*>(gam);
@@ -1057,22 +1171,25 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
     Launch(ChunkUpdateKernel<in_t, G, kTC>, state_tiles, update.Bytes(), stream, p, d, update,
            states, gam);
   }
-  Launch(ScanKernel</*kReverse=*/false>, ScanBlocks(d, BH), 0, stream, d,
-         static_cast<const float*>(p.initial_state), states, cgam, static_cast<float*>(nullptr));
+  Launch(ScanKernel</*kReverse=*/false, split_t>, ScanBlocks(d, BH), 0, stream, d,
+         static_cast<const float*>(p.initial_state), states, cgam, static_cast<float*>(nullptr),
+         s_hi, s_lo);
   // Gradients of every chunk-start state, and of h0.
   if (chunks > 0) {
     Launch(ChunkDStateKernel<in_t, G, kTC>, state_tiles, dstate.Bytes(), stream, bp, d, dstate,
            dstates);
   }
-  Launch(ScanKernel</*kReverse=*/true>, ScanBlocks(d, BH), 0, stream, d, dht, dstates, cgam,
-         static_cast<float*>(bp.d_initial_state));
+  Launch(ScanKernel</*kReverse=*/true, split_t>, ScanBlocks(d, BH), 0, stream, d, dht, dstates,
+         cgam, static_cast<float*>(bp.d_initial_state), ds_hi, ds_lo);
   if (chunks > 0) {
     const auto* cstates = static_cast<const float*>(states);
     const auto* cdstates = static_cast<const float*>(dstates);
     Launch(ChunkGradQKKernel<in_t, G, kTC>, chunks * d.nK, grad_qk.Bytes(), stream, bp, d, grad_qk,
-           cstates, cdstates, totals, terms);
+           cstates, cdstates, static_cast<const split_t*>(s_hi),
+           static_cast<const split_t*>(s_lo), static_cast<const split_t*>(ds_hi),
+           static_cast<const split_t*>(ds_lo), totals, terms);
     Launch(ChunkGradVKernel<in_t, G, kTC>, chunks * d.nV, grad_v.Bytes(), stream, bp, d, grad_v,
-           cdstates);
+           cdstates, static_cast<const split_t*>(ds_hi), static_cast<const split_t*>(ds_lo));
     if (d.gate != GateKind::kNone && bp.dg != nullptr) {
       if (d.gate == GateKind::kScalar) {
         Launch(ScalarGateLocalKernel, chunks, 0, stream, bp, d, static_cast<const float*>(terms),
