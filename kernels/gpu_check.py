@@ -183,6 +183,49 @@ def profile(T, D, H, tokens, top=12):
     return [{"ms": ms, "launches": count, "kernel": name} for ms, count, name in rows[:top]]
 
 
+def kernel_times(T, D, H, tokens, reps=5):
+    """Per-kernel CUDA ms of one bf16 forward+backward of ours, by short
+    kernel name (ChunkGradQKKernel<...> -> ChunkGradQK)."""
+    B, _, step = bench_problem(T, D, H, tokens)
+    for _ in range(3):
+        step()
+    torch.cuda.synchronize()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        for _ in range(reps):
+            step()
+        torch.cuda.synchronize()
+    from torch.autograd import DeviceType
+
+    out = {}
+    for e in prof.key_averages():
+        if getattr(e, "device_type", None) != DeviceType.CUDA:
+            continue
+        us = getattr(e, "self_device_time_total", None)
+        if us is None:
+            us = getattr(e, "self_cuda_time_total", 0)
+        name = e.key.split("(")[0].split("<")[0].split("::")[-1].replace("Kernel", "")
+        if "murmur" in e.key:
+            out[name] = out.get(name, 0.0) + us / reps / 1e3
+    return out
+
+
+def sweep_smem(T=8192, D=128, H=16):
+    """The same call under each per-block shared-memory cap (the launch plan
+    each target GPU gets: smaller tiles, more blocks per SM), with per-kernel
+    times: which plan is fastest on this GPU."""
+    rows = []
+    print(f"launch plans on this GPU, bf16 fwd+bwd at B*H = 64, T = {T}, D = {D} (ms):")
+    for kb in (48, 64, 99, 163, 227):
+        os.environ["MURMUR_CUDA_MAX_SMEM_PER_BLOCK"] = str(kb * 1024)
+        r = bench(T, D, H, 4 * T, 5)
+        ks = kernel_times(T, D, H, 4 * T)
+        rows.append({"smem_kb": kb, "ours_ms": r["ours_ms"], "kernels": ks})
+        print(f"  cap {kb:3d} KB: {r['ours_ms']:8.3f}  " +
+              " ".join(f"{k}={v:.2f}" for k, v in sorted(ks.items(), key=lambda kv: -kv[1])))
+    os.environ.pop("MURMUR_CUDA_MAX_SMEM_PER_BLOCK")
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
@@ -271,14 +314,16 @@ def main():
                 print(f"{T:6d} {str(dt):>15} {'tc' if tc else 'cuda':>6} {r['ours_ms']:9.3f} "
                       f"{r['sdpa_ms']:9.3f} {r['floor_ms']:9.3f} {r['ours_vs_floor']:8.1f} "
                       f"{r['speedup_vs_sdpa']:8.2f}")
-    breakdown = []
+    breakdown, sweep = [], []
     try:
         breakdown = profile(2048, 128, 16, 65536)
+        sweep = sweep_smem()
     except Exception as e:  # the profiler is a diagnostic: never fail the run on it
         print(f"profile skipped: {e}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"checks": rows, "bench": results, "profile": breakdown}, f, indent=2)
+            json.dump({"checks": rows, "bench": results, "profile": breakdown,
+                       "smem_sweep": sweep}, f, indent=2)
     sys.exit(0 if ok_all else 1)
 
 

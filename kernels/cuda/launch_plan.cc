@@ -85,6 +85,11 @@ SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
     l.acc1 = take(t.chunk * t.value_tile, f32);
   }
   if (a && t.tensor_cores) l.a16 = take(t.chunk * t.chunk, 2);
+  const bool state_product = kernel == ChunkKernel::kUpdate || kernel == ChunkKernel::kDState;
+  if (state_product && t.tensor_cores && t.gate_width > 0) {
+    l.xlo = take(t.chunk * t.key_tile, 2);
+  }
+  if (kernel == ChunkKernel::kGradQK && t.tensor_cores) l.a16lo = take(t.chunk * t.chunk, 2);
   l.bytes = at;
   return l;
 }

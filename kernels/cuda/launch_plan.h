@@ -56,9 +56,16 @@ struct TileShape {
 //   outputs summed over the other head dim's tiles, [chunk, value_tile]
 //   (output, grad_v) or [chunk, key_tile] (grad_qk: dq and dk);
 //   a16: [chunk, chunk] 16-bit copy of the masked, scaled a (tensor cores).
+//   xlo: [chunk, key_tile] 16-bit low part of the decayed key tile (update,
+//   dstate; tensor cores with a gate): decayed = k (or q) + xlo, so the state
+//   products do not round the decay to 16 bits.
+//   a16lo: [chunk, chunk] 16-bit low part of dA (grad_qk, tensor cores):
+//   dq and dk take dA as a16 + a16lo, to keep the gate gradient's
+//   cancelling sums accurate.
 // q, k, y1, y2 hold fp32 on the CUDA-core path, 16-bit on the tensor-core one.
 struct SmemLayout {
   int q = -1, k = -1, b = -1, G = -1, a = -1, y1 = -1, y2 = -1, acc1 = -1, acc2 = -1, a16 = -1;
+  int xlo = -1, a16lo = -1;
   int bytes = 0;
   size_t Bytes() const { return static_cast<size_t>(bytes); }
 };

@@ -119,6 +119,17 @@ TEST(LaunchPlan, TensorCoreLayoutsStageSixteenBitTilesAligned) {
   EXPECT_EQ(l.a16, l.acc1 + 4 * 64 * 16);
   EXPECT_EQ(l.Bytes(), static_cast<size_t>(l.a16 + 2 * 64 * 64));
   for (int offset : {l.q, l.k, l.b, l.G, l.a, l.y1, l.acc1, l.a16}) EXPECT_EQ(offset % 32, 0);
+  EXPECT_EQ(l.xlo, -1);
+  EXPECT_EQ(l.a16lo, -1);
+  // The low parts: of the decayed key tile in the gated state products, of
+  // dA in grad_qk; last, 16-bit, aligned.
+  const SmemLayout u = LayoutOf(ChunkKernel::kUpdate, t);
+  EXPECT_EQ(u.xlo, u.Bytes() - 2 * 64 * 32);
+  EXPECT_EQ(LayoutOf(ChunkKernel::kUpdate, {64, 32, 16, 0, true}).xlo, -1);  // no gate
+  const SmemLayout g = LayoutOf(ChunkKernel::kGradQK, t);
+  EXPECT_EQ(g.a16lo, static_cast<int>(g.Bytes()) - 2 * 64 * 64);
+  EXPECT_EQ(g.a16lo % 32, 0);
+  EXPECT_EQ(LayoutOf(ChunkKernel::kGradQK, {64, 32, 16, 1, false}).a16lo, -1);
 }
 
 // fp16 on sm_75 and later, bf16 on sm_80 and later, fp32 never; head dims

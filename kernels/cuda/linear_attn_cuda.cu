@@ -56,8 +56,10 @@
 #define MURMUR_DYNAMIC_SMEM(name) extern __shared__ float name[]
 #endif
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -179,7 +181,7 @@ struct Tiles {
   float *b, *G, *A;
   stage_t *Y1, *Y2;
   float *Acc1, *Acc2;
-  stage_t* A16;
+  stage_t *A16, *Xlo, *A16lo;
   int gs;
 };
 
@@ -192,21 +194,93 @@ __device__ __forceinline__ Tiles<stage_t> Carve(float* base, const SmemLayout& l
   auto h = [bytes](int offset) {
     return offset >= 0 ? reinterpret_cast<stage_t*>(bytes + offset) : nullptr;
   };
-  return {h(l.q), h(l.k), f(l.b), f(l.G), f(l.a), h(l.y1), h(l.y2), f(l.acc1), f(l.acc2),
-          h(l.a16), 0};
+  return {h(l.q),    h(l.k),   f(l.b),     f(l.G),     f(l.a), h(l.y1), h(l.y2),
+          f(l.acc1), f(l.acc2), h(l.a16), h(l.xlo), h(l.a16lo), 0};
 }
 
 // Columns [col.start, +col.width) of rows t0 .. t0 + L of a [B,T,H,width]
 // tensor into dst [L, col.width], as stage_t; with kTC the rows from L to C
 // are zero-filled, so the 16-row fragments of a ragged chunk read zeros.
+// 16 bytes, the widest load or store of one thread.
+struct alignas(16) Vec16 {
+  uint32_t w[4];
+};
+constexpr int kVec16 = 8;  // 16-bit elements per Vec16
+// One 16-byte load or store (16-byte aligned addresses); memcpy in the CPU
+// emulation, where a cast would break C++'s aliasing rules.
+__device__ __forceinline__ Vec16 Load16(const void* p) {
+#ifdef MURMUR_CUDA_EMULATION
+  Vec16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+#else
+  return *static_cast<const Vec16*>(p);
+#endif
+}
+__device__ __forceinline__ void Store16(void* p, const Vec16& v) {
+#ifdef MURMUR_CUDA_EMULATION
+  std::memcpy(p, &v, sizeof v);
+#else
+  *static_cast<Vec16*>(p) = v;
+#endif
+}
+
+// Whether rows of a [B,T,H,width] 16-bit tensor, columns [col.start, +width),
+// can move as Vec16s: the base 16-byte aligned, the offsets multiples of 8.
+template <typename T>
+__device__ __forceinline__ bool Vec16Ok(const T* base, int64_t width, Span col) {
+  return sizeof(T) == 2 && width % kVec16 == 0 && col.start % kVec16 == 0 &&
+         col.width % kVec16 == 0 && reinterpret_cast<uintptr_t>(base) % 16 == 0;
+}
+
 template <bool kTC, typename in_t, typename stage_t>
 __device__ void LoadTile(const in_t* src, const Dims& d, const ChunkPos& c, int64_t width,
                          Span col, stage_t* dst) {
+  if constexpr (kTC && std::is_same_v<in_t, stage_t>) {
+    if (Vec16Ok(src, width, col)) {  // the tensor-core path: 16-byte loads, no conversion
+      const int groups = col.width / kVec16;
+      for (int idx = threadIdx.x; idx < d.C * groups; idx += blockDim.x) {
+        const int i = idx / groups, g = idx % groups;
+        Vec16 v{};
+        if (i < c.L) v = Load16(src + Row(d, c.b, c.t0 + i, c.h, width) + col.start + g * kVec16);
+        Store16(dst + i * col.width + g * kVec16, v);
+      }
+      return;
+    }
+  }
   const int rows = kTC ? d.C : c.L;
   for (int idx = threadIdx.x; idx < rows * col.width; idx += blockDim.x) {
     const int i = idx / col.width, j = idx % col.width;
     dst[idx] = i < c.L ? FromF<stage_t>(ToF(src[Row(d, c.b, c.t0 + i, c.h, width) + col.start + j]))
                        : FromF<stage_t>(0.f);
+  }
+}
+
+// Rows [0, L) of an fp32 tile src [*, col.width] to rows t0 .. t0 + L of a
+// [B,T,H,width] tensor, columns col, converted to out_t; 16-byte stores of
+// 16-bit values where the layout allows.
+template <typename out_t>
+__device__ void StoreTile(const float* src, const Dims& d, const ChunkPos& c, int64_t width,
+                          Span col, out_t* dst) {
+  if constexpr (sizeof(out_t) == 2) {
+    if (Vec16Ok(dst, width, col)) {
+      const int groups = col.width / kVec16;
+      for (int idx = threadIdx.x; idx < c.L * groups; idx += blockDim.x) {
+        const int i = idx / groups, g = idx % groups;
+        union {
+          Vec16 v;
+          out_t e[kVec16];
+        } u;
+        const float* from = src + i * col.width + g * kVec16;
+        for (int e = 0; e < kVec16; ++e) u.e[e] = FromF<out_t>(from[e]);
+        Store16(dst + Row(d, c.b, c.t0 + i, c.h, width) + col.start + g * kVec16, u.v);
+      }
+      return;
+    }
+  }
+  for (int idx = threadIdx.x; idx < c.L * col.width; idx += blockDim.x) {
+    const int i = idx / col.width, j = idx % col.width;
+    dst[Row(d, c.b, c.t0 + i, c.h, width) + col.start + j] = FromF<out_t>(src[idx]);
   }
 }
 
@@ -358,9 +432,10 @@ __device__ void TcAccumulateA(const Tiles<stage_t>& s, const Dims& d, int L, int
 }
 
 // A16 <- factor * A (times a scalar gate's e^(b_t - b_sr)) for sr <= t < L,
-// 0 elsewhere, as the 16-bit operand of the next product. A is read only
-// where t and sr are below L (the rest may be unwritten).
-template <GateKind G, typename stage_t>
+// 0 elsewhere, as the 16-bit operand of the next product; with kSplit also
+// A16lo <- the rounding error of A16 (the operand is then A16 + A16lo). A is
+// read only where t and sr are below L (the rest may be unwritten).
+template <GateKind G, bool kSplit = false, typename stage_t>
 __device__ void MaskToA16(const Tiles<stage_t>& s, const Dims& d, int L, float factor) {
   for (int idx = threadIdx.x; idx < d.C * d.C; idx += blockDim.x) {
     const int t = idx / d.C, sr = idx % d.C;
@@ -369,7 +444,9 @@ __device__ void MaskToA16(const Tiles<stage_t>& s, const Dims& d, int L, float f
       v = factor * s.A[idx];
       if constexpr (G == GateKind::kScalar) v *= DecayBetween<G>(s, t, sr, 0);
     }
-    s.A16[idx] = FromF<stage_t>(v);
+    const stage_t hi = FromF<stage_t>(v);
+    s.A16[idx] = hi;
+    if constexpr (kSplit) s.A16lo[idx] = FromF<stage_t>(v - ToF(hi));
   }
 }
 
@@ -388,7 +465,20 @@ __device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, c
   LoadTile<kTC>(y, d, c, d.DV, vc, s.Y1);
   LoadGates(g, d, c, kc, s);
   __syncthreads();
-  if constexpr (G != GateKind::kNone) {
+  // With kTC, the decayed rows are split: X (16-bit) + Xlo (its rounding
+  // error), both fragments' products summed; rows from L on stay zero.
+  constexpr bool kSplit = kTC && G != GateKind::kNone;
+  if constexpr (kSplit) {
+    for (int idx = threadIdx.x; idx < d.C * kc.width; idx += blockDim.x) {
+      const int t = idx / kc.width, k = idx % kc.width;
+      float v = 0.f;
+      if (t < c.L) v = ToF(X[idx]) * (kToEnd ? DecayToEnd<G>(s, t, k) : DecayFromStart<G>(s, t, k));
+      const stage_t hi = FromF<stage_t>(v);
+      X[idx] = hi;
+      s.Xlo[idx] = FromF<stage_t>(v - ToF(hi));
+    }
+    __syncthreads();
+  } else if constexpr (G != GateKind::kNone) {
     DecayRowsInPlace<G, kToEnd>(s, c.L, kc.width, X);
     __syncthreads();
   }
@@ -404,6 +494,10 @@ __device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, c
         FragLoad(a, X + i0 * kc.width + ki * 16, kc.width);
         FragLoad(b, s.Y1 + i0 * vc.width + vj * 16, vc.width);
         FragMma(acc, a, b);
+        if constexpr (kSplit) {
+          FragLoad(a, s.Xlo + i0 * kc.width + ki * 16, kc.width);
+          FragMma(acc, a, b);
+        }
       }
       FragScale(acc, factor);
       FragStore(slot + (kc.start + ki * 16) * d.DV + vc.start + vj * 16, acc,
@@ -609,10 +703,7 @@ __global__ void __launch_bounds__(kThreads)
       FragStore(out, acc, vw);
     }
     __syncthreads();
-    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-      const int t = idx / vw, j = idx % vw;
-      o[Row(d, c.b, c.t0 + t, c.h, d.DV) + vc.start + j] = FromF<in_t>(s.Acc1[idx]);
-    }
+    StoreTile(s.Acc1, d, c, d.DV, vc, o);
   } else {
     for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
       const int t = idx / vw, j = idx % vw;
@@ -731,8 +822,10 @@ __global__ void __launch_bounds__(kThreads)
   if constexpr (kTC) __syncthreads();  // dA's tiles were a warp's, the passes below a thread's
   if constexpr (kTcIntra) {
     // dA16 = scale dA e^(b_t - b_sr), masked; the inter terms times their
-    // row decays; then dq = Acc1 + dA16 K, dk = Acc2 + dA16^T Q.
-    MaskToA16<G>(s, d, c.L, d.scale);
+    // row decays; then dq = Acc1 + dA16 K, dk = Acc2 + dA16^T Q, with dA16
+    // as hi + lo 16-bit parts (the gate gradient sums q dq - k dk, which
+    // cancel: a 16-bit dA alone costs it about 1e-2 relative in bf16).
+    MaskToA16<G, /*kSplit=*/true>(s, d, c.L, d.scale);
     for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
       const int t = idx / kw, k = idx % kw;
       s.Acc1[idx] *= d.scale * DecayFromStart<G>(s, t, k);
@@ -750,16 +843,20 @@ __global__ void __launch_bounds__(kThreads)
         for (int si = 0; si <= ti; ++si) {
           FragA<stage_t, Major::kRow> a;
           FragB<stage_t, Major::kRow> b;
-          FragLoad(a, s.A16 + ti * 16 * d.C + si * 16, d.C);
           FragLoad(b, s.K + si * 16 * kw + kj * 16, kw);
+          FragLoad(a, s.A16 + ti * 16 * d.C + si * 16, d.C);
+          FragMma(acc, a, b);
+          FragLoad(a, s.A16lo + ti * 16 * d.C + si * 16, d.C);
           FragMma(acc, a, b);
         }
       } else {
         for (int tt = ti; tt < nt; ++tt) {
           FragA<stage_t, Major::kCol> a;  // dA16^T
           FragB<stage_t, Major::kRow> b;
-          FragLoad(a, s.A16 + tt * 16 * d.C + ti * 16, d.C);
           FragLoad(b, s.Q + tt * 16 * kw + kj * 16, kw);
+          FragLoad(a, s.A16 + tt * 16 * d.C + ti * 16, d.C);
+          FragMma(acc, a, b);
+          FragLoad(a, s.A16lo + tt * 16 * d.C + ti * 16, d.C);
           FragMma(acc, a, b);
         }
       }
@@ -896,10 +993,7 @@ __global__ void __launch_bounds__(kThreads)
       FragStore(out, acc, vw);
     }
     __syncthreads();
-    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-      const int sr = idx / vw, j = idx % vw;
-      dvo[Row(d, c.b, c.t0 + sr, c.h, d.DV) + vc.start + j] = FromF<in_t>(s.Acc1[idx]);
-    }
+    StoreTile(s.Acc1, d, c, d.DV, vc, dvo);
   } else {
     for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
       const int sr = idx / vw, j = idx % vw;
