@@ -11,28 +11,11 @@
 # trained 300 steps with murmur's op vs causal SDPA, samples/s at batch 32
 # (the trainer's default) and 512; with --json X also X.train_b32.json etc.
 #   bash kernels/gpu_check.sh [--quick] [--json out.json]
-# Needs: cmake, a C++20 compiler, nvcc, python3 with torch (CUDA build). When
-# CMake cannot configure against that torch, the library is built with
-# torch.utils.cpp_extension instead (kernels/gpu_build_ext.py, same sources).
+# Needs: cmake, a C++20 compiler, nvcc, python3 with torch (CUDA build); the
+# library is built by kernels/gpu_build.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-ARCH=${CUDA_ARCH:-$(python3 -c 'import torch; m,n=torch.cuda.get_device_capability(); print(f"{m}{n}")')}
-BUILD=${BUILD_DIR:-build-gpu}
-echo "== building libmurmur_kernels.so against ${TORCH_PREFIX} (sm_${ARCH})"
-LIB=""
-mkdir -p "$BUILD"
-if cmake -S . -B "$BUILD" -DMURMUR_KERNELS_ONLY=ON -DCMAKE_BUILD_TYPE=Release \
-     -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
-     -DMURMUR_WERROR=OFF -DMURMUR_PCH=OFF >"$BUILD/configure.log" 2>&1 &&
-   cmake --build "$BUILD" -j "$(nproc)" --target murmur_kernels; then
-  LIB=$(find "$BUILD" -name 'libmurmur_kernels.so' | head -n 1)
-else
-  echo "== CMake build failed (configure log: $BUILD/configure.log); its last lines:"
-  tail -n 30 "$BUILD/configure.log" || true
-  echo "== building with torch.utils.cpp_extension instead (kernels/gpu_build_ext.py)"
-  LIB=$(python3 kernels/gpu_build_ext.py --arch "$ARCH" --build-dir "$BUILD-ext" | tail -n 1)
-fi
+LIB=$(bash kernels/gpu_build.sh | tail -n 1)
 echo "== checks and benchmark with $LIB"
 # A failed check does not stop the run: the timings and the training
 # comparison still come, and the exit status says a check failed.
