@@ -49,6 +49,7 @@ Result<std::vector<RunResult>> RunSeed(const ExperimentConfig& e, uint64_t seed,
     if (options.on_round) in.on_round = [&](const RoundRow& row) { options.on_round(run, row); };
     Result<RunResult> r = RunSimulation(in);
     if (!r.ok()) return r.status().WithContext(run.label + " (seed " + std::to_string(seed) + ")");
+    r->optimal_loss = workload.optimal_loss();
     out.push_back(std::move(*r));
   }
   return out;

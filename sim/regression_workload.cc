@@ -17,6 +17,7 @@ RegressionWorkload::RegressionWorkload(const RegressionWorkloadOptions& options)
     pooled_.x.insert(pooled_.x.end(), data_.back().x.begin(), data_.back().x.end());
     pooled_.y.insert(pooled_.y.end(), data_.back().y.begin(), data_.back().y.end());
   }
+  optimal_loss_ = MeanSquaredError(LeastSquaresSolution(pooled_), pooled_);
 }
 
 std::string RegressionWorkload::Describe() const {

@@ -40,12 +40,14 @@ class RegressionWorkload final : public Workload {
   Result<EvalOutput> Evaluate(size_t worker, const TensorList& model) override;
   double local_lr() const override { return options_.local_lr; }
   int batch() const override { return options_.batch; }
+  double optimal_loss() const override { return optimal_loss_; }
 
  private:
   RegressionWorkloadOptions options_;
   RegressionProblem problem_;
   std::vector<RegressionData> data_;
   RegressionData pooled_;
+  double optimal_loss_ = 0;  // MSE of pooled_'s least-squares model
 };
 
 }  // namespace murmur::sim

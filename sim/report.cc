@@ -71,6 +71,7 @@ nlohmann::json SummaryJson(const ExperimentConfig& e, const std::vector<RunResul
                          {"final_accuracy", JsonNum(FinalAccuracy(r))},
                          {"best_accuracy", JsonNum(best)},
                          {"final_loss", JsonNum(FinalLoss(r))},
+                         {"optimal_loss", JsonNum(r.optimal_loss)},
                          {"check_ins", r.check_ins},
                          {"jobs_started", r.jobs_started},
                          {"dropouts", r.dropouts},

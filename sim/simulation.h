@@ -21,6 +21,7 @@
 // Threading: RunSimulation runs on the caller's thread and uses `pool`.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -62,6 +63,7 @@ struct RunResult {
   double wall_s = 0;
   std::vector<double> true_p;          // p_n per client
   std::vector<uint64_t> participations;  // accepted updates per client
+  double optimal_loss = std::nan("");     // Workload::optimal_loss
 };
 
 struct SimulationInputs {

@@ -1,5 +1,7 @@
 #include "sim/synthetic_regression.h"
 
+#include <cmath>
+
 namespace murmur::sim {
 
 RegressionProblem MakeRegressionProblem(int dim, Rng& rng) {
@@ -52,6 +54,44 @@ double MeanSquaredError(const TensorList& params, const RegressionData& data) {
     sum += e * e;
   }
   return data.size() == 0 ? 0.0 : sum / static_cast<double>(data.size());
+}
+
+TensorList LeastSquaresSolution(const RegressionData& data) {
+  const int n = data.dim + 1;  // weights, then the bias
+  // [X 1]^T [X 1] | [X 1]^T y, then Gaussian elimination with partial pivoting.
+  std::vector<std::vector<double>> m(n, std::vector<double>(n + 1, 0.0));
+  std::vector<double> row(n);
+  for (size_t i = 0; i < data.size(); ++i) {
+    for (int j = 0; j < data.dim; ++j) row[j] = data.x[i * data.dim + j];
+    row[data.dim] = 1.0;
+    for (int a = 0; a < n; ++a) {
+      for (int b = 0; b < n; ++b) m[a][b] += row[a] * row[b];
+      m[a][n] += row[a] * data.y[i];
+    }
+  }
+  for (int col = 0; col < n; ++col) {
+    int pivot = col;
+    for (int r = col + 1; r < n; ++r) {
+      if (std::fabs(m[r][col]) > std::fabs(m[pivot][col])) pivot = r;
+    }
+    std::swap(m[col], m[pivot]);
+    if (std::fabs(m[col][col]) < 1e-300) continue;  // singular (too few samples): leave 0
+    for (int r = 0; r < n; ++r) {
+      if (r == col) continue;
+      const double f = m[r][col] / m[col][col];
+      for (int c = col; c <= n; ++c) m[r][c] -= f * m[col][c];
+    }
+  }
+  TensorList out = ZerosLike(RegressionSpec(data.dim));
+  for (int j = 0; j < n; ++j) {
+    const double v = std::fabs(m[j][j]) < 1e-300 ? 0.0 : m[j][n] / m[j][j];
+    if (j < data.dim) {
+      out[0].data[j] = static_cast<float>(v);
+    } else {
+      out[1].data[0] = static_cast<float>(v);
+    }
+  }
+  return out;
 }
 
 RegressionDelta TrainLocalSgd(const TensorList& global, const RegressionData& data,

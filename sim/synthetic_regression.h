@@ -40,6 +40,12 @@ ModelSpec RegressionSpec(int dim);
 
 double MeanSquaredError(const TensorList& params, const RegressionData& data);
 
+// The least-squares model of `data` (normal equations with the bias as a
+// column, solved in double precision): the lowest MeanSquaredError any model
+// reaches on it, the reference a federated run's loss converges to when it
+// is unbiased (its excess loss is the rest).
+TensorList LeastSquaresSolution(const RegressionData& data);
+
 // The result of local training (encoded into an api::UpdateToPush).
 struct RegressionDelta {
   TensorList delta;  // trained - global

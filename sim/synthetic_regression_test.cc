@@ -32,5 +32,38 @@ TEST(SyntheticRegressionTest, ClientsDifferWithHeterogeneity) {
   EXPECT_GT(std::abs(mean_a - mean_b) / 1000, 0.05);
 }
 
+// The least-squares model is the pooled data's minimum: every model nearby,
+// the true one and a run of local SGD from it all have a higher loss.
+TEST(SyntheticRegressionTest, LeastSquaresSolutionIsTheMinimum) {
+  Rng rng(5);
+  const RegressionProblem p = MakeRegressionProblem(6, rng);
+  RegressionData pooled;
+  pooled.dim = 6;
+  for (int c = 0; c < 10; ++c) {
+    const RegressionData d = MakeClientData(p, 40, 1.0, rng);
+    pooled.x.insert(pooled.x.end(), d.x.begin(), d.x.end());
+    pooled.y.insert(pooled.y.end(), d.y.begin(), d.y.end());
+  }
+  const TensorList best = LeastSquaresSolution(pooled);
+  const double optimum = MeanSquaredError(best, pooled);
+  TensorList truth = ZerosLike(RegressionSpec(6));
+  truth[0].data = p.w_true;
+  truth[1].data[0] = p.b_true;
+  EXPECT_LT(optimum, MeanSquaredError(truth, pooled));
+  for (int j = 0; j < 7; ++j) {
+    for (float step : {-0.01f, 0.01f}) {
+      TensorList nudged = best;
+      (j < 6 ? nudged[0].data[j] : nudged[1].data[0]) += step;
+      EXPECT_GT(MeanSquaredError(nudged, pooled), optimum) << "parameter " << j;
+    }
+  }
+  RegressionDelta d = TrainLocalSgd(best, pooled, 20, 0.02, 8, rng);
+  TensorList after = best;
+  for (size_t t = 0; t < after.size(); ++t) {
+    for (size_t i = 0; i < after[t].data.size(); ++i) after[t].data[i] += d.delta[t].data[i];
+  }
+  EXPECT_GE(MeanSquaredError(after, pooled), optimum);
+}
+
 }  // namespace
 }  // namespace murmur::sim

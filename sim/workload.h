@@ -14,6 +14,7 @@
 // at a time.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,6 +55,9 @@ class Workload {
   // The local learning rate the clients use (eta_L / gamma), for the recipe.
   virtual double local_lr() const = 0;
   virtual int batch() const = 0;
+  // The lowest loss any model reaches on the evaluation data, where the task
+  // knows it (the regression's least-squares optimum); NaN otherwise.
+  virtual double optimal_loss() const { return std::nan(""); }
 };
 
 }  // namespace murmur::sim
