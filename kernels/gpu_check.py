@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 
 import torch
@@ -203,7 +204,8 @@ def kernel_times(T, D, H, tokens, reps=5):
         us = getattr(e, "self_device_time_total", None)
         if us is None:
             us = getattr(e, "self_cuda_time_total", 0)
-        name = e.key.split("(")[0].split("<")[0].split("::")[-1].replace("Kernel", "")
+        m = re.search(r"::(\w+?)Kernel\b", e.key)
+        name = m.group(1) if m else e.key[:40]
         if "murmur" in e.key:
             out[name] = out.get(name, 0.0) + us / reps / 1e3
     return out
