@@ -565,29 +565,11 @@ __global__ void ScanKernel(Dims d, const float* first, float* slots, const float
   };
   float value = first != nullptr ? first[bh * elems + idx] : 0.f;
   store(kReverse ? d.N : 0, value);
-  // The loads of kAhead steps do not depend on the running value: issue them
-  // first (one dependent load per step made the scan latency-bound).
-  constexpr int kAhead = 8;
-  for (int64_t i0 = 0; i0 < d.N; i0 += kAhead) {
-    float decay[kAhead], update[kAhead];
-#pragma unroll
-    for (int u = 0; u < kAhead; ++u) {
-      const int64_t i = i0 + u;
-      if (i < d.N) {
-        const int64_t n = kReverse ? d.N - 1 - i : i;  // the chunk this step crosses
-        decay[u] = gam[(bh * d.N + n) * d.DK + k];
-        update[u] = StateSlot(slots, d, bh, kReverse ? n : n + 1)[idx];
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < kAhead; ++u) {
-      const int64_t i = i0 + u;
-      if (i < d.N) {
-        const int64_t n = kReverse ? d.N - 1 - i : i;
-        value = __expf(decay[u]) * value + update[u];
-        store(kReverse ? n : n + 1, value);
-      }
-    }
+  for (int64_t i = 0; i < d.N; ++i) {
+    const int64_t n = kReverse ? d.N - 1 - i : i;  // the chunk this step crosses
+    const int64_t slot_n = kReverse ? n : n + 1;
+    value = __expf(gam[(bh * d.N + n) * d.DK + k]) * value + StateSlot(slots, d, bh, slot_n)[idx];
+    store(slot_n, value);
   }
   if (last != nullptr) last[bh * elems + idx] = value;
 }
@@ -622,35 +604,18 @@ __device__ void TcStateProduct(const stage_t* X, int xw, SplitState<stage_t> S, 
     float* o = out + ti * 16 * ow + oj * 16;
     FragAcc acc;
     FragLoad(acc, o, ow);
-    // The state's fragments come from global memory: issue kDepth steps'
-    // loads before their products, so a warp has 2 kDepth loads in flight
-    // rather than one (on the H200 the one-at-a-time loop was
-    // latency-bound). Fixed indices after unrolling keep them in registers.
-    constexpr int kDepth = 8;
-    for (int k0 = 0; k0 < xw; k0 += 16 * kDepth) {
-      FragB<stage_t, kTransposed ? Major::kCol : Major::kRow> bh[kDepth], bl[kDepth];
-#pragma unroll
-      for (int u = 0; u < kDepth; ++u) {
-        const int k = k0 + 16 * u;
-        if (k < xw) {
-          // B[k][j]: S[r0 + k + kk][c0 + 16 oj + j], or transposed
-          // S[c0 + 16 oj + j][r0 + k + kk] (column-major B).
-          const int64_t at = kTransposed ? static_cast<int64_t>(c0 + oj * 16) * ld + r0 + k
-                                         : static_cast<int64_t>(r0 + k) * ld + c0 + oj * 16;
-          FragLoad(bh[u], S.hi + at, ld);
-          FragLoad(bl[u], S.lo + at, ld);
-        }
-      }
-#pragma unroll
-      for (int u = 0; u < kDepth; ++u) {
-        const int k = k0 + 16 * u;
-        if (k < xw) {
-          FragA<stage_t, Major::kRow> a;
-          FragLoad(a, X + ti * 16 * xw + k, xw);
-          FragMma(acc, a, bh[u]);
-          FragMma(acc, a, bl[u]);
-        }
-      }
+    for (int k0 = 0; k0 < xw; k0 += 16) {
+      FragA<stage_t, Major::kRow> a;
+      FragLoad(a, X + ti * 16 * xw + k0, xw);
+      // B[k][j]: S[r0 + k0 + k][c0 + 16 oj + j], or transposed
+      // S[c0 + 16 oj + j][r0 + k0 + k] (column-major B).
+      const int64_t at = kTransposed ? static_cast<int64_t>(c0 + oj * 16) * ld + r0 + k0
+                                     : static_cast<int64_t>(r0 + k0) * ld + c0 + oj * 16;
+      FragB<stage_t, kTransposed ? Major::kCol : Major::kRow> b;
+      FragLoad(b, S.hi + at, ld);
+      FragMma(acc, a, b);
+      FragLoad(b, S.lo + at, ld);
+      FragMma(acc, a, b);
     }
     FragStore(o, acc, ow);
   }
