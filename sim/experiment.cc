@@ -169,6 +169,11 @@ Status ParseStrategy(TableReader& r, const ExperimentConfig& e, StrategyRun& run
   MURMUR_RETURN_IF_ERROR(r.Number("max_staleness", &max_staleness));
   MURMUR_RETURN_IF_ERROR(r.Number("fedau_k_cut", &c.strategy.fedau_k_cut));
   MURMUR_RETURN_IF_ERROR(r.Number("afa_local_lr", &c.strategy.afa_local_lr));
+  std::string warmup = "all";
+  MURMUR_RETURN_IF_ERROR(r.String("afa_cs_warmup", &warmup));
+  Result<server::strategy::AfaCsWarmup> parsed = server::strategy::ParseAfaCsWarmup(warmup);
+  if (!parsed.ok()) return r.Error(nullptr, "afa_cs_warmup", parsed.status().message());
+  c.strategy.afa_cs_warmup = *parsed;
   MURMUR_RETURN_IF_ERROR(r.Number("max_concurrent_trainers", &c.max_concurrent_trainers));
   if (mode == "sync") {
     c.mode = server::RoundMode::kSync;

@@ -27,7 +27,10 @@
 //   [[strategy]] (at least one) name (required: fedau, afa_cd, ...), label,
 //                mode ("sync" | "async"), server_lr, updates_per_round,
 //                round_deadline_s (sync default: slot_s), max_staleness,
-//                fedau_k_cut, afa_local_lr, max_concurrent_trainers
+//                fedau_k_cut, afa_local_lr, afa_cs_warmup ("all": AFA-CS
+//                averages over every registered client, unseen ones as 0,
+//                as the paper; "seen": over the clients it has an update
+//                of), max_concurrent_trainers
 //
 // Threading: plain values; parsing is pure apart from reading the file.
 #pragma once

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "server/strategy/afa_cs.h"
+
 namespace murmur::sim {
 namespace {
 
@@ -95,6 +97,36 @@ name = "fedavg_known_p"
   ASSERT_TRUE(e.ok()) << e.status().ToString();
   ASSERT_EQ(e->strategies.size(), 1u);
   EXPECT_TRUE(e->strategies[0].engine.known_participation_prob.empty());
+}
+
+// AFA-CS's warm-up policy: the paper's zero table over all clients by
+// default, "seen" on request, anything else an error naming the key.
+TEST(Experiment, AfaCsWarmupParsesAndRejectsUnknownPolicies) {
+  auto parse = [](const std::string& warmup_line) {
+    return ParseExperiment(R"(
+name = "w"
+rounds = 3
+[workload]
+kind = "regression"
+clients = 4
+[[strategy]]
+name = "afa_cs"
+mode = "async"
+updates_per_round = 2
+)" + warmup_line + "\n",
+                           "w.toml", "/exp");
+  };
+  auto plain = parse("");
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(plain->strategies[0].engine.strategy.afa_cs_warmup,
+            server::strategy::AfaCsWarmup::kAllRegistered);
+  auto seen = parse("afa_cs_warmup = \"seen\"");
+  ASSERT_TRUE(seen.ok()) << seen.status().ToString();
+  EXPECT_EQ(seen->strategies[0].engine.strategy.afa_cs_warmup, server::strategy::AfaCsWarmup::kSeen);
+  auto bad = parse("afa_cs_warmup = \"sometimes\"");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("afa_cs_warmup"), std::string::npos)
+      << bad.status().ToString();
 }
 
 }  // namespace
