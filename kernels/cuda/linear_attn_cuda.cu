@@ -30,7 +30,7 @@
 // error of hi), so two fragment products give the state's product to about
 // 2^-16 relative, as accurate as fp32 states on CUDA cores for these sums.
 // The fragments of hi and lo load straight from the workspace (global
-// memory, L2-resident), not through shared memory. For a per-dim gate the
+// memory, through L1 and L2), not through shared memory. For a per-dim gate the
 // intra matrices that carry the decay inside the sum stay elementwise.
 // Shared memory that fits every GPU: a block stages a key tile and/or a
 // value tile of its chunk as fp32 or 16-bit (launch_plan.h picks C and the tile widths
