@@ -584,6 +584,7 @@ struct SplitState {
 template <typename split_t>
 __device__ __forceinline__ SplitState<split_t> SplitSlot(const split_t* hi, const split_t* lo,
                                                           const Dims& d, int64_t bh, int64_t n) {
+  if (hi == nullptr) return {nullptr, nullptr};  // the CUDA-core path has no split copy
   const int64_t at = (bh * (d.N + 1) + n) * d.DK * d.DV;
   return {hi + at, lo + at};
 }
@@ -621,6 +622,31 @@ __device__ void TcStateProduct(const stage_t* X, int xw, SplitState<stage_t> S, 
   }
 }
 
+// out[r][o] (+)= sum_x X[r][x] S[r0 + x][c0 + o] (kTransposed:
+// S[c0 + o][r0 + x]): a staged tile X [*, xw] times a tile of one fp32 state
+// S (row stride DV), added to out [*, ow]. With kTC on tensor cores against
+// the state's split copy (TcStateProduct: each 16x16 tile of out one warp's);
+// otherwise on CUDA cores against S itself, rows r < L, each element of out
+// one thread's.
+template <bool kTC, bool kTransposed, typename stage_t>
+__device__ void StateProduct(const stage_t* X, int xw, const float* S, SplitState<stage_t> split,
+                             const Dims& d, int r0, int c0, int L, float* out, int ow) {
+  if constexpr (kTC) {
+    TcStateProduct<kTransposed>(X, xw, split, d, r0, c0, L, out, ow);
+  } else {
+    const int64_t ld = d.DV;
+    for (int idx = threadIdx.x; idx < L * ow; idx += blockDim.x) {
+      const int r = idx / ow, o = idx % ow;
+      float sum = 0.f;
+      for (int x = 0; x < xw; ++x) {
+        sum += ToF(X[r * xw + x]) *
+               (kTransposed ? S[(c0 + o) * ld + r0 + x] : S[(r0 + x) * ld + c0 + o]);
+      }
+      out[idx] += sum;
+    }
+  }
+}
+
 // A (+)= Q K^T (with the gate's decay) for one key tile: on tensor cores
 // where the decay factors out of the product (no gate, scalar gate: its
 // decay is applied by MaskToA16), elementwise otherwise.
@@ -648,6 +674,7 @@ __global__ void __launch_bounds__(kThreads)
   const Span vc = TileOf(c.tile, d.TV, d.DV);
   const int vw = vc.width;
   const float* S = StateSlot(states, d, c.bh, c.n);
+  const SplitState<stage_t> split = SplitSlot(states_hi, states_lo, d, c.bh, c.n);
   const int elems = c.L * vw;  // (t, j)
   // Each element of the accumulator is one thread's until the last barrier.
   for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * vw; idx += blockDim.x) s.Acc1[idx] = 0.f;
@@ -664,20 +691,9 @@ __global__ void __launch_bounds__(kThreads)
       DecayRowsInPlace<G, /*kToEnd=*/false>(s, c.L, kc.width, s.Q);
       __syncthreads();
     }
-    if constexpr (kTC) {  // Acc1 += (Q e^b) S_n on tensor cores
-      TcStateProduct</*kTransposed=*/false>(s.Q, kc.width,
-                                            SplitSlot(states_hi, states_lo, d, c.bh, c.n), d,
-                                            kc.start, vc.start, c.L, s.Acc1, vw);
-    } else {
-      for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-        const int t = idx / vw, j = idx % vw;
-        float sum = 0.f;
-        for (int k = 0; k < kc.width; ++k) {
-          sum += ToF(s.Q[t * kc.width + k]) * S[(kc.start + k) * d.DV + vc.start + j];
-        }
-        s.Acc1[idx] += sum;
-      }
-    }
+    // Acc1 += (Q e^b) S_n
+    StateProduct<kTC, /*kTransposed=*/false>(s.Q, kc.width, S, split, d, kc.start, vc.start,
+                                             c.L, s.Acc1, vw);
   }
   // Y1 is not read above: one barrier completes both A and the V tile.
   LoadTile<kTC>(static_cast<const in_t*>(p.v), d, c, d.DV, vc, s.Y1);
@@ -755,6 +771,8 @@ __global__ void __launch_bounds__(kThreads)
   LoadGates(static_cast<const float*>(p.g), d, c, kc, s);
   const float* Sn = StateSlot(states, d, c.bh, c.n);
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
+  const SplitState<stage_t> split_s = SplitSlot(states_hi, states_lo, d, c.bh, c.n);
+  const SplitState<stage_t> split_ds = SplitSlot(dstates_hi, dstates_lo, d, c.bh, c.n + 1);
   const int elems = c.L * kw;  // (t, k); each accumulator element is one thread's
   for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * kw; idx += blockDim.x) {
     s.Acc1[idx] = s.Acc2[idx] = 0.f;
@@ -797,27 +815,11 @@ __global__ void __launch_bounds__(kThreads)
         s.A[t * d.C + sr] = acc;
       }
     }
-    if constexpr (kTC) {  // Acc1 += dO S_n^T, Acc2 += V dS^T on tensor cores
-      TcStateProduct</*kTransposed=*/true>(s.Y1, vw,
-                                           SplitSlot(states_hi, states_lo, d, c.bh, c.n), d,
-                                           vc.start, kc.start, c.L, s.Acc1, kw);
-      TcStateProduct</*kTransposed=*/true>(s.Y2, vw,
-                                           SplitSlot(dstates_hi, dstates_lo, d, c.bh, c.n + 1),
-                                           d, vc.start, kc.start, c.L, s.Acc2, kw);
-    } else {
-      for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-        const int t = idx / kw, k = idx % kw;
-        const float* srow = Sn + (kc.start + k) * d.DV + vc.start;
-        const float* dsrow = dS + (kc.start + k) * d.DV + vc.start;
-        float q_sum = 0.f, k_sum = 0.f;
-        for (int j = 0; j < vw; ++j) {
-          q_sum += ToF(s.Y1[t * vw + j]) * srow[j];
-          k_sum += ToF(s.Y2[t * vw + j]) * dsrow[j];
-        }
-        s.Acc1[idx] += q_sum;
-        s.Acc2[idx] += k_sum;
-      }
-    }
+    // Acc1 += dO S_n^T, Acc2 += V dS^T
+    StateProduct<kTC, /*kTransposed=*/true>(s.Y1, vw, Sn, split_s, d, vc.start, kc.start, c.L,
+                                            s.Acc1, kw);
+    StateProduct<kTC, /*kTransposed=*/true>(s.Y2, vw, dS, split_ds, d, vc.start, kc.start, c.L,
+                                            s.Acc2, kw);
   }
   if constexpr (kTC) __syncthreads();  // dA's tiles were a warp's, the passes below a thread's
   if constexpr (kTcIntra) {
@@ -939,6 +941,7 @@ __global__ void __launch_bounds__(kThreads)
   const int vw = vc.width;
   const LinearAttnForwardParams& p = bp.fwd;
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
+  const SplitState<stage_t> split = SplitSlot(dstates_hi, dstates_lo, d, c.bh, c.n + 1);
   const int elems = c.L * vw;  // (sr, j); each accumulator element is one thread's
   for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * vw; idx += blockDim.x) s.Acc1[idx] = 0.f;
   for (int kt = 0; kt < d.nK; ++kt) {
@@ -955,20 +958,9 @@ __global__ void __launch_bounds__(kThreads)
       DecayRowsInPlace<G, /*kToEnd=*/true>(s, c.L, kw, s.K);
       __syncthreads();
     }
-    if constexpr (kTC) {  // Acc1 += (K e^(G-b)) dS on tensor cores
-      TcStateProduct</*kTransposed=*/false>(s.K, kw,
-                                            SplitSlot(dstates_hi, dstates_lo, d, c.bh, c.n + 1),
-                                            d, kc.start, vc.start, c.L, s.Acc1, vw);
-    } else {
-      for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-        const int sr = idx / vw, j = idx % vw;
-        float sum = 0.f;
-        for (int k = 0; k < kw; ++k) {
-          sum += ToF(s.K[sr * kw + k]) * dS[(kc.start + k) * d.DV + vc.start + j];
-        }
-        s.Acc1[idx] += sum;
-      }
-    }
+    // Acc1 += (K e^(G-b)) dS
+    StateProduct<kTC, /*kTransposed=*/false>(s.K, kw, dS, split, d, kc.start, vc.start, c.L,
+                                             s.Acc1, vw);
   }
   // Y1 is not read above: one barrier completes both A and the dO tile.
   LoadTile<kTC>(static_cast<const in_t*>(bp.d_o), d, c, d.DV, vc, s.Y1);
