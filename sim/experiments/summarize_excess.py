@@ -12,11 +12,7 @@ import os
 import statistics
 import sys
 
-
-def spread(xs, fmt="{:.5f}"):
-    mean = statistics.fmean(xs)
-    sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
-    return f"{fmt.format(mean)} ± {fmt.format(sd)}"
+from summarize_table import spread  # the same directory
 
 
 def main():
@@ -37,8 +33,8 @@ def main():
             runs.setdefault(r["label"], []).append(
                 (losses[-1] - opt, statistics.fmean(losses[-5:]) - opt, statistics.fmean(stale), top))
         for label, rs in runs.items():
-            print(f"| {os.path.basename(out.rstrip('/'))} | {label} | {spread([x[0] for x in rs])} | "
-                  f"{spread([x[1] for x in rs])} | {statistics.fmean(x[2] for x in rs):.2f} | "
+            print(f"| {os.path.basename(out.rstrip('/'))} | {label} | {spread([x[0] for x in rs], '{:.5f}')} | "
+                  f"{spread([x[1] for x in rs], '{:.5f}')} | {statistics.fmean(x[2] for x in rs):.2f} | "
                   f"{statistics.fmean(x[3] for x in rs):.0%} | {len(rs)} |")
 
 

@@ -19,10 +19,11 @@ def evaluations(path):
                 if r["accuracy"] != ""]
 
 
-def spread(xs):
+def spread(xs, fmt="{:.3f}"):
+    """mean ± standard deviation (0 for one value), each formatted by fmt."""
     mean = statistics.fmean(xs)
     sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
-    return f"{mean:.3f} ± {sd:.3f}"
+    return f"{fmt.format(mean)} ± {fmt.format(sd)}"
 
 
 def main():
