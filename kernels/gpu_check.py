@@ -153,17 +153,16 @@ def bench(T, D, H, tokens, reps, dt=torch.bfloat16, tensor_cores=True):
     return out
 
 
-def profile(T, D, H, tokens, top=12):
-    """Per-kernel CUDA time of one forward+backward of ours at this shape, so
-    one run on a device also says which of the chunk kernels to speed up."""
+def kernel_rows(T, D, H, tokens, reps=5):
+    """(ms per call, launches per call, kernel name) of every CUDA kernel in
+    one bf16 forward+backward of ours at this shape (torch.profiler, after a
+    warm-up), slowest first; and B."""
     B, _, step = bench_problem(T, D, H, tokens)
-
     for _ in range(3):
         step()
     torch.cuda.synchronize()
-    acts = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
-    with torch.profiler.profile(activities=acts) as prof:
-        for _ in range(5):
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        for _ in range(reps):
             step()
         torch.cuda.synchronize()
     from torch.autograd import DeviceType
@@ -176,38 +175,30 @@ def profile(T, D, H, tokens, top=12):
         if us is None:
             us = getattr(e, "self_cuda_time_total", 0)
         if us > 0:
-            rows.append((us / 5 / 1e3, e.count // 5, e.key))
+            rows.append((us / reps / 1e3, e.count // reps, e.key))
     rows.sort(reverse=True)
+    return B, rows
+
+
+def profile(T, D, H, tokens, top=12):
+    """Per-kernel CUDA time of one forward+backward of ours at this shape, so
+    one run on a device also says which of the chunk kernels to speed up."""
+    B, rows = kernel_rows(T, D, H, tokens)
     print(f"per-kernel CUDA time, one fwd+bwd at T={T} B={B} H={H} D={D} (bf16):")
     for ms, count, name in rows[:top]:
         print(f"  {ms:8.3f} ms  x{count:<3d} {name[:100]}")
     return [{"ms": ms, "launches": count, "kernel": name} for ms, count, name in rows[:top]]
 
 
-def kernel_times(T, D, H, tokens, reps=5):
-    """Per-kernel CUDA ms of one bf16 forward+backward of ours, by short
-    kernel name (ChunkGradQKKernel<...> -> ChunkGradQK)."""
-    B, _, step = bench_problem(T, D, H, tokens)
-    for _ in range(3):
-        step()
-    torch.cuda.synchronize()
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
-        for _ in range(reps):
-            step()
-        torch.cuda.synchronize()
-    from torch.autograd import DeviceType
-
+def kernel_times(T, D, H, tokens):
+    """Per-kernel CUDA ms of one bf16 forward+backward of murmur's kernels, by
+    short name (ChunkGradQKKernel<...> -> ChunkGradQK)."""
     out = {}
-    for e in prof.key_averages():
-        if getattr(e, "device_type", None) != DeviceType.CUDA:
-            continue
-        us = getattr(e, "self_device_time_total", None)
-        if us is None:
-            us = getattr(e, "self_cuda_time_total", 0)
-        m = re.search(r"::(\w+?)Kernel\b", e.key)
-        name = m.group(1) if m else e.key[:40]
-        if "murmur" in e.key:
-            out[name] = out.get(name, 0.0) + us / reps / 1e3
+    for ms, _, key in kernel_rows(T, D, H, tokens)[1]:
+        if "murmur" in key:
+            m = re.search(r"::(\w+?)Kernel\b", key)
+            name = m.group(1) if m else key[:40]
+            out[name] = out.get(name, 0.0) + ms
     return out
 
 
