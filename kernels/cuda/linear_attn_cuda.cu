@@ -541,10 +541,12 @@ __global__ void __launch_bounds__(kThreads)
 // + slot n (which held chunk n's dS term), so slot n + 1 ends as the
 // gradient of the state after chunk n. `last` (may be null) gets the final
 // value: the final state, or the gradient of h0.
-// With split_t 16-bit (the tensor-core path), every slot's value is also
+// With split_t 16-bit (the tensor-core path), every slot's value is
 // written as hi = split_t(value) to `hi` and lo = split_t(value - hi) to
 // `lo` (laid out like the slots), the operands of the tensor-core products
-// with the states.
+// with the states, which never read the fp32 slots: those are then written
+// only where read later, the final state (slot N of the forward scan, for
+// the gate gradient's <dS_T, S_T>), a third less traffic than all three.
 template <bool kReverse, typename split_t>
 __global__ void ScanKernel(Dims d, const float* first, float* slots, const float* gam,
                            float* last, split_t* hi, split_t* lo) {
@@ -555,8 +557,9 @@ __global__ void ScanKernel(Dims d, const float* first, float* slots, const float
   if (idx >= elems) return;
   const int64_t k = idx / d.DV;
   auto store = [&](int64_t n, float v) {
-    StateSlot(slots, d, bh, n)[idx] = v;
-    if constexpr (!std::is_same_v<split_t, float>) {
+    constexpr bool kSplit = !std::is_same_v<split_t, float>;
+    if (!kSplit || (!kReverse && n == d.N)) StateSlot(slots, d, bh, n)[idx] = v;
+    if constexpr (kSplit) {
       const int64_t at = (bh * (d.N + 1) + n) * elems + idx;
       const split_t h = FromF<split_t>(v);
       hi[at] = h;
@@ -592,33 +595,49 @@ __device__ __forceinline__ SplitState<split_t> SplitSlot(const split_t* hi, cons
 // Tensor cores: out[C, ow] (+)= X[C, xw] times the state tile at rows
 // [r0, r0 + xw) x cols [c0, c0 + ow) of S (kTransposed: times the transpose
 // of the state tile at rows [c0, c0 + ow) x cols [r0, r0 + xw)), X a staged
-// 16-bit tile with row stride xw, the state as hi + lo. Each 16x16 tile of
-// out is one warp's (dealt as in the other products, so a warp keeps its
-// tiles from call to call); rows 16 * Blocks16(L) of out.
+// 16-bit tile with row stride xw, the state as hi + lo; rows
+// 16 * Blocks16(L) of out. The state's fragments load from global memory,
+// so each is loaded once per block: a warp owns a column of out's 16x16
+// tiles (or every per_col-th tile of one, when there are fewer columns than
+// warps), keeps their accumulators in registers and, for every 16 rows of
+// the state, loads hi and lo once for all of its row tiles. The dealing
+// depends only on (ow, L), so a warp keeps its tiles from call to call. Per
+// element the sum runs in the same order as one tile at a time.
 template <bool kTransposed, typename stage_t>
 __device__ void TcStateProduct(const stage_t* X, int xw, SplitState<stage_t> S, const Dims& d,
                                int r0, int c0, int L, float* out, int ow) {
+  constexpr int kMaxRowTiles = kCudaMaxChunk / 16;
   const int no = ow / 16, nt = Blocks16(L);
+  const int per_col = Warps() >= no ? Warps() / no : 1;  // warps sharing a column
+  const int first_row = Warp() % per_col;
   const int ld = static_cast<int>(d.DV);
-  for (int tile = Warp(); tile < nt * no; tile += Warps()) {
-    const int ti = tile / no, oj = tile % no;
-    float* o = out + ti * 16 * ow + oj * 16;
-    FragAcc acc;
-    FragLoad(acc, o, ow);
+  for (int oj = Warp() / per_col; oj < no; oj += Warps() / per_col) {
+    FragAcc acc[kMaxRowTiles];
+    for (int r = 0; r < kMaxRowTiles; ++r) {
+      const int ti = first_row + r * per_col;
+      if (ti < nt) FragLoad(acc[r], out + ti * 16 * ow + oj * 16, ow);
+    }
     for (int k0 = 0; k0 < xw; k0 += 16) {
-      FragA<stage_t, Major::kRow> a;
-      FragLoad(a, X + ti * 16 * xw + k0, xw);
       // B[k][j]: S[r0 + k0 + k][c0 + 16 oj + j], or transposed
       // S[c0 + 16 oj + j][r0 + k0 + k] (column-major B).
       const int64_t at = kTransposed ? static_cast<int64_t>(c0 + oj * 16) * ld + r0 + k0
                                      : static_cast<int64_t>(r0 + k0) * ld + c0 + oj * 16;
-      FragB<stage_t, kTransposed ? Major::kCol : Major::kRow> b;
-      FragLoad(b, S.hi + at, ld);
-      FragMma(acc, a, b);
-      FragLoad(b, S.lo + at, ld);
-      FragMma(acc, a, b);
+      FragB<stage_t, kTransposed ? Major::kCol : Major::kRow> b_hi, b_lo;
+      FragLoad(b_hi, S.hi + at, ld);
+      FragLoad(b_lo, S.lo + at, ld);
+      for (int r = 0; r < kMaxRowTiles; ++r) {
+        const int ti = first_row + r * per_col;
+        if (ti >= nt) continue;
+        FragA<stage_t, Major::kRow> a;
+        FragLoad(a, X + ti * 16 * xw + k0, xw);
+        FragMma(acc[r], a, b_hi);
+        FragMma(acc[r], a, b_lo);
+      }
     }
-    FragStore(o, acc, ow);
+    for (int r = 0; r < kMaxRowTiles; ++r) {
+      const int ti = first_row + r * per_col;
+      if (ti < nt) FragStore(out + ti * 16 * ow + oj * 16, acc[r], ow);
+    }
   }
 }
 
