@@ -62,34 +62,44 @@ SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
   const int ys = kernel == ChunkKernel::kGradQK ? 2 : 1;
   const int stage = t.tensor_cores ? 2 : 4;  // bytes per staged q, k, y element
   const int f32 = 4;
+  // Rows padded (RowPitch) where tensor-core fragments load them; the
+  // CUDA-core path reads elementwise and keeps its rows unpadded, so its
+  // plans are those of before (a 48 KB block still takes C = 64).
+  auto pitch = [&t](int width, int element_bytes) {
+    return t.tensor_cores ? RowPitch(width, element_bytes) : width;
+  };
   SmemLayout l;
+  l.ld_qk = pitch(t.key_tile, stage);
+  l.ld_y = pitch(t.value_tile, stage);
+  l.ld_a = pitch(t.chunk, f32);
+  l.ld_a16 = pitch(t.chunk, 2);
+  l.ld_acc = pitch(kernel == ChunkKernel::kGradQK ? t.key_tile : t.value_tile, f32);
   int at = 0;
-  auto take = [&at](int elements, int element_bytes) {
+  auto take = [&at](int bytes) {
     const int start = at;
-    at += (elements * element_bytes + 31) / 32 * 32;  // the next array 32-byte aligned
+    at += (bytes + 31) / 32 * 32;  // the next array 32-byte aligned
     return start;
   };
-  if (q) l.q = take(t.chunk * t.key_tile, stage);
-  if (k) l.k = take(t.chunk * t.key_tile, stage);
+  auto rows = [&t](int pitch, int element_bytes) { return t.chunk * pitch * element_bytes; };
+  if (q) l.q = take(rows(l.ld_qk, stage));
+  if (k) l.k = take(rows(l.ld_qk, stage));
   if (t.gate_width > 0) {
-    l.b = take(t.chunk * t.gate_width, f32);
-    l.G = take(t.gate_width, f32);
+    l.b = take(rows(t.gate_width, f32));
+    l.G = take(t.gate_width * f32);
   }
-  if (a) l.a = take(t.chunk * t.chunk, f32);
-  l.y1 = take(t.chunk * t.value_tile, stage);
-  if (ys == 2) l.y2 = take(t.chunk * t.value_tile, stage);
+  if (a) l.a = take(rows(l.ld_a, f32));
+  l.y1 = take(rows(l.ld_y, stage));
+  if (ys == 2) l.y2 = take(rows(l.ld_y, stage));
   if (kernel == ChunkKernel::kGradQK) {
-    l.acc1 = take(t.chunk * t.key_tile, f32);
-    l.acc2 = take(t.chunk * t.key_tile, f32);
+    l.acc1 = take(rows(l.ld_acc, f32));
+    l.acc2 = take(rows(l.ld_acc, f32));
   } else if (kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kGradV) {
-    l.acc1 = take(t.chunk * t.value_tile, f32);
+    l.acc1 = take(rows(l.ld_acc, f32));
   }
-  if (a && t.tensor_cores) l.a16 = take(t.chunk * t.chunk, 2);
+  if (a && t.tensor_cores) l.a16 = take(rows(l.ld_a16, 2));
   const bool state_product = kernel == ChunkKernel::kUpdate || kernel == ChunkKernel::kDState;
-  if (state_product && t.tensor_cores && t.gate_width > 0) {
-    l.xlo = take(t.chunk * t.key_tile, 2);
-  }
-  if (kernel == ChunkKernel::kGradQK && t.tensor_cores) l.a16lo = take(t.chunk * t.chunk, 2);
+  if (state_product && t.tensor_cores && t.gate_width > 0) l.xlo = take(rows(l.ld_qk, 2));
+  if (kernel == ChunkKernel::kGradQK && t.tensor_cores) l.a16lo = take(rows(l.ld_a16, 2));
   l.bytes = at;
   return l;
 }

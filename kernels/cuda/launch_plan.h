@@ -48,9 +48,25 @@ struct TileShape {
   bool tensor_cores = false;
 };
 
+// Row pitch, in elements, of a staged array whose rows hold `width`
+// elements of `element_bytes` each: the row rounded up to 16 bytes and, when
+// that is an even number of 16-byte units, 16 bytes more. Eight consecutive
+// rows then start in eight different 16-byte groups of the 32 banks, so a
+// fragment load or store (8 rows of 16 bytes per shared-memory wavefront)
+// is free of bank conflicts; unpadded, the 256-byte rows of a 128-wide
+// 16-bit tile all start in the same four banks (8-way conflicts). The pitch
+// stays a multiple of 8 16-bit or 4 fp32 elements and 16 rows of it a
+// multiple of 32 bytes, as fragment loads need.
+constexpr int RowPitch(int width, int element_bytes) {
+  const int units = (width * element_bytes + 15) / 16;
+  return (units % 2 == 0 ? units + 1 : units) * 16 / element_bytes;
+}
+
 // Where each staged array starts in a kernel's dynamic shared memory, in
 // bytes from the base (each 32-byte aligned, as tensor-core fragment loads
-// need); -1 where the kernel has no such array.
+// need), and the row pitch of each 2-D array in elements (RowPitch on the
+// tensor-core path, the width on the CUDA-core one; every array has `chunk`
+// rows); -1 where the kernel has no such array.
 //   q, k: [chunk, key_tile]; b: [chunk, gate_width]; G: [gate_width];
 //   a: [chunk, chunk]; y1, y2: [chunk, value_tile]; acc1, acc2: the
 //   outputs summed over the other head dim's tiles, [chunk, value_tile]
@@ -63,9 +79,13 @@ struct TileShape {
 //   dq and dk take dA as a16 + a16lo, to keep the gate gradient's
 //   cancelling sums accurate.
 // q, k, y1, y2 hold fp32 on the CUDA-core path, 16-bit on the tensor-core one.
+// Pitches: ld_qk of q, k, xlo; ld_y of y1, y2; ld_a of a; ld_a16 of a16,
+// a16lo; ld_acc of acc1, acc2; b's rows are gate_width apart (not a
+// fragment operand).
 struct SmemLayout {
   int q = -1, k = -1, b = -1, G = -1, a = -1, y1 = -1, y2 = -1, acc1 = -1, acc2 = -1, a16 = -1;
   int xlo = -1, a16lo = -1;
+  int ld_qk = 0, ld_y = 0, ld_a = 0, ld_a16 = 0, ld_acc = 0;
   int bytes = 0;
   size_t Bytes() const { return static_cast<size_t>(bytes); }
 };

@@ -81,20 +81,53 @@ TEST(LaunchPlan, ShrinksTheChunkOnlyWhenTilesAreNotEnough) {
   EXPECT_LE(out.plan.smem_bytes, 20 * KB);
 }
 
+// Eight consecutive rows of every staged array start in eight different
+// 16-byte groups of the 32 banks (a fragment load's wavefront is 8 rows of
+// 16 bytes), with a pitch fragment loads accept: a multiple of 16 bytes,
+// and 16 rows a multiple of 32 bytes.
+TEST(LaunchPlan, RowPitchesAvoidBankConflictsAndKeepFragmentAlignment) {
+  EXPECT_EQ(RowPitch(128, 2), 136);  // 256-byte rows (all in the same banks) padded by 16
+  EXPECT_EQ(RowPitch(64, 4), 68);
+  EXPECT_EQ(RowPitch(48, 2), 56);  // 96 bytes: rows 2 groups apart pair up; 112 do not
+  EXPECT_EQ(RowPitch(16, 2), 24);
+  EXPECT_EQ(RowPitch(9, 4), 12);  // 36 bytes round up to 48: already odd
+  for (int element_bytes : {2, 4}) {
+    for (int width = 1; width <= 128; ++width) {
+      const int pitch = RowPitch(width, element_bytes);
+      const int bytes = pitch * element_bytes;
+      EXPECT_GE(pitch, width);
+      EXPECT_EQ(bytes % 16, 0) << width;
+      EXPECT_EQ(16 * bytes % 32, 0) << width;
+      bool group_used[8] = {};
+      for (int row = 0; row < 8; ++row) {
+        const int group = row * bytes / 16 % 8;
+        EXPECT_FALSE(group_used[group]) << "width " << width << " x" << element_bytes;
+        group_used[group] = true;
+      }
+    }
+  }
+}
+
+// The CUDA-core path (fp32 staging) keeps its rows unpadded.
 TEST(LaunchPlan, LayoutsDoNotOverlapAndMatchTheirSize) {
   const TileShape t{64, 32, 16, 32};
   const SmemLayout l = LayoutOf(ChunkKernel::kGradQK, t);  // offsets in bytes
+  const int q = 4 * 64 * 32, y = 4 * 64 * 16;
+  EXPECT_EQ(l.ld_qk, 32);
+  EXPECT_EQ(l.ld_y, 16);
+  EXPECT_EQ(l.ld_a, 64);
+  EXPECT_EQ(l.ld_acc, 32);  // dq, dk: key-tile wide
   EXPECT_EQ(l.q, 0);
-  EXPECT_EQ(l.k, 4 * 64 * 32);
-  EXPECT_EQ(l.b, 4 * 2 * 64 * 32);
-  EXPECT_EQ(l.G, 4 * 3 * 64 * 32);
-  EXPECT_EQ(l.a, 4 * (3 * 64 * 32 + 32));
+  EXPECT_EQ(l.k, q);
+  EXPECT_EQ(l.b, 2 * q);
+  EXPECT_EQ(l.G, 2 * q + 4 * 64 * 32);
+  EXPECT_EQ(l.a, l.G + 4 * 32);
   EXPECT_EQ(l.y1, l.a + 4 * 64 * 64);
-  EXPECT_EQ(l.y2, l.y1 + 4 * 64 * 16);
-  EXPECT_EQ(l.acc1, l.y2 + 4 * 64 * 16);
-  EXPECT_EQ(l.acc2, l.acc1 + 4 * 64 * 32);
+  EXPECT_EQ(l.y2, l.y1 + y);
+  EXPECT_EQ(l.acc1, l.y2 + y);
+  EXPECT_EQ(l.acc2, l.acc1 + q);
   EXPECT_EQ(l.a16, -1);
-  EXPECT_EQ(l.Bytes(), static_cast<size_t>(l.acc2 + 4 * 64 * 32));
+  EXPECT_EQ(l.Bytes(), static_cast<size_t>(l.acc2 + q));
   const SmemLayout u = LayoutOf(ChunkKernel::kUpdate, {64, 32, 16, 0});
   EXPECT_EQ(u.q, -1);
   EXPECT_EQ(u.b, -1);
@@ -102,32 +135,38 @@ TEST(LaunchPlan, LayoutsDoNotOverlapAndMatchTheirSize) {
   EXPECT_EQ(u.y2, -1);
   EXPECT_EQ(u.acc1, -1);
   EXPECT_EQ(u.a16, -1);
-  EXPECT_EQ(u.Bytes(), 4u * (64 * 32 + 64 * 16));
+  EXPECT_EQ(u.Bytes(), static_cast<size_t>(q + y));
+  EXPECT_EQ(LayoutOf(ChunkKernel::kOutput, t).ld_acc, 16);  // value-tile wide
 }
 
 // The tensor-core path stages q, k, v, dO and the masked A as 16-bit
-// values, every array 32-byte aligned (fragment loads need it).
+// values, every array 32-byte aligned (fragment loads need it), every row
+// padded against bank conflicts (RowPitch) but the gates' (not a fragment
+// operand).
 TEST(LaunchPlan, TensorCoreLayoutsStageSixteenBitTilesAligned) {
   const TileShape t{64, 32, 16, 1, /*tensor_cores=*/true};
   const SmemLayout l = LayoutOf(ChunkKernel::kOutput, t);
-  EXPECT_EQ(l.k, 2 * 64 * 32);
-  EXPECT_EQ(l.b, 2 * 2 * 64 * 32);
+  const int q = 2 * 64 * RowPitch(32, 2), a16 = 2 * 64 * RowPitch(64, 2);
+  EXPECT_EQ(l.ld_qk, RowPitch(32, 2));
+  EXPECT_EQ(l.ld_a16, RowPitch(64, 2));
+  EXPECT_EQ(l.k, q);
+  EXPECT_EQ(l.b, 2 * q);
   EXPECT_EQ(l.G, l.b + 4 * 64);
   EXPECT_EQ(l.a, l.G + 32);  // one float, padded to 32 bytes
-  EXPECT_EQ(l.y1, l.a + 4 * 64 * 64);
-  EXPECT_EQ(l.acc1, l.y1 + 2 * 64 * 16);
-  EXPECT_EQ(l.a16, l.acc1 + 4 * 64 * 16);
-  EXPECT_EQ(l.Bytes(), static_cast<size_t>(l.a16 + 2 * 64 * 64));
+  EXPECT_EQ(l.y1, l.a + 4 * 64 * RowPitch(64, 4));
+  EXPECT_EQ(l.acc1, l.y1 + 2 * 64 * RowPitch(16, 2));
+  EXPECT_EQ(l.a16, l.acc1 + 4 * 64 * RowPitch(16, 4));
+  EXPECT_EQ(l.Bytes(), static_cast<size_t>(l.a16 + a16));
   for (int offset : {l.q, l.k, l.b, l.G, l.a, l.y1, l.acc1, l.a16}) EXPECT_EQ(offset % 32, 0);
   EXPECT_EQ(l.xlo, -1);
   EXPECT_EQ(l.a16lo, -1);
   // The low parts: of the decayed key tile in the gated state products, of
   // dA in grad_qk; last, 16-bit, aligned.
   const SmemLayout u = LayoutOf(ChunkKernel::kUpdate, t);
-  EXPECT_EQ(u.xlo, u.Bytes() - 2 * 64 * 32);
+  EXPECT_EQ(u.xlo, u.Bytes() - q);
   EXPECT_EQ(LayoutOf(ChunkKernel::kUpdate, {64, 32, 16, 0, true}).xlo, -1);  // no gate
   const SmemLayout g = LayoutOf(ChunkKernel::kGradQK, t);
-  EXPECT_EQ(g.a16lo, static_cast<int>(g.Bytes()) - 2 * 64 * 64);
+  EXPECT_EQ(g.a16lo, static_cast<int>(g.Bytes()) - a16);
   EXPECT_EQ(g.a16lo % 32, 0);
   EXPECT_EQ(LayoutOf(ChunkKernel::kGradQK, {64, 32, 16, 1, false}).a16lo, -1);
 }

@@ -171,7 +171,9 @@ __device__ __forceinline__ Span TileOf(int tile, int tile_width, int64_t dim) {
 // [gs] of the key tile (gs: kw for a per-dim gate, 1 for a scalar one),
 // A [C, C], value tiles Y1 and Y2 [C, vw], accumulators Acc1 and Acc2 of
 // a kernel's outputs ([C, vw] or [C, kw]) that sum over the tiles of the
-// other head dim. Row strides are the current tile widths.
+// other head dim. Rows are ldqk (Q, K, Xlo), ldy (Y1, Y2), lda (A), lda16
+// (A16, A16lo), ldacc (Acc1, Acc2) elements apart (RowPitch in
+// launch_plan.h: padded against bank conflicts), b's rows gs apart.
 // On the tensor-core path Q, K, Y1, Y2 are 16-bit (stage_t) with all C rows
 // staged (rows from L on zero), and A16 [C, C] is the masked, scaled A
 // (or dA) as a 16-bit operand.
@@ -183,6 +185,7 @@ struct Tiles {
   float *Acc1, *Acc2;
   stage_t *A16, *Xlo, *A16lo;
   int gs;
+  int ldqk, ldy, lda, lda16, ldacc;
 };
 
 template <typename stage_t>
@@ -194,13 +197,15 @@ __device__ __forceinline__ Tiles<stage_t> Carve(float* base, const SmemLayout& l
   auto h = [bytes](int offset) {
     return offset >= 0 ? reinterpret_cast<stage_t*>(bytes + offset) : nullptr;
   };
-  return {h(l.q),    h(l.k),   f(l.b),     f(l.G),     f(l.a), h(l.y1), h(l.y2),
-          f(l.acc1), f(l.acc2), h(l.a16), h(l.xlo), h(l.a16lo), 0};
+  return {h(l.q),    h(l.k),     f(l.b),   f(l.G),      f(l.a),      h(l.y1),
+          h(l.y2),   f(l.acc1),  f(l.acc2), h(l.a16),  h(l.xlo),    h(l.a16lo),
+          0,         l.ld_qk,    l.ld_y,    l.ld_a,    l.ld_a16,    l.ld_acc};
 }
 
 // Columns [col.start, +col.width) of rows t0 .. t0 + L of a [B,T,H,width]
-// tensor into dst [L, col.width], as stage_t; with kTC the rows from L to C
-// are zero-filled, so the 16-row fragments of a ragged chunk read zeros.
+// tensor into dst [L, col.width] (rows ld apart), as stage_t; with kTC the
+// rows from L to C are zero-filled, so the 16-row fragments of a ragged
+// chunk read zeros.
 // 16 bytes, the widest load or store of one thread.
 struct alignas(16) Vec16 {
   uint32_t w[4];
@@ -235,7 +240,7 @@ __device__ __forceinline__ bool Vec16Ok(const T* base, int64_t width, Span col) 
 
 template <bool kTC, typename in_t, typename stage_t>
 __device__ void LoadTile(const in_t* src, const Dims& d, const ChunkPos& c, int64_t width,
-                         Span col, stage_t* dst) {
+                         Span col, stage_t* dst, int ld) {
   if constexpr (kTC && std::is_same_v<in_t, stage_t>) {
     if (Vec16Ok(src, width, col)) {  // the tensor-core path: 16-byte loads, no conversion
       const int groups = col.width / kVec16;
@@ -243,7 +248,7 @@ __device__ void LoadTile(const in_t* src, const Dims& d, const ChunkPos& c, int6
         const int i = idx / groups, g = idx % groups;
         Vec16 v{};
         if (i < c.L) v = Load16(src + Row(d, c.b, c.t0 + i, c.h, width) + col.start + g * kVec16);
-        Store16(dst + i * col.width + g * kVec16, v);
+        Store16(dst + i * ld + g * kVec16, v);
       }
       return;
     }
@@ -251,17 +256,18 @@ __device__ void LoadTile(const in_t* src, const Dims& d, const ChunkPos& c, int6
   const int rows = kTC ? d.C : c.L;
   for (int idx = threadIdx.x; idx < rows * col.width; idx += blockDim.x) {
     const int i = idx / col.width, j = idx % col.width;
-    dst[idx] = i < c.L ? FromF<stage_t>(ToF(src[Row(d, c.b, c.t0 + i, c.h, width) + col.start + j]))
-                       : FromF<stage_t>(0.f);
+    dst[i * ld + j] = i < c.L
+                          ? FromF<stage_t>(ToF(src[Row(d, c.b, c.t0 + i, c.h, width) + col.start + j]))
+                          : FromF<stage_t>(0.f);
   }
 }
 
-// Rows [0, L) of an fp32 tile src [*, col.width] to rows t0 .. t0 + L of a
+// Rows [0, L) of an fp32 tile src [*, col.width] (rows ld apart) to rows t0 .. t0 + L of a
 // [B,T,H,width] tensor, columns col, converted to out_t; 16-byte stores of
 // 16-bit values where the layout allows.
 template <typename out_t>
-__device__ void StoreTile(const float* src, const Dims& d, const ChunkPos& c, int64_t width,
-                          Span col, out_t* dst) {
+__device__ void StoreTile(const float* src, int ld, const Dims& d, const ChunkPos& c,
+                          int64_t width, Span col, out_t* dst) {
   if constexpr (sizeof(out_t) == 2) {
     if (Vec16Ok(dst, width, col)) {
       const int groups = col.width / kVec16;
@@ -271,7 +277,7 @@ __device__ void StoreTile(const float* src, const Dims& d, const ChunkPos& c, in
           Vec16 v;
           out_t e[kVec16];
         } u;
-        const float* from = src + i * col.width + g * kVec16;
+        const float* from = src + i * ld + g * kVec16;
         for (int e = 0; e < kVec16; ++e) u.e[e] = FromF<out_t>(from[e]);
         Store16(dst + Row(d, c.b, c.t0 + i, c.h, width) + col.start + g * kVec16, u.v);
       }
@@ -280,7 +286,7 @@ __device__ void StoreTile(const float* src, const Dims& d, const ChunkPos& c, in
   }
   for (int idx = threadIdx.x; idx < c.L * col.width; idx += blockDim.x) {
     const int i = idx / col.width, j = idx % col.width;
-    dst[Row(d, c.b, c.t0 + i, c.h, width) + col.start + j] = FromF<out_t>(src[idx]);
+    dst[Row(d, c.b, c.t0 + i, c.h, width) + col.start + j] = FromF<out_t>(src[i * ld + j]);
   }
 }
 
@@ -359,20 +365,20 @@ __device__ __forceinline__ float DecayPerDim(const TS& s, int t, int sr, int c) 
 // the last applies a scalar gate's decay. Each (t, sr) belongs to one
 // thread for every tile, so the tiles need no barrier between them for A.
 template <GateKind G, typename TS>
-__device__ void AccumulateA(const TS& s, const Dims& d, int L, int kw, bool first, bool last) {
+__device__ void AccumulateA(const TS& s, int L, int kw, bool first, bool last) {
   for (int idx = threadIdx.x; idx < L * L; idx += blockDim.x) {
     const int t = idx / L, sr = idx % L;
     float acc = 0.f;
     if (sr <= t) {
       for (int c = 0; c < kw; ++c) {
-        acc += ToF(s.Q[t * kw + c]) * ToF(s.K[sr * kw + c]) * DecayPerDim<G>(s, t, sr, c);
+        acc += ToF(s.Q[t * s.ldqk + c]) * ToF(s.K[sr * s.ldqk + c]) * DecayPerDim<G>(s, t, sr, c);
       }
-      if (!first) acc += s.A[t * d.C + sr];
+      if (!first) acc += s.A[t * s.lda + sr];
       if constexpr (G == GateKind::kScalar) {
         if (last) acc *= DecayBetween<G>(s, t, sr, 0);
       }
     }
-    s.A[t * d.C + sr] = acc;
+    s.A[t * s.lda + sr] = acc;
   }
 }
 
@@ -384,7 +390,7 @@ __device__ __forceinline__ F* StateSlot(F* states, const Dims& d, int64_t bh, in
   return states + (bh * (d.N + 1) + n) * d.DK * d.DV;
 }
 
-// Rows of a [C, kw] key tile times their decay, in place: e^(G - b_t) (to
+// Rows of a [C, kw] key tile (rows s.ldqk apart) times their decay, in place: e^(G - b_t) (to
 // the chunk end) or e^(b_t) (from its start). One exp per element here
 // instead of one per multiply-add in the loops that use the decayed rows.
 // The caller syncs before and after; without a gate there is nothing to do.
@@ -393,8 +399,8 @@ __device__ void DecayRowsInPlace(const TS& s, int L, int kw, stage_t* X) {
   if constexpr (G != GateKind::kNone) {
     for (int idx = threadIdx.x; idx < L * kw; idx += blockDim.x) {
       const int t = idx / kw, k = idx % kw;
-      X[idx] = FromF<stage_t>(ToF(X[idx]) *
-                              (kToEnd ? DecayToEnd<G>(s, t, k) : DecayFromStart<G>(s, t, k)));
+      stage_t& x = X[t * s.ldqk + k];
+      x = FromF<stage_t>(ToF(x) * (kToEnd ? DecayToEnd<G>(s, t, k) : DecayFromStart<G>(s, t, k)));
     }
   }
 }
@@ -409,7 +415,7 @@ __device__ __forceinline__ int Blocks16(int n) { return (n + 15) / 16; }
 // whose rows start below L), over one key tile of kw columns. A tile keeps
 // its warp from key tile to key tile; the kernels sync between key tiles.
 template <typename stage_t>
-__device__ void TcAccumulateA(const Tiles<stage_t>& s, const Dims& d, int L, int kw, bool first) {
+__device__ void TcAccumulateA(const Tiles<stage_t>& s, int L, int kw, bool first) {
   const int nb = Blocks16(L);
   for (int tile = Warp(); tile < nb * nb; tile += Warps()) {
     const int ti = tile / nb, si = tile % nb;
@@ -418,16 +424,16 @@ __device__ void TcAccumulateA(const Tiles<stage_t>& s, const Dims& d, int L, int
     if (first) {
       FragZero(acc);
     } else {
-      FragLoad(acc, s.A + ti * 16 * d.C + si * 16, d.C);
+      FragLoad(acc, s.A + ti * 16 * s.lda + si * 16, s.lda);
     }
     for (int k0 = 0; k0 < kw; k0 += 16) {
       FragA<stage_t, Major::kRow> a;
       FragB<stage_t, Major::kCol> b;  // K^T
-      FragLoad(a, s.Q + ti * 16 * kw + k0, kw);
-      FragLoad(b, s.K + si * 16 * kw + k0, kw);
+      FragLoad(a, s.Q + ti * 16 * s.ldqk + k0, s.ldqk);
+      FragLoad(b, s.K + si * 16 * s.ldqk + k0, s.ldqk);
       FragMma(acc, a, b);
     }
-    FragStore(s.A + ti * 16 * d.C + si * 16, acc, d.C);
+    FragStore(s.A + ti * 16 * s.lda + si * 16, acc, s.lda);
   }
 }
 
@@ -441,12 +447,12 @@ __device__ void MaskToA16(const Tiles<stage_t>& s, const Dims& d, int L, float f
     const int t = idx / d.C, sr = idx % d.C;
     float v = 0.f;
     if (sr <= t && t < L) {
-      v = factor * s.A[idx];
+      v = factor * s.A[t * s.lda + sr];
       if constexpr (G == GateKind::kScalar) v *= DecayBetween<G>(s, t, sr, 0);
     }
     const stage_t hi = FromF<stage_t>(v);
-    s.A16[idx] = hi;
-    if constexpr (kSplit) s.A16lo[idx] = FromF<stage_t>(v - ToF(hi));
+    s.A16[t * s.lda16 + sr] = hi;
+    if constexpr (kSplit) s.A16lo[t * s.lda16 + sr] = FromF<stage_t>(v - ToF(hi));
   }
 }
 
@@ -461,8 +467,8 @@ __device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, c
   using stage_t = Stage<in_t, kTC>;
   Tiles<stage_t> s = Carve<stage_t>(smem, l);
   stage_t* X = kToEnd ? s.K : s.Q;
-  LoadTile<kTC>(x, d, c, d.DK, kc, X);
-  LoadTile<kTC>(y, d, c, d.DV, vc, s.Y1);
+  LoadTile<kTC>(x, d, c, d.DK, kc, X, s.ldqk);
+  LoadTile<kTC>(y, d, c, d.DV, vc, s.Y1, s.ldy);
   LoadGates(g, d, c, kc, s);
   __syncthreads();
   // With kTC, the decayed rows are split: X (16-bit) + Xlo (its rounding
@@ -471,11 +477,12 @@ __device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, c
   if constexpr (kSplit) {
     for (int idx = threadIdx.x; idx < d.C * kc.width; idx += blockDim.x) {
       const int t = idx / kc.width, k = idx % kc.width;
+      const int at = t * s.ldqk + k;
       float v = 0.f;
-      if (t < c.L) v = ToF(X[idx]) * (kToEnd ? DecayToEnd<G>(s, t, k) : DecayFromStart<G>(s, t, k));
+      if (t < c.L) v = ToF(X[at]) * (kToEnd ? DecayToEnd<G>(s, t, k) : DecayFromStart<G>(s, t, k));
       const stage_t hi = FromF<stage_t>(v);
-      X[idx] = hi;
-      s.Xlo[idx] = FromF<stage_t>(v - ToF(hi));
+      X[at] = hi;
+      s.Xlo[at] = FromF<stage_t>(v - ToF(hi));
     }
     __syncthreads();
   } else if constexpr (G != GateKind::kNone) {
@@ -491,11 +498,11 @@ __device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, c
       for (int i0 = 0; i0 < rows; i0 += 16) {
         FragA<stage_t, Major::kCol> a;  // X^T
         FragB<stage_t, Major::kRow> b;
-        FragLoad(a, X + i0 * kc.width + ki * 16, kc.width);
-        FragLoad(b, s.Y1 + i0 * vc.width + vj * 16, vc.width);
+        FragLoad(a, X + i0 * s.ldqk + ki * 16, s.ldqk);
+        FragLoad(b, s.Y1 + i0 * s.ldy + vj * 16, s.ldy);
         FragMma(acc, a, b);
         if constexpr (kSplit) {
-          FragLoad(a, s.Xlo + i0 * kc.width + ki * 16, kc.width);
+          FragLoad(a, s.Xlo + i0 * s.ldqk + ki * 16, s.ldqk);
           FragMma(acc, a, b);
         }
       }
@@ -507,7 +514,7 @@ __device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, c
     for (int idx = threadIdx.x; idx < kc.width * vc.width; idx += blockDim.x) {
       const int k = idx / vc.width, j = idx % vc.width;
       float acc = 0.f;
-      for (int i = 0; i < c.L; ++i) acc += X[i * kc.width + k] * s.Y1[i * vc.width + j];
+      for (int i = 0; i < c.L; ++i) acc += X[i * s.ldqk + k] * s.Y1[i * s.ldy + j];
       slot[(kc.start + k) * d.DV + vc.start + j] = factor * acc;
     }
   }
@@ -595,7 +602,8 @@ __device__ __forceinline__ SplitState<split_t> SplitSlot(const split_t* hi, cons
 // Tensor cores: out[C, ow] (+)= X[C, xw] times the state tile at rows
 // [r0, r0 + xw) x cols [c0, c0 + ow) of S (kTransposed: times the transpose
 // of the state tile at rows [c0, c0 + ow) x cols [r0, r0 + xw)), X a staged
-// 16-bit tile with row stride xw, the state as hi + lo; rows
+// 16-bit tile with rows xld apart, out's rows old apart, the state as hi +
+// lo; rows
 // 16 * Blocks16(L) of out. The state's fragments load from global memory,
 // so each is loaded once per block: a warp owns a column of out's 16x16
 // tiles (or every per_col-th tile of one, when there are fewer columns than
@@ -604,8 +612,9 @@ __device__ __forceinline__ SplitState<split_t> SplitSlot(const split_t* hi, cons
 // depends only on (ow, L), so a warp keeps its tiles from call to call. Per
 // element the sum runs in the same order as one tile at a time.
 template <bool kTransposed, typename stage_t>
-__device__ void TcStateProduct(const stage_t* X, int xw, SplitState<stage_t> S, const Dims& d,
-                               int r0, int c0, int L, float* out, int ow) {
+__device__ void TcStateProduct(const stage_t* X, int xw, int xld, SplitState<stage_t> S,
+                               const Dims& d, int r0, int c0, int L, float* out, int ow,
+                               int old) {
   constexpr int kMaxRowTiles = kCudaMaxChunk / 16;
   const int no = ow / 16, nt = Blocks16(L);
   const int per_col = Warps() >= no ? Warps() / no : 1;  // warps sharing a column
@@ -615,7 +624,7 @@ __device__ void TcStateProduct(const stage_t* X, int xw, SplitState<stage_t> S, 
     FragAcc acc[kMaxRowTiles];
     for (int r = 0; r < kMaxRowTiles; ++r) {
       const int ti = first_row + r * per_col;
-      if (ti < nt) FragLoad(acc[r], out + ti * 16 * ow + oj * 16, ow);
+      if (ti < nt) FragLoad(acc[r], out + ti * 16 * old + oj * 16, old);
     }
     for (int k0 = 0; k0 < xw; k0 += 16) {
       // B[k][j]: S[r0 + k0 + k][c0 + 16 oj + j], or transposed
@@ -629,39 +638,40 @@ __device__ void TcStateProduct(const stage_t* X, int xw, SplitState<stage_t> S, 
         const int ti = first_row + r * per_col;
         if (ti >= nt) continue;
         FragA<stage_t, Major::kRow> a;
-        FragLoad(a, X + ti * 16 * xw + k0, xw);
+        FragLoad(a, X + ti * 16 * xld + k0, xld);
         FragMma(acc[r], a, b_hi);
         FragMma(acc[r], a, b_lo);
       }
     }
     for (int r = 0; r < kMaxRowTiles; ++r) {
       const int ti = first_row + r * per_col;
-      if (ti < nt) FragStore(out + ti * 16 * ow + oj * 16, acc[r], ow);
+      if (ti < nt) FragStore(out + ti * 16 * old + oj * 16, acc[r], old);
     }
   }
 }
 
 // out[r][o] (+)= sum_x X[r][x] S[r0 + x][c0 + o] (kTransposed:
-// S[c0 + o][r0 + x]): a staged tile X [*, xw] times a tile of one fp32 state
-// S (row stride DV), added to out [*, ow]. With kTC on tensor cores against
-// the state's split copy (TcStateProduct: each 16x16 tile of out one warp's);
-// otherwise on CUDA cores against S itself, rows r < L, each element of out
-// one thread's.
+// S[c0 + o][r0 + x]): a staged tile X [*, xw] (rows xld apart) times a tile
+// of one fp32 state S (row stride DV), added to out [*, ow] (rows old
+// apart). With kTC on tensor cores against the state's split copy
+// (TcStateProduct: each 16x16 tile of out one warp's); otherwise on CUDA
+// cores against S itself, rows r < L, each element of out one thread's.
 template <bool kTC, bool kTransposed, typename stage_t>
-__device__ void StateProduct(const stage_t* X, int xw, const float* S, SplitState<stage_t> split,
-                             const Dims& d, int r0, int c0, int L, float* out, int ow) {
+__device__ void StateProduct(const stage_t* X, int xw, int xld, const float* S,
+                             SplitState<stage_t> split, const Dims& d, int r0, int c0, int L,
+                             float* out, int ow, int old) {
   if constexpr (kTC) {
-    TcStateProduct<kTransposed>(X, xw, split, d, r0, c0, L, out, ow);
+    TcStateProduct<kTransposed>(X, xw, xld, split, d, r0, c0, L, out, ow, old);
   } else {
     const int64_t ld = d.DV;
     for (int idx = threadIdx.x; idx < L * ow; idx += blockDim.x) {
       const int r = idx / ow, o = idx % ow;
       float sum = 0.f;
       for (int x = 0; x < xw; ++x) {
-        sum += ToF(X[r * xw + x]) *
+        sum += ToF(X[r * xld + x]) *
                (kTransposed ? S[(c0 + o) * ld + r0 + x] : S[(r0 + x) * ld + c0 + o]);
       }
-      out[idx] += sum;
+      out[r * old + o] += sum;
     }
   }
 }
@@ -670,18 +680,17 @@ __device__ void StateProduct(const stage_t* X, int xw, const float* S, SplitStat
 // where the decay factors out of the product (no gate, scalar gate: its
 // decay is applied by MaskToA16), elementwise otherwise.
 template <GateKind G, bool kTC, typename TS>
-__device__ void IntraA(const TS& s, const Dims& d, int L, int kw, bool first, bool last) {
+__device__ void IntraA(const TS& s, int L, int kw, bool first, bool last) {
   if constexpr (kTC && G != GateKind::kPerDim) {
-    TcAccumulateA(s, d, L, kw, first);
+    TcAccumulateA(s, L, kw, first);
   } else {
-    AccumulateA<G>(s, d, L, kw, first, last && !kTC);
+    AccumulateA<G>(s, L, kw, first, last && !kTC);
   }
 }
 
 // 3. O = scale ((Q e^b) S_n + A V) for this chunk's value tile: A and the
-// inter-chunk term are accumulated over the key tiles. With kTC, Q K^T and
-// A V run on tensor cores; (Q e^b) S_n stays on CUDA cores against the fp32
-// state.
+// inter-chunk term are accumulated over the key tiles. With kTC, Q K^T,
+// A V and (Q e^b) S_n (against the state's split copy) run on tensor cores.
 template <typename in_t, GateKind G, bool kTC>
 __global__ void __launch_bounds__(kThreads)
     ChunkOutputKernel(LinearAttnForwardParams p, Dims d, SmemLayout l, const float* states,
@@ -696,26 +705,28 @@ __global__ void __launch_bounds__(kThreads)
   const SplitState<stage_t> split = SplitSlot(states_hi, states_lo, d, c.bh, c.n);
   const int elems = c.L * vw;  // (t, j)
   // Each element of the accumulator is one thread's until the last barrier.
-  for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * vw; idx += blockDim.x) s.Acc1[idx] = 0.f;
+  for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * vw; idx += blockDim.x) {
+    s.Acc1[idx / vw * s.ldacc + idx % vw] = 0.f;
+  }
   for (int kt = 0; kt < d.nK; ++kt) {
     const Span kc = TileOf(kt, d.TK, d.DK);
     if (kt > 0) __syncthreads();  // the previous key tile is no longer read
-    LoadTile<kTC>(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q);
-    LoadTile<kTC>(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K);
+    LoadTile<kTC>(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q, s.ldqk);
+    LoadTile<kTC>(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K, s.ldqk);
     LoadGates(static_cast<const float*>(p.g), d, c, kc, s);
     __syncthreads();
-    IntraA<G, kTC>(s, d, c.L, kc.width, kt == 0, kt == d.nK - 1);
+    IntraA<G, kTC>(s, c.L, kc.width, kt == 0, kt == d.nK - 1);
     if constexpr (G != GateKind::kNone) {  // Q is used decayed from here on
       __syncthreads();
       DecayRowsInPlace<G, /*kToEnd=*/false>(s, c.L, kc.width, s.Q);
       __syncthreads();
     }
     // Acc1 += (Q e^b) S_n
-    StateProduct<kTC, /*kTransposed=*/false>(s.Q, kc.width, S, split, d, kc.start, vc.start,
-                                             c.L, s.Acc1, vw);
+    StateProduct<kTC, /*kTransposed=*/false>(s.Q, kc.width, s.ldqk, S, split, d, kc.start,
+                                             vc.start, c.L, s.Acc1, vw, s.ldacc);
   }
   // Y1 is not read above: one barrier completes both A and the V tile.
-  LoadTile<kTC>(static_cast<const in_t*>(p.v), d, c, d.DV, vc, s.Y1);
+  LoadTile<kTC>(static_cast<const in_t*>(p.v), d, c, d.DV, vc, s.Y1, s.ldy);
   __syncthreads();
   in_t* o = static_cast<in_t*>(p.o);
   if constexpr (kTC) {
@@ -724,26 +735,26 @@ __global__ void __launch_bounds__(kThreads)
     const int nv = vw / 16, nt = Blocks16(c.L);
     for (int tile = Warp(); tile < nt * nv; tile += Warps()) {
       const int ti = tile / nv, vj = tile % nv;
-      float* out = s.Acc1 + ti * 16 * vw + vj * 16;
+      float* out = s.Acc1 + ti * 16 * s.ldacc + vj * 16;
       FragAcc acc;
-      FragLoad(acc, out, vw);
+      FragLoad(acc, out, s.ldacc);
       FragScale(acc, d.scale);
       for (int si = 0; si <= ti; ++si) {
         FragA<stage_t, Major::kRow> a;
         FragB<stage_t, Major::kRow> b;
-        FragLoad(a, s.A16 + ti * 16 * d.C + si * 16, d.C);
-        FragLoad(b, s.Y1 + si * 16 * vw + vj * 16, vw);
+        FragLoad(a, s.A16 + ti * 16 * s.lda16 + si * 16, s.lda16);
+        FragLoad(b, s.Y1 + si * 16 * s.ldy + vj * 16, s.ldy);
         FragMma(acc, a, b);
       }
-      FragStore(out, acc, vw);
+      FragStore(out, acc, s.ldacc);
     }
     __syncthreads();
-    StoreTile(s.Acc1, d, c, d.DV, vc, o);
+    StoreTile(s.Acc1, s.ldacc, d, c, d.DV, vc, o);
   } else {
     for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
       const int t = idx / vw, j = idx % vw;
-      float sum = s.Acc1[idx];
-      for (int sr = 0; sr <= t; ++sr) sum += s.A[t * d.C + sr] * s.Y1[sr * vw + j];
+      float sum = s.Acc1[t * s.ldacc + j];
+      for (int sr = 0; sr <= t; ++sr) sum += s.A[t * s.lda + sr] * s.Y1[sr * s.ldy + j];
       o[Row(d, c.b, c.t0 + t, c.h, d.DV) + vc.start + j] = FromF<in_t>(d.scale * sum);
     }
   }
@@ -785,8 +796,8 @@ __global__ void __launch_bounds__(kThreads)
   const Span kc = TileOf(c.tile, d.TK, d.DK);
   const int kw = kc.width;
   const LinearAttnForwardParams& p = bp.fwd;
-  LoadTile<kTC>(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q);
-  LoadTile<kTC>(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K);
+  LoadTile<kTC>(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q, s.ldqk);
+  LoadTile<kTC>(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K, s.ldqk);
   LoadGates(static_cast<const float*>(p.g), d, c, kc, s);
   const float* Sn = StateSlot(states, d, c.bh, c.n);
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
@@ -794,14 +805,14 @@ __global__ void __launch_bounds__(kThreads)
   const SplitState<stage_t> split_ds = SplitSlot(dstates_hi, dstates_lo, d, c.bh, c.n + 1);
   const int elems = c.L * kw;  // (t, k); each accumulator element is one thread's
   for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * kw; idx += blockDim.x) {
-    s.Acc1[idx] = s.Acc2[idx] = 0.f;
+    s.Acc1[idx / kw * s.ldacc + idx % kw] = s.Acc2[idx / kw * s.ldacc + idx % kw] = 0.f;
   }
   for (int vt = 0; vt < d.nV; ++vt) {
     const Span vc = TileOf(vt, d.TV, d.DV);
     const int vw = vc.width;
     if (vt > 0) __syncthreads();  // the previous value tile is no longer read
-    LoadTile<kTC>(static_cast<const in_t*>(bp.d_o), d, c, d.DV, vc, s.Y1);
-    LoadTile<kTC>(static_cast<const in_t*>(p.v), d, c, d.DV, vc, s.Y2);
+    LoadTile<kTC>(static_cast<const in_t*>(bp.d_o), d, c, d.DV, vc, s.Y1, s.ldy);
+    LoadTile<kTC>(static_cast<const in_t*>(p.v), d, c, d.DV, vc, s.Y2, s.ldy);
     __syncthreads();
     if constexpr (kTC) {  // dA (+)= dO V^T on the lower block triangle
       const int nb = Blocks16(c.L);
@@ -812,33 +823,33 @@ __global__ void __launch_bounds__(kThreads)
         if (vt == 0) {
           FragZero(acc);
         } else {
-          FragLoad(acc, s.A + ti * 16 * d.C + si * 16, d.C);
+          FragLoad(acc, s.A + ti * 16 * s.lda + si * 16, s.lda);
         }
         for (int j0 = 0; j0 < vw; j0 += 16) {
           FragA<stage_t, Major::kRow> a;
           FragB<stage_t, Major::kCol> b;  // V^T
-          FragLoad(a, s.Y1 + ti * 16 * vw + j0, vw);
-          FragLoad(b, s.Y2 + si * 16 * vw + j0, vw);
+          FragLoad(a, s.Y1 + ti * 16 * s.ldy + j0, s.ldy);
+          FragLoad(b, s.Y2 + si * 16 * s.ldy + j0, s.ldy);
           FragMma(acc, a, b);
         }
-        FragStore(s.A + ti * 16 * d.C + si * 16, acc, d.C);
+        FragStore(s.A + ti * 16 * s.lda + si * 16, acc, s.lda);
       }
     } else {
       for (int idx = threadIdx.x; idx < c.L * c.L; idx += blockDim.x) {
         const int t = idx / c.L, sr = idx % c.L;
         float acc = 0.f;
         if (sr <= t) {
-          for (int j = 0; j < vw; ++j) acc += s.Y1[t * vw + j] * s.Y2[sr * vw + j];
-          if (vt > 0) acc += s.A[t * d.C + sr];
+          for (int j = 0; j < vw; ++j) acc += s.Y1[t * s.ldy + j] * s.Y2[sr * s.ldy + j];
+          if (vt > 0) acc += s.A[t * s.lda + sr];
         }
-        s.A[t * d.C + sr] = acc;
+        s.A[t * s.lda + sr] = acc;
       }
     }
     // Acc1 += dO S_n^T, Acc2 += V dS^T
-    StateProduct<kTC, /*kTransposed=*/true>(s.Y1, vw, Sn, split_s, d, vc.start, kc.start, c.L,
-                                            s.Acc1, kw);
-    StateProduct<kTC, /*kTransposed=*/true>(s.Y2, vw, dS, split_ds, d, vc.start, kc.start, c.L,
-                                            s.Acc2, kw);
+    StateProduct<kTC, /*kTransposed=*/true>(s.Y1, vw, s.ldy, Sn, split_s, d, vc.start, kc.start,
+                                            c.L, s.Acc1, kw, s.ldacc);
+    StateProduct<kTC, /*kTransposed=*/true>(s.Y2, vw, s.ldy, dS, split_ds, d, vc.start, kc.start,
+                                            c.L, s.Acc2, kw, s.ldacc);
   }
   if constexpr (kTC) __syncthreads();  // dA's tiles were a warp's, the passes below a thread's
   if constexpr (kTcIntra) {
@@ -849,39 +860,39 @@ __global__ void __launch_bounds__(kThreads)
     MaskToA16<G, /*kSplit=*/true>(s, d, c.L, d.scale);
     for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
       const int t = idx / kw, k = idx % kw;
-      s.Acc1[idx] *= d.scale * DecayFromStart<G>(s, t, k);
-      s.Acc2[idx] *= DecayToEnd<G>(s, t, k);
+      s.Acc1[t * s.ldacc + k] *= d.scale * DecayFromStart<G>(s, t, k);
+      s.Acc2[t * s.ldacc + k] *= DecayToEnd<G>(s, t, k);
     }
     __syncthreads();
     const int nk = kw / 16, nt = Blocks16(c.L);
     for (int tile = Warp(); tile < 2 * nt * nk; tile += Warps()) {
       const bool is_dk = tile >= nt * nk;
       const int ti = (tile % (nt * nk)) / nk, kj = tile % nk;
-      float* out = (is_dk ? s.Acc2 : s.Acc1) + ti * 16 * kw + kj * 16;
+      float* out = (is_dk ? s.Acc2 : s.Acc1) + ti * 16 * s.ldacc + kj * 16;
       FragAcc acc;
-      FragLoad(acc, out, kw);
+      FragLoad(acc, out, s.ldacc);
       if (!is_dk) {
         for (int si = 0; si <= ti; ++si) {
           FragA<stage_t, Major::kRow> a;
           FragB<stage_t, Major::kRow> b;
-          FragLoad(b, s.K + si * 16 * kw + kj * 16, kw);
-          FragLoad(a, s.A16 + ti * 16 * d.C + si * 16, d.C);
+          FragLoad(b, s.K + si * 16 * s.ldqk + kj * 16, s.ldqk);
+          FragLoad(a, s.A16 + ti * 16 * s.lda16 + si * 16, s.lda16);
           FragMma(acc, a, b);
-          FragLoad(a, s.A16lo + ti * 16 * d.C + si * 16, d.C);
+          FragLoad(a, s.A16lo + ti * 16 * s.lda16 + si * 16, s.lda16);
           FragMma(acc, a, b);
         }
       } else {
         for (int tt = ti; tt < nt; ++tt) {
           FragA<stage_t, Major::kCol> a;  // dA16^T
           FragB<stage_t, Major::kRow> b;
-          FragLoad(b, s.Q + tt * 16 * kw + kj * 16, kw);
-          FragLoad(a, s.A16 + tt * 16 * d.C + ti * 16, d.C);
+          FragLoad(b, s.Q + tt * 16 * s.ldqk + kj * 16, s.ldqk);
+          FragLoad(a, s.A16 + tt * 16 * s.lda16 + ti * 16, s.lda16);
           FragMma(acc, a, b);
-          FragLoad(a, s.A16lo + tt * 16 * d.C + ti * 16, d.C);
+          FragLoad(a, s.A16lo + tt * 16 * s.lda16 + ti * 16, s.lda16);
           FragMma(acc, a, b);
         }
       }
-      FragStore(out, acc, kw);
+      FragStore(out, acc, s.ldacc);
     }
   } else {
     // dA = scale (dO V^T), masked; with a scalar gate times the decay
@@ -892,7 +903,7 @@ __global__ void __launch_bounds__(kThreads)
       const int t = idx / c.L, sr = idx % c.L;
       if (sr <= t) {
         const float decay = G == GateKind::kScalar ? DecayBetween<G>(s, t, sr, 0) : 1.f;
-        s.A[t * d.C + sr] *= d.scale * decay;
+        s.A[t * s.lda + sr] *= d.scale * decay;
       }
     }
   }
@@ -906,23 +917,23 @@ __global__ void __launch_bounds__(kThreads)
     const int t = idx / kw, k = idx % kw;
     float dq, dk;
     if constexpr (kTcIntra) {
-      dq = s.Acc1[idx];
-      dk = s.Acc2[idx];
+      dq = s.Acc1[t * s.ldacc + k];
+      dk = s.Acc2[t * s.ldacc + k];
     } else {
-      dq = d.scale * DecayFromStart<G>(s, t, k) * s.Acc1[idx];
+      dq = d.scale * DecayFromStart<G>(s, t, k) * s.Acc1[t * s.ldacc + k];
       for (int sr = 0; sr <= t; ++sr) {
-        dq += s.A[t * d.C + sr] * ToF(s.K[sr * kw + k]) * DecayPerDim<G>(s, t, sr, k);
+        dq += s.A[t * s.lda + sr] * ToF(s.K[sr * s.ldqk + k]) * DecayPerDim<G>(s, t, sr, k);
       }
-      dk = DecayToEnd<G>(s, t, k) * s.Acc2[idx];
+      dk = DecayToEnd<G>(s, t, k) * s.Acc2[t * s.ldacc + k];
       for (int tt = t; tt < c.L; ++tt) {
-        dk += s.A[tt * d.C + t] * ToF(s.Q[tt * kw + k]) * DecayPerDim<G>(s, tt, t, k);
+        dk += s.A[tt * s.lda + t] * ToF(s.Q[tt * s.ldqk + k]) * DecayPerDim<G>(s, tt, t, k);
       }
     }
     const int64_t at = Row(d, c.b, c.t0 + t, c.h, d.DK) + kc.start + k;
     dqo[at] = FromF<in_t>(dq);
     dko[at] = FromF<in_t>(dk);
     if (gate_grad) {
-      const float r = ToF(s.Q[t * kw + k]) * dq - ToF(s.K[t * kw + k]) * dk;
+      const float r = ToF(s.Q[t * s.ldqk + k]) * dq - ToF(s.K[t * s.ldqk + k]) * dk;
       if constexpr (G == GateKind::kPerDim) {
         dg[at] = r;
       } else {
@@ -962,27 +973,29 @@ __global__ void __launch_bounds__(kThreads)
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
   const SplitState<stage_t> split = SplitSlot(dstates_hi, dstates_lo, d, c.bh, c.n + 1);
   const int elems = c.L * vw;  // (sr, j); each accumulator element is one thread's
-  for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * vw; idx += blockDim.x) s.Acc1[idx] = 0.f;
+  for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * vw; idx += blockDim.x) {
+    s.Acc1[idx / vw * s.ldacc + idx % vw] = 0.f;
+  }
   for (int kt = 0; kt < d.nK; ++kt) {
     const Span kc = TileOf(kt, d.TK, d.DK);
     const int kw = kc.width;
     if (kt > 0) __syncthreads();  // the previous key tile is no longer read
-    LoadTile<kTC>(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q);
-    LoadTile<kTC>(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K);
+    LoadTile<kTC>(static_cast<const in_t*>(p.q), d, c, d.DK, kc, s.Q, s.ldqk);
+    LoadTile<kTC>(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K, s.ldqk);
     LoadGates(static_cast<const float*>(p.g), d, c, kc, s);
     __syncthreads();
-    IntraA<G, kTC>(s, d, c.L, kw, kt == 0, kt == d.nK - 1);
+    IntraA<G, kTC>(s, c.L, kw, kt == 0, kt == d.nK - 1);
     if constexpr (G != GateKind::kNone) {  // K is used decayed from here on
       __syncthreads();
       DecayRowsInPlace<G, /*kToEnd=*/true>(s, c.L, kw, s.K);
       __syncthreads();
     }
     // Acc1 += (K e^(G-b)) dS
-    StateProduct<kTC, /*kTransposed=*/false>(s.K, kw, dS, split, d, kc.start, vc.start, c.L,
-                                             s.Acc1, vw);
+    StateProduct<kTC, /*kTransposed=*/false>(s.K, kw, s.ldqk, dS, split, d, kc.start, vc.start,
+                                             c.L, s.Acc1, vw, s.ldacc);
   }
   // Y1 is not read above: one barrier completes both A and the dO tile.
-  LoadTile<kTC>(static_cast<const in_t*>(bp.d_o), d, c, d.DV, vc, s.Y1);
+  LoadTile<kTC>(static_cast<const in_t*>(bp.d_o), d, c, d.DV, vc, s.Y1, s.ldy);
   __syncthreads();
   in_t* dvo = static_cast<in_t*>(bp.dv);
   if constexpr (kTC) {
@@ -991,27 +1004,27 @@ __global__ void __launch_bounds__(kThreads)
     const int nv = vw / 16, nt = Blocks16(c.L);
     for (int tile = Warp(); tile < nt * nv; tile += Warps()) {
       const int si = tile / nv, vj = tile % nv;
-      float* out = s.Acc1 + si * 16 * vw + vj * 16;
+      float* out = s.Acc1 + si * 16 * s.ldacc + vj * 16;
       FragAcc acc;
-      FragLoad(acc, out, vw);
+      FragLoad(acc, out, s.ldacc);
       for (int ti = si; ti < nt; ++ti) {
         FragA<stage_t, Major::kCol> a;  // (scale A)^T
         FragB<stage_t, Major::kRow> b;
-        FragLoad(a, s.A16 + ti * 16 * d.C + si * 16, d.C);
-        FragLoad(b, s.Y1 + ti * 16 * vw + vj * 16, vw);
+        FragLoad(a, s.A16 + ti * 16 * s.lda16 + si * 16, s.lda16);
+        FragLoad(b, s.Y1 + ti * 16 * s.ldy + vj * 16, s.ldy);
         FragMma(acc, a, b);
       }
-      FragStore(out, acc, vw);
+      FragStore(out, acc, s.ldacc);
     }
     __syncthreads();
-    StoreTile(s.Acc1, d, c, d.DV, vc, dvo);
+    StoreTile(s.Acc1, s.ldacc, d, c, d.DV, vc, dvo);
   } else {
     for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
       const int sr = idx / vw, j = idx % vw;
       float intra = 0.f;
-      for (int t = sr; t < c.L; ++t) intra += s.A[t * d.C + sr] * s.Y1[t * vw + j];
+      for (int t = sr; t < c.L; ++t) intra += s.A[t * s.lda + sr] * s.Y1[t * s.ldy + j];
       dvo[Row(d, c.b, c.t0 + sr, c.h, d.DV) + vc.start + j] =
-          FromF<in_t>(s.Acc1[idx] + d.scale * intra);
+          FromF<in_t>(s.Acc1[sr * s.ldacc + j] + d.scale * intra);
     }
   }
 }
