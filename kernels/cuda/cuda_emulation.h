@@ -14,8 +14,11 @@
 // when its grid is empty or too large, or when it asks for more dynamic
 // shared memory than the kernel opted in to (48 KB without
 // cudaFuncSetAttribute) or the device allows (227 KB, as on an H100/H200;
-// MaxDynamicSmemBytes() lowers it to model smaller GPUs); the error stays
-// until cudaGetLastError().
+// MaxDynamicSmemBytes() lowers it to model smaller GPUs), or when a thread
+// loaded or stored a matrix fragment at an address the device would fault
+// on (FragmentAddressFault()); the error stays until cudaGetLastError().
+// Shared memory is 128-byte aligned and device memory 256-byte aligned, as
+// on a device, so alignment rules are checked against real addresses.
 //
 // Warp-level matrix fragments (tensor cores) are modelled in
 // fragment_ops.h: 32 consecutive threads form a warp, each lane owning its
@@ -27,6 +30,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <barrier>
 #include <bit>
 #include <cmath>
@@ -36,6 +40,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -89,11 +94,37 @@ inline std::map<const void*, size_t>& SmemOptIn() {
 }
 
 // The first launch error since the last cudaGetLastError(), as on a device.
-enum class LaunchResult { kOk, kInvalidConfiguration, kTooMuchSharedMemory };
+enum class LaunchResult { kOk, kInvalidConfiguration, kTooMuchSharedMemory, kMisalignedAddress };
 inline LaunchResult& LastLaunch() {
   static thread_local LaunchResult last = LaunchResult::kOk;
   return last;
 }
+
+// Set by any thread of a running launch whose fragment load or store broke
+// the device's alignment rules (fragment_ops.h); Run() turns it into the
+// launch's error.
+inline std::atomic<bool>& FragmentAddressFault() {
+  static std::atomic<bool> fault{false};
+  return fault;
+}
+
+// `floats` floats, 128-byte aligned like a block's shared memory.
+class AlignedFloats {
+ public:
+  explicit AlignedFloats(size_t floats)
+      : data_(static_cast<float*>(::operator new(floats * sizeof(float), kAlign))),
+        end_(data_ + floats) {}
+  ~AlignedFloats() { ::operator delete(data_, kAlign); }
+  AlignedFloats(const AlignedFloats&) = delete;
+  AlignedFloats& operator=(const AlignedFloats&) = delete;
+  float* begin() const { return data_; }
+  float* end() const { return end_; }
+
+ private:
+  static constexpr std::align_val_t kAlign{128};
+  float* data_;
+  float* end_;
+};
 
 // Runs `body` as `blocks` blocks of `threads` threads with `smem_bytes` of
 // dynamic shared memory each; `kernel` identifies the kernel for its
@@ -124,7 +155,7 @@ inline void Run(const void* kernel, int64_t blocks, int threads, size_t smem_byt
   // blocks is enough (a buffer is refilled only after the barrier that ends
   // the block before the one it served).
   const size_t floats = (smem_bytes + sizeof(float) - 1) / sizeof(float);
-  std::vector<float> smem[2] = {std::vector<float>(floats), std::vector<float>(floats)};
+  AlignedFloats smem[2] = {AlignedFloats(floats), AlignedFloats(floats)};
   // A float NaN whose two 16-bit halves are bf16 and fp16 NaNs too, so an
   // unwritten 16-bit staged element reads as NaN as well.
   const float nan = std::bit_cast<float>(0x7fc07fc0u);
@@ -140,7 +171,7 @@ inline void Run(const void* kernel, int64_t blocks, int threads, size_t smem_byt
       blockDim = {static_cast<unsigned>(threads), 1, 1};
       gridDim = {static_cast<unsigned>(blocks), 1, 1};
       for (int64_t b = 0; b < blocks; ++b) {
-        tl_block = {&barrier, smem[b % 2].data()};
+        tl_block = {&barrier, smem[b % 2].begin()};
         blockIdx = {static_cast<unsigned>(b), 1, 1};
         body();
         if (t == 0) std::fill(smem[(b + 1) % 2].begin(), smem[(b + 1) % 2].end(), nan);
@@ -149,6 +180,9 @@ inline void Run(const void* kernel, int64_t blocks, int threads, size_t smem_byt
     });
   }
   for (std::thread& th : pool) th.join();
+  if (FragmentAddressFault().exchange(false) && LastLaunch() == LaunchResult::kOk) {
+    LastLaunch() = LaunchResult::kMisalignedAddress;
+  }
 }
 
 }  // namespace cuda_emulation
@@ -183,6 +217,7 @@ enum cudaError_t {
   cudaErrorInvalidValue = 1,
   cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = 9,
+  cudaErrorMisalignedAddress = 716,
 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 enum cudaDeviceAttr {
@@ -198,6 +233,7 @@ inline const char* cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidValue: return "invalid argument";
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorMisalignedAddress: return "misaligned address";
   }
   return "unknown error";
 }
@@ -209,6 +245,7 @@ inline cudaError_t cudaGetLastError() {
     case cuda_emulation::LaunchResult::kOk: return cudaSuccess;
     case cuda_emulation::LaunchResult::kInvalidConfiguration: return cudaErrorInvalidConfiguration;
     case cuda_emulation::LaunchResult::kTooMuchSharedMemory: return cudaErrorInvalidValue;
+    case cuda_emulation::LaunchResult::kMisalignedAddress: return cudaErrorMisalignedAddress;
   }
   return cudaErrorInvalidValue;
 }
@@ -242,10 +279,11 @@ cudaError_t cudaFuncSetAttribute(Kernel kernel, cudaFuncAttribute attr, int valu
   return cudaSuccess;
 }
 
-// Device memory is host memory, NaN-filled like a fresh, unwritten buffer.
+// Device memory is host memory, 256-byte aligned as cudaMalloc's, NaN-filled
+// like a fresh, unwritten buffer.
 template <typename T>
 cudaError_t cudaMallocAsync(T** ptr, size_t bytes, cudaStream_t) {
-  *ptr = static_cast<T*>(std::malloc(bytes == 0 ? 1 : bytes));
+  *ptr = static_cast<T*>(std::aligned_alloc(256, (bytes + 256) / 256 * 256));
   if (*ptr == nullptr) return cudaErrorMemoryAllocation;
   float* f = reinterpret_cast<float*>(*ptr);
   std::fill(f, f + bytes / sizeof(float), std::numeric_limits<float>::quiet_NaN());

@@ -15,7 +15,10 @@
 // Emulation: lane l of a warp owns accumulator elements 8l .. 8l + 7
 // (row-major), like a device lane owns some fixed eight; an operand is held
 // whole by every lane. Products of two 16-bit values are exact in fp32, so
-// the emulated mma differs from the device only by summation order.
+// the emulated mma differs from the device only by summation order. Loads
+// and stores check the device's address rules (pointer 32-byte aligned, ld
+// a multiple of 16 bytes); a breach fails the launch with "misaligned
+// address", as the device does.
 // Threading: per warp; no shared state.
 #pragma once
 
@@ -25,7 +28,12 @@
 #include <mma.h>
 #endif
 
+#include <cstdint>
 #include <type_traits>
+
+#ifdef MURMUR_CUDA_EMULATION
+#include "kernels/cuda/cuda_emulation.h"
+#endif
 
 namespace murmur::kernels {
 
@@ -96,6 +104,12 @@ __device__ __forceinline__ void FragStore(float* p, const FragAcc& acc, int ld) 
 #else  // MURMUR_CUDA_EMULATION
 
 inline int EmulatedLane() { return static_cast<int>(threadIdx.x % 32); }
+template <typename T>
+void CheckFragmentAddress(const T* p, int ld) {
+  if (reinterpret_cast<uintptr_t>(p) % 32 != 0 || ld * sizeof(T) % 16 != 0) {
+    cuda_emulation::FragmentAddressFault() = true;
+  }
+}
 inline float FragToF(__half x) { return __half2float(x); }
 inline float FragToF(__nv_bfloat16 x) { return __bfloat162float(x); }
 
@@ -115,11 +129,13 @@ inline void FragZero(FragAcc& acc) {
   for (float& v : acc.x) v = 0.f;
 }
 inline void FragLoad(FragAcc& acc, const float* p, int ld) {
+  CheckFragmentAddress(p, ld);
   const int first = 8 * EmulatedLane();
   for (int e = 0; e < 8; ++e) acc.x[e] = p[(first + e) / 16 * ld + (first + e) % 16];
 }
 template <typename T, Major M>
 void FragLoad(FragA<T, M>& f, const T* p, int ld) {
+  CheckFragmentAddress(p, ld);
   for (int r = 0; r < 16; ++r) {
     for (int c = 0; c < 16; ++c)
       f.x[r][c] = FragToF(M == Major::kRow ? p[r * ld + c] : p[c * ld + r]);
@@ -127,6 +143,7 @@ void FragLoad(FragA<T, M>& f, const T* p, int ld) {
 }
 template <typename T, Major M>
 void FragLoad(FragB<T, M>& f, const T* p, int ld) {
+  CheckFragmentAddress(p, ld);
   for (int r = 0; r < 16; ++r) {
     for (int c = 0; c < 16; ++c)
       f.x[r][c] = FragToF(M == Major::kRow ? p[r * ld + c] : p[c * ld + r]);
@@ -146,6 +163,7 @@ inline void FragScale(FragAcc& acc, float f) {
   for (float& v : acc.x) v *= f;
 }
 inline void FragStore(float* p, const FragAcc& acc, int ld) {
+  CheckFragmentAddress(p, ld);
   const int first = 8 * EmulatedLane();
   for (int e = 0; e < 8; ++e) p[(first + e) / 16 * ld + (first + e) % 16] = acc.x[e];
 }
