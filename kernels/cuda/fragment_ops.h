@@ -122,6 +122,7 @@ struct FragB {
   float x[16][16];  // [k][col]
 };
 struct FragAcc {
+  static constexpr int num_elements = 8;
   float x[8];  // elements 8 * lane .. 8 * lane + 7, row-major
 };
 
@@ -169,5 +170,24 @@ inline void FragStore(float* p, const FragAcc& acc, int ld) {
 }
 
 #endif  // MURMUR_CUDA_EMULATION
+
+// Where the elements of an accumulator fragment sit in its 16x16 tile, so
+// epilogues (scaling rows, masking, storing with per-element work) run on
+// the registers: WMMA leaves the mapping unspecified but fixed for a
+// fragment type, so loading a table with 16 r + c at [r][c] (FillCoordTable,
+// row pitch 16, block-collective; sync before loading) gives `coords`, and
+// element i of every accumulator is at row FragRow(coords, i), column
+// FragCol(coords, i). Exact: every entry is an integer below 256.
+__device__ __forceinline__ void FillCoordTable(float* table) {
+  for (int i = static_cast<int>(threadIdx.x); i < 256; i += static_cast<int>(blockDim.x)) {
+    table[i] = static_cast<float>(i);
+  }
+}
+__device__ __forceinline__ int FragRow(const FragAcc& coords, int i) {
+  return static_cast<int>(coords.x[i]) >> 4;
+}
+__device__ __forceinline__ int FragCol(const FragAcc& coords, int i) {
+  return static_cast<int>(coords.x[i]) & 15;
+}
 
 }  // namespace murmur::kernels

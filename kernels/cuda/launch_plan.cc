@@ -90,7 +90,9 @@ SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
   if (a) l.a = take(rows(l.ld_a, f32));
   l.y1 = take(rows(l.ld_y, stage));
   if (ys == 2) l.y2 = take(rows(l.ld_y, stage));
-  if (kernel == ChunkKernel::kGradQK) {
+  if (kernel == ChunkKernel::kGradQK && t.tensor_cores) {
+    l.coords = take(16 * 16 * f32);  // dq, dk stay in fragments (FillCoordTable)
+  } else if (kernel == ChunkKernel::kGradQK) {
     l.acc1 = take(rows(l.ld_acc, f32));
     l.acc2 = take(rows(l.ld_acc, f32));
   } else if (kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kGradV) {

@@ -78,13 +78,15 @@ constexpr int RowPitch(int width, int element_bytes) {
 //   a16lo: [chunk, chunk] 16-bit low part of dA (grad_qk, tensor cores):
 //   dq and dk take dA as a16 + a16lo, to keep the gate gradient's
 //   cancelling sums accurate.
+//   coords: [16, 16] fp32, where an accumulator fragment's elements sit
+//   (grad_qk, tensor cores: its dq and dk stay in fragments, no acc1/acc2).
 // q, k, y1, y2 hold fp32 on the CUDA-core path, 16-bit on the tensor-core one.
 // Pitches: ld_qk of q, k, xlo; ld_y of y1, y2; ld_a of a; ld_a16 of a16,
 // a16lo; ld_acc of acc1, acc2; b's rows are gate_width apart (not a
 // fragment operand).
 struct SmemLayout {
   int q = -1, k = -1, b = -1, G = -1, a = -1, y1 = -1, y2 = -1, acc1 = -1, acc2 = -1, a16 = -1;
-  int xlo = -1, a16lo = -1;
+  int xlo = -1, a16lo = -1, coords = -1;
   int ld_qk = 0, ld_y = 0, ld_a = 0, ld_a16 = 0, ld_acc = 0;
   int bytes = 0;
   size_t Bytes() const { return static_cast<size_t>(bytes); }

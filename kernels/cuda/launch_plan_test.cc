@@ -168,6 +168,12 @@ TEST(LaunchPlan, TensorCoreLayoutsStageSixteenBitTilesAligned) {
   const SmemLayout g = LayoutOf(ChunkKernel::kGradQK, t);
   EXPECT_EQ(g.a16lo, static_cast<int>(g.Bytes()) - a16);
   EXPECT_EQ(g.a16lo % 32, 0);
+  // grad_qk keeps dq and dk in fragments: a coordinate table, no accumulators.
+  EXPECT_EQ(g.acc1, -1);
+  EXPECT_EQ(g.acc2, -1);
+  EXPECT_EQ(g.coords, g.y2 + 2 * 64 * RowPitch(16, 2));
+  EXPECT_EQ(g.a16, g.coords + 4 * 16 * 16);
+  EXPECT_EQ(LayoutOf(ChunkKernel::kGradQK, {64, 32, 16, 0, false}).coords, -1);
   EXPECT_EQ(LayoutOf(ChunkKernel::kGradQK, {64, 32, 16, 1, false}).a16lo, -1);
 }
 

@@ -54,6 +54,9 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #define MURMUR_DYNAMIC_SMEM(name) extern __shared__ float name[]
+// Fully unrolled, so arrays of fragments indexed by the loop stay in
+// registers (a dynamic index puts them in local memory).
+#define MURMUR_UNROLL _Pragma("unroll")
 #endif
 
 #include <cstdint>
@@ -186,6 +189,7 @@ struct Tiles {
   stage_t *A16, *Xlo, *A16lo;
   int gs;
   int ldqk, ldy, lda, lda16, ldacc;
+  float* Coords;  // FillCoordTable's table (grad_qk on tensor cores)
 };
 
 template <typename stage_t>
@@ -199,7 +203,8 @@ __device__ __forceinline__ Tiles<stage_t> Carve(float* base, const SmemLayout& l
   };
   return {h(l.q),    h(l.k),     f(l.b),   f(l.G),      f(l.a),      h(l.y1),
           h(l.y2),   f(l.acc1),  f(l.acc2), h(l.a16),  h(l.xlo),    h(l.a16lo),
-          0,         l.ld_qk,    l.ld_y,    l.ld_a,    l.ld_a16,    l.ld_acc};
+          0,         l.ld_qk,    l.ld_y,    l.ld_a,    l.ld_a16,    l.ld_acc,
+          f(l.coords)};
 }
 
 // Columns [col.start, +col.width) of rows t0 .. t0 + L of a [B,T,H,width]
@@ -599,80 +604,75 @@ __device__ __forceinline__ SplitState<split_t> SplitSlot(const split_t* hi, cons
   return {hi + at, lo + at};
 }
 
-// Tensor cores: out[C, ow] (+)= X[C, xw] times the state tile at rows
+// Accumulators a warp keeps in registers across a kernel (tensor cores):
+// the 16x16 tiles of a [16 Blocks16(L), width] output it owns (OwnedTiles),
+// at most one 16-column tile per warp and kMaxRowTiles row tiles.
+constexpr int kMaxRowTiles = kCudaMaxChunk / 16;
+static_assert(kCudaMaxHeadDim / 16 <= kThreads / 32, "a warp owns at most one 16-column tile");
+struct WarpTiles {
+  int col;        // the column tile; none when >= the output's column tiles
+  int first_row;  // row tile of slot r: first_row + r * step
+  int step;
+  __device__ __forceinline__ int Row(int r) const { return first_row + r * step; }
+};
+// The tiles of an output with `nc` column tiles that this warp owns: the
+// warps split into nc groups, one per column, that deal its row tiles out.
+// Depends only on nc, so a warp keeps its tiles from call to call.
+__device__ __forceinline__ WarpTiles OwnedTiles(int nc) {
+  const int per_col = Warps() / nc;
+  return {Warp() / per_col, Warp() % per_col, per_col};
+}
+
+// Tensor cores: acc (+)= X[C, xw] times the state tile at rows
 // [r0, r0 + xw) x cols [c0, c0 + ow) of S (kTransposed: times the transpose
 // of the state tile at rows [c0, c0 + ow) x cols [r0, r0 + xw)), X a staged
-// 16-bit tile with rows xld apart, out's rows old apart, the state as hi +
-// lo; rows
-// 16 * Blocks16(L) of out. The state's fragments load from global memory,
-// so each is loaded once per block: a warp owns a column of out's 16x16
-// tiles (or every per_col-th tile of one, when there are fewer columns than
-// warps), keeps their accumulators in registers and, for every 16 rows of
-// the state, loads hi and lo once for all of its row tiles. The dealing
-// depends only on (ow, L), so a warp keeps its tiles from call to call. Per
-// element the sum runs in the same order as one tile at a time.
+// 16-bit tile with rows xld apart (zeros past L), the state as hi + lo; acc
+// the warp's tiles of the [C, ow] product (OwnedTiles(ow / 16)). The state's
+// fragments load from global memory, each once per block: a warp loads hi
+// and lo of its column once per 16 rows of the state for all its row tiles.
 template <bool kTransposed, typename stage_t>
 __device__ void TcStateProduct(const stage_t* X, int xw, int xld, SplitState<stage_t> S,
-                               const Dims& d, int r0, int c0, int L, float* out, int ow,
-                               int old) {
-  constexpr int kMaxRowTiles = kCudaMaxChunk / 16;
-  const int no = ow / 16, nt = Blocks16(L);
-  const int per_col = Warps() >= no ? Warps() / no : 1;  // warps sharing a column
-  const int first_row = Warp() % per_col;
+                               const Dims& d, int r0, int c0, int L, int ow,
+                               FragAcc (&acc)[kMaxRowTiles]) {
+  const WarpTiles own = OwnedTiles(ow / 16);
+  if (own.col >= ow / 16) return;
+  const int nt = Blocks16(L);
   const int ld = static_cast<int>(d.DV);
-  for (int oj = Warp() / per_col; oj < no; oj += Warps() / per_col) {
-    FragAcc acc[kMaxRowTiles];
+  for (int k0 = 0; k0 < xw; k0 += 16) {
+    // B[k][j]: S[r0 + k0 + k][c0 + 16 col + j], or transposed
+    // S[c0 + 16 col + j][r0 + k0 + k] (column-major B).
+    const int64_t at = kTransposed ? static_cast<int64_t>(c0 + own.col * 16) * ld + r0 + k0
+                                   : static_cast<int64_t>(r0 + k0) * ld + c0 + own.col * 16;
+    FragB<stage_t, kTransposed ? Major::kCol : Major::kRow> b_hi, b_lo;
+    FragLoad(b_hi, S.hi + at, ld);
+    FragLoad(b_lo, S.lo + at, ld);
+    MURMUR_UNROLL
     for (int r = 0; r < kMaxRowTiles; ++r) {
-      const int ti = first_row + r * per_col;
-      if (ti < nt) FragLoad(acc[r], out + ti * 16 * old + oj * 16, old);
-    }
-    for (int k0 = 0; k0 < xw; k0 += 16) {
-      // B[k][j]: S[r0 + k0 + k][c0 + 16 oj + j], or transposed
-      // S[c0 + 16 oj + j][r0 + k0 + k] (column-major B).
-      const int64_t at = kTransposed ? static_cast<int64_t>(c0 + oj * 16) * ld + r0 + k0
-                                     : static_cast<int64_t>(r0 + k0) * ld + c0 + oj * 16;
-      FragB<stage_t, kTransposed ? Major::kCol : Major::kRow> b_hi, b_lo;
-      FragLoad(b_hi, S.hi + at, ld);
-      FragLoad(b_lo, S.lo + at, ld);
-      for (int r = 0; r < kMaxRowTiles; ++r) {
-        const int ti = first_row + r * per_col;
-        if (ti >= nt) continue;
-        FragA<stage_t, Major::kRow> a;
-        FragLoad(a, X + ti * 16 * xld + k0, xld);
-        FragMma(acc[r], a, b_hi);
-        FragMma(acc[r], a, b_lo);
-      }
-    }
-    for (int r = 0; r < kMaxRowTiles; ++r) {
-      const int ti = first_row + r * per_col;
-      if (ti < nt) FragStore(out + ti * 16 * old + oj * 16, acc[r], old);
+      const int ti = own.Row(r);
+      if (ti >= nt) continue;
+      FragA<stage_t, Major::kRow> a;
+      FragLoad(a, X + ti * 16 * xld + k0, xld);
+      FragMma(acc[r], a, b_hi);
+      FragMma(acc[r], a, b_lo);
     }
   }
 }
 
-// out[r][o] (+)= sum_x X[r][x] S[r0 + x][c0 + o] (kTransposed:
-// S[c0 + o][r0 + x]): a staged tile X [*, xw] (rows xld apart) times a tile
-// of one fp32 state S (row stride DV), added to out [*, ow] (rows old
-// apart). With kTC on tensor cores against the state's split copy
-// (TcStateProduct: each 16x16 tile of out one warp's); otherwise on CUDA
-// cores against S itself, rows r < L, each element of out one thread's.
-template <bool kTC, bool kTransposed, typename stage_t>
-__device__ void StateProduct(const stage_t* X, int xw, int xld, const float* S,
-                             SplitState<stage_t> split, const Dims& d, int r0, int c0, int L,
-                             float* out, int ow, int old) {
-  if constexpr (kTC) {
-    TcStateProduct<kTransposed>(X, xw, xld, split, d, r0, c0, L, out, ow, old);
-  } else {
-    const int64_t ld = d.DV;
-    for (int idx = threadIdx.x; idx < L * ow; idx += blockDim.x) {
-      const int r = idx / ow, o = idx % ow;
-      float sum = 0.f;
-      for (int x = 0; x < xw; ++x) {
-        sum += ToF(X[r * xld + x]) *
-               (kTransposed ? S[(c0 + o) * ld + r0 + x] : S[(r0 + x) * ld + c0 + o]);
-      }
-      out[r * old + o] += sum;
+// CUDA cores: out[r][o] += sum_x X[r][x] S[r0 + x][c0 + o] (kTransposed:
+// S[c0 + o][r0 + x]) for rows r < L, X [*, xw] staged fp32 (rows xld apart),
+// S an fp32 state (row stride DV), out [*, ow] (rows old apart); each
+// element of out one thread's.
+template <bool kTransposed>
+__device__ void CoreStateProduct(const float* X, int xw, int xld, const float* S, const Dims& d,
+                                 int r0, int c0, int L, float* out, int ow, int old) {
+  const int64_t ld = d.DV;
+  for (int idx = threadIdx.x; idx < L * ow; idx += blockDim.x) {
+    const int r = idx / ow, o = idx % ow;
+    float sum = 0.f;
+    for (int x = 0; x < xw; ++x) {
+      sum += X[r * xld + x] * (kTransposed ? S[(c0 + o) * ld + r0 + x] : S[(r0 + x) * ld + c0 + o]);
     }
+    out[r * old + o] += sum;
   }
 }
 
@@ -704,9 +704,14 @@ __global__ void __launch_bounds__(kThreads)
   const float* S = StateSlot(states, d, c.bh, c.n);
   const SplitState<stage_t> split = SplitSlot(states_hi, states_lo, d, c.bh, c.n);
   const int elems = c.L * vw;  // (t, j)
-  // Each element of the accumulator is one thread's until the last barrier.
-  for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * vw; idx += blockDim.x) {
-    s.Acc1[idx / vw * s.ldacc + idx % vw] = 0.f;
+  // The inter-chunk term: with kTC in the registers of the warp owning each
+  // tile of O; else in Acc1, each element one thread's until the last barrier.
+  [[maybe_unused]] FragAcc acc[kMaxRowTiles];
+  if constexpr (kTC) {
+    MURMUR_UNROLL
+    for (FragAcc& a : acc) FragZero(a);
+  } else {
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) s.Acc1[idx / vw * s.ldacc + idx % vw] = 0.f;
   }
   for (int kt = 0; kt < d.nK; ++kt) {
     const Span kc = TileOf(kt, d.TK, d.DK);
@@ -721,9 +726,14 @@ __global__ void __launch_bounds__(kThreads)
       DecayRowsInPlace<G, /*kToEnd=*/false>(s, c.L, kc.width, s.Q);
       __syncthreads();
     }
-    // Acc1 += (Q e^b) S_n
-    StateProduct<kTC, /*kTransposed=*/false>(s.Q, kc.width, s.ldqk, S, split, d, kc.start,
-                                             vc.start, c.L, s.Acc1, vw, s.ldacc);
+    // += (Q e^b) S_n
+    if constexpr (kTC) {
+      TcStateProduct</*kTransposed=*/false>(s.Q, kc.width, s.ldqk, split, d, kc.start, vc.start,
+                                            c.L, vw, acc);
+    } else {
+      CoreStateProduct</*kTransposed=*/false>(s.Q, kc.width, s.ldqk, S, d, kc.start, vc.start, c.L,
+                                              s.Acc1, vw, s.ldacc);
+    }
   }
   // Y1 is not read above: one barrier completes both A and the V tile.
   LoadTile<kTC>(static_cast<const in_t*>(p.v), d, c, d.DV, vc, s.Y1, s.ldy);
@@ -732,21 +742,22 @@ __global__ void __launch_bounds__(kThreads)
   if constexpr (kTC) {
     MaskToA16<G>(s, d, c.L, d.scale);
     __syncthreads();
-    const int nv = vw / 16, nt = Blocks16(c.L);
-    for (int tile = Warp(); tile < nt * nv; tile += Warps()) {
-      const int ti = tile / nv, vj = tile % nv;
-      float* out = s.Acc1 + ti * 16 * s.ldacc + vj * 16;
-      FragAcc acc;
-      FragLoad(acc, out, s.ldacc);
-      FragScale(acc, d.scale);
+    // O = scale acc + (scale A) V per owned tile, staged in Acc1 for 16-byte stores.
+    const WarpTiles own = OwnedTiles(vw / 16);
+    const int nt = Blocks16(c.L);
+    MURMUR_UNROLL
+    for (int r = 0; r < kMaxRowTiles; ++r) {
+      const int ti = own.Row(r);
+      if (own.col >= vw / 16 || ti >= nt) continue;
+      FragScale(acc[r], d.scale);
       for (int si = 0; si <= ti; ++si) {
         FragA<stage_t, Major::kRow> a;
         FragB<stage_t, Major::kRow> b;
         FragLoad(a, s.A16 + ti * 16 * s.lda16 + si * 16, s.lda16);
-        FragLoad(b, s.Y1 + si * 16 * s.ldy + vj * 16, s.ldy);
-        FragMma(acc, a, b);
+        FragLoad(b, s.Y1 + si * 16 * s.ldy + own.col * 16, s.ldy);
+        FragMma(acc[r], a, b);
       }
-      FragStore(out, acc, s.ldacc);
+      FragStore(s.Acc1 + ti * 16 * s.ldacc + own.col * 16, acc[r], s.ldacc);
     }
     __syncthreads();
     StoreTile(s.Acc1, s.ldacc, d, c, d.DV, vc, o);
@@ -773,6 +784,23 @@ __global__ void __launch_bounds__(kThreads)
       StateSlot(dstates, d, c.bh, c.n));
 }
 
+// dq and dk of row t, key column k of the tile from their inter-chunk terms
+// (in: dO S_n^T and V dS^T; out: finished), with the intra-chunk sums taken
+// elementwise over dA (scaled and masked, in s.A): the CUDA-core path, and
+// a per-dim gate's on tensor cores (its decay sits inside the sum).
+template <GateKind G, typename TS>
+__device__ __forceinline__ void DqDkElementwise(const TS& s, const Dims& d, int L, int t, int k,
+                                                float& dq, float& dk) {
+  dq *= d.scale * DecayFromStart<G>(s, t, k);
+  for (int sr = 0; sr <= t; ++sr) {
+    dq += s.A[t * s.lda + sr] * ToF(s.K[sr * s.ldqk + k]) * DecayPerDim<G>(s, t, sr, k);
+  }
+  dk *= DecayToEnd<G>(s, t, k);
+  for (int tt = t; tt < L; ++tt) {
+    dk += s.A[tt * s.lda + t] * ToF(s.Q[tt * s.ldqk + k]) * DecayPerDim<G>(s, tt, t, k);
+  }
+}
+
 // 6a. dq, dk of this chunk's key tile from S_n (states slot n) and the
 // gradient of the state after it (dstates slot n + 1); dA = scale (dO V^T)
 // and the inter-chunk terms are accumulated over the value tiles. With a
@@ -780,8 +808,12 @@ __global__ void __launch_bounds__(kThreads)
 // then the chunk-local reverse cumsum of it, and the chunk's sums to
 // `totals`) or to `terms` ([C, DK] per chunk; a scalar gate's r_t is summed
 // over the key dims by ScalarGateLocalKernel in a fixed order, so dg is the
-// same bit for bit from run to run: no float atomics). With kTC, dO V^T on
-// tensor cores, and (no gate or scalar gate) dA K and dA^T Q too.
+// same bit for bit from run to run: no float atomics). With kTC, dO V^T and
+// the inter-chunk terms on tensor cores, and (no gate or scalar gate) dA K
+// and dA^T Q too; dq and dk then never leave the registers of the warp that
+// owns each tile (OwnedTiles): decays, the gate term and the stores run on
+// the fragments' elements (FragRow/FragCol), without accumulators in shared
+// memory (104 KB instead of 169 at D = 128: two blocks per SM on an H100).
 template <typename in_t, GateKind G, bool kTC>
 __global__ void __launch_bounds__(kThreads)
     ChunkGradQKKernel(LinearAttnBackwardParams bp, Dims d, SmemLayout l, const float* states,
@@ -803,9 +835,21 @@ __global__ void __launch_bounds__(kThreads)
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
   const SplitState<stage_t> split_s = SplitSlot(states_hi, states_lo, d, c.bh, c.n);
   const SplitState<stage_t> split_ds = SplitSlot(dstates_hi, dstates_lo, d, c.bh, c.n + 1);
-  const int elems = c.L * kw;  // (t, k); each accumulator element is one thread's
-  for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * kw; idx += blockDim.x) {
-    s.Acc1[idx / kw * s.ldacc + idx % kw] = s.Acc2[idx / kw * s.ldacc + idx % kw] = 0.f;
+  const int elems = c.L * kw;  // (t, k)
+  // dq's and dk's inter-chunk terms: with kTC in the owning warp's
+  // registers; else in Acc1 and Acc2, each element one thread's.
+  [[maybe_unused]] FragAcc dq_acc[kMaxRowTiles], dk_acc[kMaxRowTiles];
+  if constexpr (kTC) {
+    MURMUR_UNROLL
+    for (int r = 0; r < kMaxRowTiles; ++r) {
+      FragZero(dq_acc[r]);
+      FragZero(dk_acc[r]);
+    }
+    FillCoordTable(s.Coords);  // read after the first barrier below
+  } else {
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      s.Acc1[idx / kw * s.ldacc + idx % kw] = s.Acc2[idx / kw * s.ldacc + idx % kw] = 0.f;
+    }
   }
   for (int vt = 0; vt < d.nV; ++vt) {
     const Span vc = TileOf(vt, d.TV, d.DV);
@@ -834,6 +878,11 @@ __global__ void __launch_bounds__(kThreads)
         }
         FragStore(s.A + ti * 16 * s.lda + si * 16, acc, s.lda);
       }
+      // += dO S_n^T, V dS^T
+      TcStateProduct</*kTransposed=*/true>(s.Y1, vw, s.ldy, split_s, d, vc.start, kc.start, c.L,
+                                           kw, dq_acc);
+      TcStateProduct</*kTransposed=*/true>(s.Y2, vw, s.ldy, split_ds, d, vc.start, kc.start, c.L,
+                                           kw, dk_acc);
     } else {
       for (int idx = threadIdx.x; idx < c.L * c.L; idx += blockDim.x) {
         const int t = idx / c.L, sr = idx % c.L;
@@ -844,55 +893,59 @@ __global__ void __launch_bounds__(kThreads)
         }
         s.A[t * s.lda + sr] = acc;
       }
+      CoreStateProduct</*kTransposed=*/true>(s.Y1, vw, s.ldy, Sn, d, vc.start, kc.start, c.L,
+                                             s.Acc1, kw, s.ldacc);
+      CoreStateProduct</*kTransposed=*/true>(s.Y2, vw, s.ldy, dS, d, vc.start, kc.start, c.L,
+                                             s.Acc2, kw, s.ldacc);
     }
-    // Acc1 += dO S_n^T, Acc2 += V dS^T
-    StateProduct<kTC, /*kTransposed=*/true>(s.Y1, vw, s.ldy, Sn, split_s, d, vc.start, kc.start,
-                                            c.L, s.Acc1, kw, s.ldacc);
-    StateProduct<kTC, /*kTransposed=*/true>(s.Y2, vw, s.ldy, dS, split_ds, d, vc.start, kc.start,
-                                            c.L, s.Acc2, kw, s.ldacc);
   }
   if constexpr (kTC) __syncthreads();  // dA's tiles were a warp's, the passes below a thread's
+  // With kTC: this warp's tiles of dq and dk, and where their elements sit.
+  const WarpTiles own = OwnedTiles(kTC ? kw / 16 : 1);
+  const int nt = Blocks16(c.L);
+  [[maybe_unused]] FragAcc coords;
+  if constexpr (kTC) FragLoad(coords, s.Coords, 16);
   if constexpr (kTcIntra) {
     // dA16 = scale dA e^(b_t - b_sr), masked; the inter terms times their
-    // row decays; then dq = Acc1 + dA16 K, dk = Acc2 + dA16^T Q, with dA16
-    // as hi + lo 16-bit parts (the gate gradient sums q dq - k dk, which
-    // cancel: a 16-bit dA alone costs it about 1e-2 relative in bf16).
+    // row decays; then dq += dA16 K, dk += dA16^T Q, with dA16 as hi + lo
+    // 16-bit parts (the gate gradient sums q dq - k dk, which cancel: a
+    // 16-bit dA alone costs it about 1e-2 relative in bf16).
     MaskToA16<G, /*kSplit=*/true>(s, d, c.L, d.scale);
-    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-      const int t = idx / kw, k = idx % kw;
-      s.Acc1[t * s.ldacc + k] *= d.scale * DecayFromStart<G>(s, t, k);
-      s.Acc2[t * s.ldacc + k] *= DecayToEnd<G>(s, t, k);
-    }
-    __syncthreads();
-    const int nk = kw / 16, nt = Blocks16(c.L);
-    for (int tile = Warp(); tile < 2 * nt * nk; tile += Warps()) {
-      const bool is_dk = tile >= nt * nk;
-      const int ti = (tile % (nt * nk)) / nk, kj = tile % nk;
-      float* out = (is_dk ? s.Acc2 : s.Acc1) + ti * 16 * s.ldacc + kj * 16;
-      FragAcc acc;
-      FragLoad(acc, out, s.ldacc);
-      if (!is_dk) {
-        for (int si = 0; si <= ti; ++si) {
-          FragA<stage_t, Major::kRow> a;
-          FragB<stage_t, Major::kRow> b;
-          FragLoad(b, s.K + si * 16 * s.ldqk + kj * 16, s.ldqk);
-          FragLoad(a, s.A16 + ti * 16 * s.lda16 + si * 16, s.lda16);
-          FragMma(acc, a, b);
-          FragLoad(a, s.A16lo + ti * 16 * s.lda16 + si * 16, s.lda16);
-          FragMma(acc, a, b);
-        }
-      } else {
-        for (int tt = ti; tt < nt; ++tt) {
-          FragA<stage_t, Major::kCol> a;  // dA16^T
-          FragB<stage_t, Major::kRow> b;
-          FragLoad(b, s.Q + tt * 16 * s.ldqk + kj * 16, s.ldqk);
-          FragLoad(a, s.A16 + tt * 16 * s.lda16 + ti * 16, s.lda16);
-          FragMma(acc, a, b);
-          FragLoad(a, s.A16lo + tt * 16 * s.lda16 + ti * 16, s.lda16);
-          FragMma(acc, a, b);
-        }
+    MURMUR_UNROLL
+    for (int r = 0; r < kMaxRowTiles; ++r) {
+      const int ti = own.Row(r);
+      if (own.col >= kw / 16 || ti >= nt) continue;
+      MURMUR_UNROLL
+      for (int e = 0; e < coords.num_elements; ++e) {
+        const int t = ti * 16 + FragRow(coords, e), k = own.col * 16 + FragCol(coords, e);
+        if (t >= c.L) continue;  // no gates there; the row is never stored
+        dq_acc[r].x[e] *= d.scale * DecayFromStart<G>(s, t, k);
+        dk_acc[r].x[e] *= DecayToEnd<G>(s, t, k);
       }
-      FragStore(out, acc, s.ldacc);
+    }
+    __syncthreads();  // dA16 complete
+    MURMUR_UNROLL
+    for (int r = 0; r < kMaxRowTiles; ++r) {
+      const int ti = own.Row(r);
+      if (own.col >= kw / 16 || ti >= nt) continue;
+      for (int si = 0; si <= ti; ++si) {
+        FragA<stage_t, Major::kRow> a;
+        FragB<stage_t, Major::kRow> b;
+        FragLoad(b, s.K + si * 16 * s.ldqk + own.col * 16, s.ldqk);
+        FragLoad(a, s.A16 + ti * 16 * s.lda16 + si * 16, s.lda16);
+        FragMma(dq_acc[r], a, b);
+        FragLoad(a, s.A16lo + ti * 16 * s.lda16 + si * 16, s.lda16);
+        FragMma(dq_acc[r], a, b);
+      }
+      for (int tt = ti; tt < nt; ++tt) {
+        FragA<stage_t, Major::kCol> a;  // dA16^T
+        FragB<stage_t, Major::kRow> b;
+        FragLoad(b, s.Q + tt * 16 * s.ldqk + own.col * 16, s.ldqk);
+        FragLoad(a, s.A16 + tt * 16 * s.lda16 + ti * 16, s.lda16);
+        FragMma(dk_acc[r], a, b);
+        FragLoad(a, s.A16lo + tt * 16 * s.lda16 + ti * 16, s.lda16);
+        FragMma(dk_acc[r], a, b);
+      }
     }
   } else {
     // dA = scale (dO V^T), masked; with a scalar gate times the decay
@@ -906,29 +959,15 @@ __global__ void __launch_bounds__(kThreads)
         s.A[t * s.lda + sr] *= d.scale * decay;
       }
     }
+    __syncthreads();
   }
-  __syncthreads();
   const bool gate_grad = d.gate != GateKind::kNone && bp.dg != nullptr;
   float* dg = static_cast<float*>(bp.dg);
   float* chunk_terms = terms + (c.bh * d.N + c.n) * d.C * d.DK;
   in_t* dqo = static_cast<in_t*>(bp.dq);
   in_t* dko = static_cast<in_t*>(bp.dk);
-  for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-    const int t = idx / kw, k = idx % kw;
-    float dq, dk;
-    if constexpr (kTcIntra) {
-      dq = s.Acc1[t * s.ldacc + k];
-      dk = s.Acc2[t * s.ldacc + k];
-    } else {
-      dq = d.scale * DecayFromStart<G>(s, t, k) * s.Acc1[t * s.ldacc + k];
-      for (int sr = 0; sr <= t; ++sr) {
-        dq += s.A[t * s.lda + sr] * ToF(s.K[sr * s.ldqk + k]) * DecayPerDim<G>(s, t, sr, k);
-      }
-      dk = DecayToEnd<G>(s, t, k) * s.Acc2[t * s.ldacc + k];
-      for (int tt = t; tt < c.L; ++tt) {
-        dk += s.A[tt * s.lda + t] * ToF(s.Q[tt * s.ldqk + k]) * DecayPerDim<G>(s, tt, t, k);
-      }
-    }
+  // dq, dk of row t, key column k of the tile to global memory, and r_t.
+  auto emit = [&](int t, int k, float dq, float dk) {
     const int64_t at = Row(d, c.b, c.t0 + t, c.h, d.DK) + kc.start + k;
     dqo[at] = FromF<in_t>(dq);
     dko[at] = FromF<in_t>(dk);
@@ -939,6 +978,28 @@ __global__ void __launch_bounds__(kThreads)
       } else {
         chunk_terms[t * d.DK + kc.start + k] = r;
       }
+    }
+  };
+  if constexpr (kTC) {
+    MURMUR_UNROLL
+    for (int r = 0; r < kMaxRowTiles; ++r) {
+      const int ti = own.Row(r);
+      if (own.col >= kw / 16 || ti >= nt) continue;
+      MURMUR_UNROLL
+      for (int e = 0; e < coords.num_elements; ++e) {
+        const int t = ti * 16 + FragRow(coords, e), k = own.col * 16 + FragCol(coords, e);
+        if (t >= c.L) continue;
+        float dq = dq_acc[r].x[e], dk = dk_acc[r].x[e];
+        if constexpr (!kTcIntra) DqDkElementwise<G>(s, d, c.L, t, k, dq, dk);
+        emit(t, k, dq, dk);
+      }
+    }
+  } else {
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      const int t = idx / kw, k = idx % kw;
+      float dq = s.Acc1[t * s.ldacc + k], dk = s.Acc2[t * s.ldacc + k];
+      DqDkElementwise<G>(s, d, c.L, t, k, dq, dk);
+      emit(t, k, dq, dk);
     }
   }
   if constexpr (G == GateKind::kPerDim) {
@@ -972,9 +1033,14 @@ __global__ void __launch_bounds__(kThreads)
   const LinearAttnForwardParams& p = bp.fwd;
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
   const SplitState<stage_t> split = SplitSlot(dstates_hi, dstates_lo, d, c.bh, c.n + 1);
-  const int elems = c.L * vw;  // (sr, j); each accumulator element is one thread's
-  for (int idx = threadIdx.x; idx < (kTC ? d.C : c.L) * vw; idx += blockDim.x) {
-    s.Acc1[idx / vw * s.ldacc + idx % vw] = 0.f;
+  const int elems = c.L * vw;  // (sr, j)
+  // The inter-chunk term, as in the output kernel: registers with kTC, else Acc1.
+  [[maybe_unused]] FragAcc acc[kMaxRowTiles];
+  if constexpr (kTC) {
+    MURMUR_UNROLL
+    for (FragAcc& a : acc) FragZero(a);
+  } else {
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) s.Acc1[idx / vw * s.ldacc + idx % vw] = 0.f;
   }
   for (int kt = 0; kt < d.nK; ++kt) {
     const Span kc = TileOf(kt, d.TK, d.DK);
@@ -990,9 +1056,14 @@ __global__ void __launch_bounds__(kThreads)
       DecayRowsInPlace<G, /*kToEnd=*/true>(s, c.L, kw, s.K);
       __syncthreads();
     }
-    // Acc1 += (K e^(G-b)) dS
-    StateProduct<kTC, /*kTransposed=*/false>(s.K, kw, s.ldqk, dS, split, d, kc.start, vc.start,
-                                             c.L, s.Acc1, vw, s.ldacc);
+    // += (K e^(G-b)) dS
+    if constexpr (kTC) {
+      TcStateProduct</*kTransposed=*/false>(s.K, kw, s.ldqk, split, d, kc.start, vc.start, c.L,
+                                            vw, acc);
+    } else {
+      CoreStateProduct</*kTransposed=*/false>(s.K, kw, s.ldqk, dS, d, kc.start, vc.start, c.L,
+                                              s.Acc1, vw, s.ldacc);
+    }
   }
   // Y1 is not read above: one barrier completes both A and the dO tile.
   LoadTile<kTC>(static_cast<const in_t*>(bp.d_o), d, c, d.DV, vc, s.Y1, s.ldy);
@@ -1001,20 +1072,21 @@ __global__ void __launch_bounds__(kThreads)
   if constexpr (kTC) {
     MaskToA16<G>(s, d, c.L, d.scale);
     __syncthreads();
-    const int nv = vw / 16, nt = Blocks16(c.L);
-    for (int tile = Warp(); tile < nt * nv; tile += Warps()) {
-      const int si = tile / nv, vj = tile % nv;
-      float* out = s.Acc1 + si * 16 * s.ldacc + vj * 16;
-      FragAcc acc;
-      FragLoad(acc, out, s.ldacc);
+    // dv = acc + (scale A)^T dO per owned tile (rows sr), staged in Acc1.
+    const WarpTiles own = OwnedTiles(vw / 16);
+    const int nt = Blocks16(c.L);
+    MURMUR_UNROLL
+    for (int r = 0; r < kMaxRowTiles; ++r) {
+      const int si = own.Row(r);
+      if (own.col >= vw / 16 || si >= nt) continue;
       for (int ti = si; ti < nt; ++ti) {
         FragA<stage_t, Major::kCol> a;  // (scale A)^T
         FragB<stage_t, Major::kRow> b;
         FragLoad(a, s.A16 + ti * 16 * s.lda16 + si * 16, s.lda16);
-        FragLoad(b, s.Y1 + ti * 16 * s.ldy + vj * 16, s.ldy);
-        FragMma(acc, a, b);
+        FragLoad(b, s.Y1 + ti * 16 * s.ldy + own.col * 16, s.ldy);
+        FragMma(acc[r], a, b);
       }
-      FragStore(out, acc, s.ldacc);
+      FragStore(s.Acc1 + si * 16 * s.ldacc + own.col * 16, acc[r], s.ldacc);
     }
     __syncthreads();
     StoreTile(s.Acc1, s.ldacc, d, c, d.DV, vc, dvo);
