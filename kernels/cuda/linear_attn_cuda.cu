@@ -495,25 +495,54 @@ __device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, c
     __syncthreads();
   }
   if constexpr (kTC) {
-    const int nv = vc.width / 16, rows = Blocks16(c.L) * 16;
-    for (int tile = Warp(); tile < (kc.width / 16) * nv; tile += Warps()) {
-      const int ki = tile / nv, vj = tile % nv;
-      FragAcc acc;
-      FragZero(acc);
-      for (int i0 = 0; i0 < rows; i0 += 16) {
+    // The warps form a 2 x 4 grid: warp (wr, wc) owns key tiles wr + 2 i
+    // (i < 4) x value tiles wc + 4 j (j < 2) of the [kw, vw] product, so per
+    // 16 rows it loads 4 X^T and 2 Y fragments for 8 products, summed in
+    // registers (one fragment pair per product, tile by tile, before).
+    static_assert(kThreads == 256, "the 2 x 4 warp grid needs 8 warps");
+    const int nk = kc.width / 16, nv = vc.width / 16, rows = Blocks16(c.L) * 16;
+    const int wr = Warp() % 2, wc = Warp() / 2;
+    FragAcc acc[4][2];
+    MURMUR_UNROLL
+    for (int i = 0; i < 4; ++i) {
+      FragZero(acc[i][0]);
+      FragZero(acc[i][1]);
+    }
+    for (int i0 = 0; i0 < rows; i0 += 16) {
+      FragB<stage_t, Major::kRow> b[2];
+      MURMUR_UNROLL
+      for (int j = 0; j < 2; ++j) {
+        if (wc + 4 * j < nv) FragLoad(b[j], s.Y1 + i0 * s.ldy + (wc + 4 * j) * 16, s.ldy);
+      }
+      MURMUR_UNROLL
+      for (int i = 0; i < 4; ++i) {
+        const int ki = wr + 2 * i;
+        if (ki >= nk) continue;
         FragA<stage_t, Major::kCol> a;  // X^T
-        FragB<stage_t, Major::kRow> b;
         FragLoad(a, X + i0 * s.ldqk + ki * 16, s.ldqk);
-        FragLoad(b, s.Y1 + i0 * s.ldy + vj * 16, s.ldy);
-        FragMma(acc, a, b);
+        MURMUR_UNROLL
+        for (int j = 0; j < 2; ++j) {
+          if (wc + 4 * j < nv) FragMma(acc[i][j], a, b[j]);
+        }
         if constexpr (kSplit) {
           FragLoad(a, s.Xlo + i0 * s.ldqk + ki * 16, s.ldqk);
-          FragMma(acc, a, b);
+          MURMUR_UNROLL
+          for (int j = 0; j < 2; ++j) {
+            if (wc + 4 * j < nv) FragMma(acc[i][j], a, b[j]);
+          }
         }
       }
-      FragScale(acc, factor);
-      FragStore(slot + (kc.start + ki * 16) * d.DV + vc.start + vj * 16, acc,
-                static_cast<int>(d.DV));
+    }
+    MURMUR_UNROLL
+    for (int i = 0; i < 4; ++i) {
+      MURMUR_UNROLL
+      for (int j = 0; j < 2; ++j) {
+        const int ki = wr + 2 * i, vj = wc + 4 * j;
+        if (ki >= nk || vj >= nv) continue;
+        FragScale(acc[i][j], factor);
+        FragStore(slot + (kc.start + ki * 16) * d.DV + vc.start + vj * 16, acc[i][j],
+                  static_cast<int>(d.DV));
+      }
     }
   } else {
     for (int idx = threadIdx.x; idx < kc.width * vc.width; idx += blockDim.x) {
