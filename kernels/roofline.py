@@ -6,10 +6,14 @@ Per (batch*head, token), dk = dv = D, chunk C (KERNELS.md):
   FLOPs  = 14 D^2 + 14 C D        (2 FLOPs per multiply-add)
   bytes  = 11 D elements * 2      (q, k, v, o read/written once each way, bf16)
   floor  = max(FLOPs / peak 16-bit tensor rate, bytes / memory bandwidth)
-Of the 14 D^2, 8 D^2 are products with the fp32 state (Q S, dO S^T, V dS^T,
-K dS) that this implementation runs on CUDA cores in fp32; the "this code"
-column adds them at the fp32 CUDA-core rate:
-  floor_impl = max((6 D^2 + 14 C D) / tensor + 8 D^2 / fp32, bytes / bw)
+The "this design" column is the same bound for the CUDA kernels as they are
+built (linear_attn_cuda.cu, tensor-core path, no gate): the four products
+with a state (Q S, dO S^T, V dS^T, K dS, 8 D^2) run twice, against the hi
+and lo halves of the state, and every per-chunk state crosses memory several
+times (STATE_TRAFFIC: bytes per state element, each chunk's state being
+D^2 / C elements per token): the update kernel writes it in fp32, the scan
+reads that and writes the 16-bit hi + lo copies, and the consumers read
+those. That traffic, not the inputs, is most of the bytes at C = 64.
 Peak figures are vendor datasheet values (dense, no sparsity); Orin's is
 derived from its datasheet's 170 sparse INT8 TOPS (/2 dense, /2 fp16).
 """
@@ -31,28 +35,46 @@ GPUS = [
 ]
 
 
+# Bytes per state element moved by each step of one fwd+bwd (fp32 = 4,
+# hi + lo = 2 + 2): the backward recomputes the forward's states.
+STATE_TRAFFIC = {
+    "forward: update writes fp32": 4,
+    "forward: scan reads fp32, writes hi+lo": 8,
+    "forward: output reads hi+lo": 4,
+    "backward: update writes fp32": 4,
+    "backward: scan reads fp32, writes hi+lo": 8,
+    "backward: dstate writes fp32": 4,
+    "backward: reverse scan reads fp32, writes hi+lo": 8,
+    "backward: dq/dk read S and dS hi+lo": 8,
+    "backward: dv reads dS hi+lo": 4,
+}
+
+
 def main():
     flop_tok = 14 * D * D + 14 * C * D
-    cuda_core_tok = 8 * D * D
     bytes_tok = 11 * D * 2
+    design_flop_tok = flop_tok + 8 * D * D  # the lo halves of the state products
+    state_bytes_tok = sum(STATE_TRAFFIC.values()) * D * D // C
+    design_bytes_tok = bytes_tok + state_bytes_tok
     print(f"Per token-head: {flop_tok} FLOP, {bytes_tok} bytes "
-          f"({flop_tok / bytes_tok:.0f} FLOP/byte)")
+          f"({flop_tok / bytes_tok:.0f} FLOP/byte); this design: {design_flop_tok} FLOP, "
+          f"{design_bytes_tok} bytes ({state_bytes_tok} of them chunk states)")
     print(f"B*H = {BH}, D = {D}, C = {C}, fwd+bwd")
     print("| GPU | arch | tensor TFLOP/s | GB/s | T | GFLOP | MB | compute ms | memory ms "
-          "| floor ms | this code ms |")
+          "| floor ms | this design ms |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, arch, tc, fp32, bw, _ in GPUS:
+        rate = tc
         for T in (2048, 8192):
             tok = BH * T
             flop, byts = flop_tok * tok, bytes_tok * tok
-            rate = tc
             compute_ms = flop / (rate * 1e12) * 1e3
             memory_ms = byts / (bw * 1e9) * 1e3
-            impl_ms = max(((flop_tok - cuda_core_tok) * tok / (rate * 1e12)
-                           + cuda_core_tok * tok / (fp32 * 1e12)) * 1e3, memory_ms)
+            design_ms = max(design_flop_tok * tok / (rate * 1e12),
+                            design_bytes_tok * tok / (bw * 1e9)) * 1e3
             print(f"| {name} | {arch} | {tc:g} | {bw:g} | {T} | {flop / 1e9:.1f} | "
                   f"{byts / 1e6:.0f} | {compute_ms:.3f} | {memory_ms:.3f} | "
-                  f"{max(compute_ms, memory_ms):.3f} | {impl_ms:.3f} |")
+                  f"{max(compute_ms, memory_ms):.3f} | {design_ms:.3f} |")
 
 
 if __name__ == "__main__":
