@@ -11,9 +11,9 @@ built (linear_attn_cuda.cu, tensor-core path, no gate): the four products
 with a state (Q S, dO S^T, V dS^T, K dS, 8 D^2) run twice, against the hi
 and lo halves of the state, and every per-chunk state crosses memory several
 times (STATE_TRAFFIC: bytes per state element, each chunk's state being
-D^2 / C elements per token): the update kernel writes it in fp32, the scan
-reads that and writes the 16-bit hi + lo copies, and the consumers read
-those. That traffic, not the inputs, is most of the bytes at C = 64.
+D^2 / C elements per token): the state walks write it as a 16-bit hi + lo
+pair and the consumers read that pair. That traffic, not the inputs, is
+most of the bytes at C = 64.
 Peak figures are vendor datasheet values (dense, no sparsity); Orin's is
 derived from its datasheet's 170 sparse INT8 TOPS (/2 dense, /2 fp16).
 """
@@ -35,16 +35,15 @@ GPUS = [
 ]
 
 
-# Bytes per state element moved by each step of one fwd+bwd (fp32 = 4,
-# hi + lo = 2 + 2): the backward recomputes the forward's states.
+# Bytes per state element moved by each step of one fwd+bwd on the tensor-
+# core path (hi + lo = 2 + 2): the state walks keep the fp32 state in
+# registers and write each chunk's state once; the backward walks the
+# forward's states again rather than keeping them.
 STATE_TRAFFIC = {
-    "forward: update writes fp32": 4,
-    "forward: scan reads fp32, writes hi+lo": 8,
+    "forward: walk writes hi+lo": 4,
     "forward: output reads hi+lo": 4,
-    "backward: update writes fp32": 4,
-    "backward: scan reads fp32, writes hi+lo": 8,
-    "backward: dstate writes fp32": 4,
-    "backward: reverse scan reads fp32, writes hi+lo": 8,
+    "backward: walk writes S hi+lo": 4,
+    "backward: reverse walk writes dS hi+lo": 4,
     "backward: dq/dk read S and dS hi+lo": 8,
     "backward: dv reads dS hi+lo": 4,
 }

@@ -79,7 +79,8 @@ constexpr int RowPitch(int width, int element_bytes) {
 //   dq and dk take dA as a16 + a16lo, to keep the gate gradient's
 //   cancelling sums accurate.
 //   coords: [16, 16] fp32, where an accumulator fragment's elements sit
-//   (grad_qk, tensor cores: its dq and dk stay in fragments, no acc1/acc2).
+//   (tensor cores: grad_qk keeps dq and dk in fragments, no acc1/acc2; the
+//   update and dstate layouts serve the state walk, whose state does).
 // q, k, y1, y2 hold fp32 on the CUDA-core path, 16-bit on the tensor-core one.
 // Pitches: ld_qk of q, k, xlo; ld_y of y1, y2; ld_a of a; ld_a16 of a16,
 // a16lo; ld_acc of acc1, acc2; b's rows are gate_width apart (not a

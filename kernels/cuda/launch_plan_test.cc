@@ -163,7 +163,8 @@ TEST(LaunchPlan, TensorCoreLayoutsStageSixteenBitTilesAligned) {
   // The low parts: of the decayed key tile in the gated state products, of
   // dA in grad_qk; last, 16-bit, aligned.
   const SmemLayout u = LayoutOf(ChunkKernel::kUpdate, t);
-  EXPECT_EQ(u.xlo, u.Bytes() - q);
+  EXPECT_EQ(u.xlo, u.coords - q);
+  EXPECT_EQ(u.coords, u.Bytes() - 4 * 16 * 16);  // the state walk's coordinate table
   EXPECT_EQ(LayoutOf(ChunkKernel::kUpdate, {64, 32, 16, 0, true}).xlo, -1);  // no gate
   const SmemLayout g = LayoutOf(ChunkKernel::kGradQK, t);
   EXPECT_EQ(g.a16lo, static_cast<int>(g.Bytes()) - a16);

@@ -24,11 +24,13 @@
 // updates K^T V and Q^T dO, the backward's dO V^T, dA K, dA^T Q, A^T dO) run
 // as WMMA 16x16x16 fragments with fp32 accumulation (fragment_ops.h) on
 // 16-bit staged tiles, every C rows staged (zeros past a ragged chunk's end).
-// The products with the fp32 states ((Q e^b) S_n, dO S^T, V dS^T,
-// (K e^(G-b)) dS) run on tensor cores too, against a split copy of every
-// state that the scans write: S = hi + lo, both 16-bit (lo = the rounding
-// error of hi), so two fragment products give the state's product to about
-// 2^-16 relative, as accurate as fp32 states on CUDA cores for these sums.
+// Steps 1-2 and 4-5 then fuse into ChunkStateWalk: a block per (batch-head,
+// state tile) walks the chunks with the fp32 state in registers and writes
+// each chunk's state once, split: S = hi + lo, both 16-bit (lo = the
+// rounding error of hi). The products with the states ((Q e^b) S_n, dO S^T,
+// V dS^T, (K e^(G-b)) dS) run on tensor cores against that pair, two
+// fragment products giving the state's product to about 2^-16 relative, as
+// accurate as fp32 states on CUDA cores for these sums.
 // The fragments of hi and lo load straight from the workspace (global
 // memory, through L1 and L2), not through shared memory. For a per-dim gate the
 // intra matrices that carry the decay inside the sum stay elementwise.
@@ -461,25 +463,20 @@ __device__ void MaskToA16(const Tiles<stage_t>& s, const Dims& d, int L, float f
   }
 }
 
-// 1 and 4. A state-shaped product of one key tile x value tile of a chunk:
-// slot[k][j] = factor sum_i X[i][k] Y[i][j], where X is a key tile decayed
-// by e^(G-b) (update, kToEnd) or e^b (dstate), Y a value tile. With kTC,
-// X^T Y on tensor cores (X rounded to 16 bits after its decay).
-template <typename in_t, GateKind G, bool kTC, bool kToEnd>
-__device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, const Dims& d,
-                                 const ChunkPos& c, Span kc, Span vc, float* smem,
-                                 const SmemLayout& l, float factor, float* slot) {
-  using stage_t = Stage<in_t, kTC>;
-  Tiles<stage_t> s = Carve<stage_t>(smem, l);
+// The key tile X (kToEnd: K decayed by e^(G-b), else Q decayed by e^b) and
+// the value tile Y1 of chunk c, staged for a product X^T Y1, with the gates
+// in s.b and s.G; block-collective, synced on return. On the tensor-core
+// path (16-bit stage_t) a gated X is split into hi (X) + lo (Xlo), so the
+// decay is not rounded to 16 bits; rows from L on are zero.
+template <GateKind G, bool kTC, bool kToEnd, typename in_t, typename stage_t>
+__device__ void StageDecayedRows(const in_t* x, const in_t* y, const float* g, const Dims& d,
+                                 const ChunkPos& c, Span kc, Span vc, Tiles<stage_t>& s) {
   stage_t* X = kToEnd ? s.K : s.Q;
   LoadTile<kTC>(x, d, c, d.DK, kc, X, s.ldqk);
   LoadTile<kTC>(y, d, c, d.DV, vc, s.Y1, s.ldy);
   LoadGates(g, d, c, kc, s);
   __syncthreads();
-  // With kTC, the decayed rows are split: X (16-bit) + Xlo (its rounding
-  // error), both fragments' products summed; rows from L on stay zero.
-  constexpr bool kSplit = kTC && G != GateKind::kNone;
-  if constexpr (kSplit) {
+  if constexpr (kTC && G != GateKind::kNone) {
     for (int idx = threadIdx.x; idx < d.C * kc.width; idx += blockDim.x) {
       const int t = idx / kc.width, k = idx % kc.width;
       const int at = t * s.ldqk + k;
@@ -494,81 +491,95 @@ __device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, c
     DecayRowsInPlace<G, kToEnd>(s, c.L, kc.width, X);
     __syncthreads();
   }
-  if constexpr (kTC) {
-    // The warps form a 2 x 4 grid: warp (wr, wc) owns key tiles wr + 2 i
-    // (i < 4) x value tiles wc + 4 j (j < 2) of the [kw, vw] product, so per
-    // 16 rows it loads 4 X^T and 2 Y fragments for 8 products, summed in
-    // registers (one fragment pair per product, tile by tile, before).
-    static_assert(kThreads == 256, "the 2 x 4 warp grid needs 8 warps");
-    const int nk = kc.width / 16, nv = vc.width / 16, rows = Blocks16(c.L) * 16;
-    const int wr = Warp() % 2, wc = Warp() / 2;
-    FragAcc acc[4][2];
+}
+
+// 1 and 4 on CUDA cores: slot[k][j] = factor sum_i X[i][k] Y[i][j] for one
+// key tile x value tile of a chunk (StageDecayedRows).
+template <typename in_t, GateKind G, bool kToEnd>
+__device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, const Dims& d,
+                                 const ChunkPos& c, Span kc, Span vc, float* smem,
+                                 const SmemLayout& l, float factor, float* slot) {
+  Tiles<float> s = Carve<float>(smem, l);
+  StageDecayedRows<G, /*kTC=*/false, kToEnd>(x, y, g, d, c, kc, vc, s);
+  const float* X = kToEnd ? s.K : s.Q;
+  for (int idx = threadIdx.x; idx < kc.width * vc.width; idx += blockDim.x) {
+    const int k = idx / vc.width, j = idx % vc.width;
+    float acc = 0.f;
+    for (int i = 0; i < c.L; ++i) acc += X[i * s.ldqk + k] * s.Y1[i * s.ldy + j];
+    slot[(kc.start + k) * d.DV + vc.start + j] = factor * acc;
+  }
+}
+
+// The state tile a walking block holds on tensor cores (ChunkStateWalkKernel):
+// at most kWalkTile x kWalkTile, over its 8 warps as a 2 x 4 grid: warp
+// (wr, wc) owns key tiles wr and wr + 2 and value tile wc, 16x16 fragments
+// in registers.
+constexpr int kWalkTile = 64;
+static_assert(kThreads == 256, "the 2 x 4 warp grid needs 8 warps");
+using StateFrags = FragAcc[2];
+struct StateGrid {
+  int nk, nv, wr, wc;  // 16-wide key and value tiles; this warp's place in the grid
+};
+__device__ __forceinline__ StateGrid StateGridOf(Span kc, Span vc) {
+  return {kc.width / 16, vc.width / 16, Warp() % 2, Warp() / 2};
+}
+
+// acc += X^T Y1 over the chunk's rows (StageDecayedRows; a gated X as hi +
+// lo): per 16 rows a warp loads 2 X^T fragments and 1 Y fragment.
+template <bool kSplit, typename stage_t>
+__device__ void TcStateTileMma(StateFrags& acc, const Tiles<stage_t>& s, const stage_t* X, int L,
+                               const StateGrid& grid) {
+  if (grid.wc >= grid.nv) return;
+  const int rows = Blocks16(L) * 16;
+  for (int i0 = 0; i0 < rows; i0 += 16) {
+    FragB<stage_t, Major::kRow> b;
+    FragLoad(b, s.Y1 + i0 * s.ldy + grid.wc * 16, s.ldy);
     MURMUR_UNROLL
-    for (int i = 0; i < 4; ++i) {
-      FragZero(acc[i][0]);
-      FragZero(acc[i][1]);
-    }
-    for (int i0 = 0; i0 < rows; i0 += 16) {
-      FragB<stage_t, Major::kRow> b[2];
-      MURMUR_UNROLL
-      for (int j = 0; j < 2; ++j) {
-        if (wc + 4 * j < nv) FragLoad(b[j], s.Y1 + i0 * s.ldy + (wc + 4 * j) * 16, s.ldy);
-      }
-      MURMUR_UNROLL
-      for (int i = 0; i < 4; ++i) {
-        const int ki = wr + 2 * i;
-        if (ki >= nk) continue;
-        FragA<stage_t, Major::kCol> a;  // X^T
-        FragLoad(a, X + i0 * s.ldqk + ki * 16, s.ldqk);
-        MURMUR_UNROLL
-        for (int j = 0; j < 2; ++j) {
-          if (wc + 4 * j < nv) FragMma(acc[i][j], a, b[j]);
-        }
-        if constexpr (kSplit) {
-          FragLoad(a, s.Xlo + i0 * s.ldqk + ki * 16, s.ldqk);
-          MURMUR_UNROLL
-          for (int j = 0; j < 2; ++j) {
-            if (wc + 4 * j < nv) FragMma(acc[i][j], a, b[j]);
-          }
-        }
+    for (int i = 0; i < 2; ++i) {
+      const int ki = grid.wr + 2 * i;
+      if (ki >= grid.nk) continue;
+      FragA<stage_t, Major::kCol> a;  // X^T
+      FragLoad(a, X + i0 * s.ldqk + ki * 16, s.ldqk);
+      FragMma(acc[i], a, b);
+      if constexpr (kSplit) {
+        FragLoad(a, s.Xlo + i0 * s.ldqk + ki * 16, s.ldqk);
+        FragMma(acc[i], a, b);
       }
     }
+  }
+}
+
+// f(value, k, j) for every element of the warp's state fragments, k and j
+// its row and column in the block's state tile (coords: FillCoordTable).
+template <typename F>
+__device__ __forceinline__ void ForEachStateElement(StateFrags& acc, const FragAcc& coords,
+                                                    const StateGrid& grid, F&& f) {
+  MURMUR_UNROLL
+  for (int i = 0; i < 2; ++i) {
+    const int ki = grid.wr + 2 * i;
+    if (ki >= grid.nk || grid.wc >= grid.nv) continue;
     MURMUR_UNROLL
-    for (int i = 0; i < 4; ++i) {
-      MURMUR_UNROLL
-      for (int j = 0; j < 2; ++j) {
-        const int ki = wr + 2 * i, vj = wc + 4 * j;
-        if (ki >= nk || vj >= nv) continue;
-        FragScale(acc[i][j], factor);
-        FragStore(slot + (kc.start + ki * 16) * d.DV + vc.start + vj * 16, acc[i][j],
-                  static_cast<int>(d.DV));
-      }
-    }
-  } else {
-    for (int idx = threadIdx.x; idx < kc.width * vc.width; idx += blockDim.x) {
-      const int k = idx / vc.width, j = idx % vc.width;
-      float acc = 0.f;
-      for (int i = 0; i < c.L; ++i) acc += X[i * s.ldqk + k] * s.Y1[i * s.ldy + j];
-      slot[(kc.start + k) * d.DV + vc.start + j] = factor * acc;
+    for (int e = 0; e < coords.num_elements; ++e) {
+      f(acc[i].x[e], ki * 16 + FragRow(coords, e), grid.wc * 16 + FragCol(coords, e));
     }
   }
 }
 
 // 1. Slot n + 1 <- (K e^(G-b))^T V for this chunk's key x value tile;
-// gam[n] <- G (0 without gates) from the first value tile.
-template <typename in_t, GateKind G, bool kTC>
+// gam[n] <- G (0 without gates) from the first value tile. CUDA cores (the
+// tensor-core path runs ChunkStateWalkKernel instead of 1 and 2).
+template <typename in_t, GateKind G>
 __global__ void __launch_bounds__(kThreads)
     ChunkUpdateKernel(LinearAttnForwardParams p, Dims d, SmemLayout l, float* states, float* gam) {
   MURMUR_DYNAMIC_SMEM(smem);
   const ChunkPos c = ThisChunk(d, d.nK * d.nV);
   const Span kc = TileOf(c.tile / d.nV, d.TK, d.DK), vc = TileOf(c.tile % d.nV, d.TV, d.DV);
-  StateTileProduct<in_t, G, kTC, /*kToEnd=*/true>(
+  StateTileProduct<in_t, G, /*kToEnd=*/true>(
       static_cast<const in_t*>(p.k), static_cast<const in_t*>(p.v),
       static_cast<const float*>(p.g), d, c, kc, vc, smem, l, 1.f,
       StateSlot(states, d, c.bh, c.n + 1));
   if (c.tile % d.nV == 0) {
-    using stage_t = Stage<in_t, kTC>;
-    const Tiles<stage_t> s = Carve<stage_t>(smem, l);  // G is read-only after the first barrier
+    const Tiles<float> s = Carve<float>(smem, l);  // G is read-only after the first barrier
     for (int k = threadIdx.x; k < kc.width; k += blockDim.x) {
       gam[(c.bh * d.N + c.n) * d.DK + kc.start + k] = LogTotal<G>(s, k);
     }
@@ -576,50 +587,110 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // 2 and 5. The elementwise recurrence over the chunks' slots, one thread per
-// state element. Forward (states): slot 0 <- h0 (or 0), then in chunk order
-// slot n + 1 <- e^(G_n) slot n + slot n + 1 (which held chunk n's update).
-// Reverse (dstates): slot N <- dS_T (or 0), then slot n <- e^(G_n) slot n + 1
-// + slot n (which held chunk n's dS term), so slot n + 1 ends as the
-// gradient of the state after chunk n. `last` (may be null) gets the final
-// value: the final state, or the gradient of h0.
-// With split_t 16-bit (the tensor-core path), every slot's value is
-// written as hi = split_t(value) to `hi` and lo = split_t(value - hi) to
-// `lo` (laid out like the slots), the operands of the tensor-core products
-// with the states, which never read the fp32 slots: those are then written
-// only where read later, the final state (slot N of the forward scan, for
-// the gate gradient's <dS_T, S_T>), a third less traffic than all three.
-template <bool kReverse, typename split_t>
+// state element (CUDA cores). Forward (states): slot 0 <- h0 (or 0), then in
+// chunk order slot n + 1 <- e^(G_n) slot n + slot n + 1 (which held chunk
+// n's update). Reverse (dstates): slot N <- dS_T (or 0), then slot n <-
+// e^(G_n) slot n + 1 + slot n (which held chunk n's dS term), so slot n + 1
+// ends as the gradient of the state after chunk n. `last` (may be null)
+// gets the final value: the final state, or the gradient of h0.
+template <bool kReverse>
 __global__ void ScanKernel(Dims d, const float* first, float* slots, const float* gam,
-                           float* last, split_t* hi, split_t* lo) {
+                           float* last) {
   const int64_t elems = d.DK * d.DV;
   const int64_t tiles = (elems + blockDim.x - 1) / blockDim.x;
   const int64_t bh = blockIdx.x / tiles;
   const int64_t idx = (blockIdx.x % tiles) * blockDim.x + threadIdx.x;
   if (idx >= elems) return;
   const int64_t k = idx / d.DV;
-  auto store = [&](int64_t n, float v) {
-    constexpr bool kSplit = !std::is_same_v<split_t, float>;
-    if (!kSplit || (!kReverse && n == d.N)) StateSlot(slots, d, bh, n)[idx] = v;
-    if constexpr (kSplit) {
-      const int64_t at = (bh * (d.N + 1) + n) * elems + idx;
-      const split_t h = FromF<split_t>(v);
-      hi[at] = h;
-      lo[at] = FromF<split_t>(v - ToF(h));
-    }
-  };
   float value = first != nullptr ? first[bh * elems + idx] : 0.f;
-  store(kReverse ? d.N : 0, value);
+  StateSlot(slots, d, bh, kReverse ? d.N : 0)[idx] = value;
   for (int64_t i = 0; i < d.N; ++i) {
     const int64_t n = kReverse ? d.N - 1 - i : i;  // the chunk this step crosses
-    const int64_t slot_n = kReverse ? n : n + 1;
-    value = __expf(gam[(bh * d.N + n) * d.DK + k]) * value + StateSlot(slots, d, bh, slot_n)[idx];
-    store(slot_n, value);
+    float* slot = StateSlot(slots, d, bh, kReverse ? n : n + 1);
+    value = __expf(gam[(bh * d.N + n) * d.DK + k]) * value + slot[idx];
+    slot[idx] = value;
   }
   if (last != nullptr) last[bh * elems + idx] = value;
 }
 
-// A state split into 16-bit hi and lo parts (ScanKernel), slot n of
-// batch-head bh: element [k][j] at offset k * DV + j of each.
+// 1+2 and 4+5 on tensor cores, fused: one block per (batch-head, key tile,
+// value tile) of the state walks the chunks in order (kReverse: from the
+// last), holding its state tile in registers (StateGrid), and writes every
+// chunk's state once, as the 16-bit hi + lo pair the products with the
+// states read (hi = split_t(v), lo = split_t(v - hi); laid out like the fp32
+// slots): the per-chunk updates and fp32 states never cross memory.
+//   forward (X = K e^(G_n - b), Y = V): S <- h0 (or 0); per chunk n:
+//     slot n <- S; S <- e^(G_n) S + X^T Y. Then slot N <- S, in fp32 too
+//     (the gate gradient's S_T), and `last` (the final state) <- S.
+//   reverse (X = Q e^b, Y = dO): S <- dS_T (or 0); slot N <- S; per chunk n
+//     from the last: S <- e^(G_n) S + scale X^T Y; slot n <- S. `last`
+//     (dh0) <- S. The registers carry S / scale, so each chunk's product
+//     adds unscaled.
+// The tiles are the launch plan's, at most kWalkTile wide (Walking()), so
+// a batch-head is (D / 64)^2 or more blocks that walk at once.
+template <typename in_t, GateKind G, bool kReverse>
+__global__ void __launch_bounds__(kThreads)
+    ChunkStateWalkKernel(Dims d, SmemLayout l, const in_t* x, const in_t* y, const float* g,
+                         const float* first, float* fp32_slots, in_t* hi, in_t* lo, float* last) {
+  MURMUR_DYNAMIC_SMEM(smem);
+  Tiles<in_t> s = Carve<in_t>(smem, l);
+  const int per_bh = d.nK * d.nV;
+  const int64_t bh = blockIdx.x / per_bh;
+  const int tile = static_cast<int>(blockIdx.x % per_bh);
+  const Span kc = TileOf(tile / d.nV, d.TK, d.DK), vc = TileOf(tile % d.nV, d.TV, d.DV);
+  const StateGrid grid = StateGridOf(kc, vc);
+  const float carried = kReverse ? d.scale : 1.f;  // slot values = registers * carried
+  const int64_t elems = d.DK * d.DV;
+  FillCoordTable(s.Coords);
+  __syncthreads();
+  FragAcc coords;
+  FragLoad(coords, s.Coords, 16);
+  StateFrags acc;
+  ForEachStateElement(acc, coords, grid, [&](float& v, int k, int j) {
+    v = first != nullptr ? first[bh * elems + (kc.start + k) * d.DV + vc.start + j] / carried
+                         : 0.f;
+  });
+  auto store = [&](int64_t n) {
+    const int64_t at = (bh * (d.N + 1) + n) * elems;
+    ForEachStateElement(acc, coords, grid, [&](float& v, int k, int j) {
+      const float value = v * carried;
+      const int64_t e = at + (kc.start + k) * d.DV + vc.start + j;
+      const in_t h = FromF<in_t>(value);
+      hi[e] = h;
+      lo[e] = FromF<in_t>(value - ToF(h));
+    });
+  };
+  if constexpr (kReverse) store(d.N);
+  for (int64_t i = 0; i < d.N; ++i) {
+    const int64_t n = kReverse ? d.N - 1 - i : i;
+    if constexpr (!kReverse) store(n);
+    ChunkPos c;
+    c.bh = bh;
+    c.b = bh / d.H;
+    c.h = bh % d.H;
+    c.n = n;
+    c.t0 = n * d.C;
+    c.L = static_cast<int>(d.T - c.t0 < d.C ? d.T - c.t0 : d.C);
+    c.tile = tile;
+    if (i > 0) __syncthreads();  // the previous chunk's tiles are no longer read
+    StageDecayedRows<G, /*kTC=*/true, /*kToEnd=*/!kReverse>(x, y, g, d, c, kc, vc, s);
+    if constexpr (G != GateKind::kNone) {
+      ForEachStateElement(acc, coords, grid,
+                          [&](float& v, int k, int) { v *= __expf(LogTotal<G>(s, k)); });
+    }
+    TcStateTileMma</*kSplit=*/G != GateKind::kNone>(acc, s, kReverse ? s.Q : s.K, c.L, grid);
+    if constexpr (kReverse) store(n);
+  }
+  if constexpr (!kReverse) store(d.N);
+  ForEachStateElement(acc, coords, grid, [&](float& v, int k, int j) {
+    const int64_t e = (kc.start + k) * d.DV + vc.start + j;
+    if (!kReverse) StateSlot(fp32_slots, d, bh, d.N)[e] = v;
+    if (last != nullptr) last[bh * elems + e] = v * carried;
+  });
+}
+
+// A state split into 16-bit hi and lo parts (ChunkStateWalkKernel), slot n
+// of batch-head bh: element [k][j] at offset k * DV + j of each.
 template <typename split_t>
 struct SplitState {
   const split_t* hi;
@@ -800,14 +871,15 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// 4. Slot n of dstates <- scale (Q e^b)^T dO for this chunk's key x value tile.
-template <typename in_t, GateKind G, bool kTC>
+// 4. Slot n of dstates <- scale (Q e^b)^T dO for this chunk's key x value
+// tile. CUDA cores (the tensor-core path walks the chunks instead).
+template <typename in_t, GateKind G>
 __global__ void __launch_bounds__(kThreads)
     ChunkDStateKernel(LinearAttnBackwardParams bp, Dims d, SmemLayout l, float* dstates) {
   MURMUR_DYNAMIC_SMEM(smem);
   const ChunkPos c = ThisChunk(d, d.nK * d.nV);
   const Span kc = TileOf(c.tile / d.nV, d.TK, d.DK), vc = TileOf(c.tile % d.nV, d.TV, d.DV);
-  StateTileProduct<in_t, G, kTC, /*kToEnd=*/false>(
+  StateTileProduct<in_t, G, /*kToEnd=*/false>(
       static_cast<const in_t*>(bp.fwd.q), static_cast<const in_t*>(bp.d_o),
       static_cast<const float*>(bp.fwd.g), d, c, kc, vc, smem, l, d.scale,
       StateSlot(dstates, d, c.bh, c.n));
@@ -1338,10 +1410,48 @@ int64_t ScanBlocks(const Dims& d, int64_t bh) {
   return bh * ((d.DK * d.DV + kThreads - 1) / kThreads);
 }
 
+// The walk kernels' tiles: the plan's, at most kWalkTile wide, so each
+// batch-head is (D / 64)^2 or more blocks walking at once (128 x 128 tiles
+// would walk one block per batch-head and leave most SMs idle at B·H = 64).
+Dims Walking(const Dims& d) {
+  Dims w = d;
+  w.TK = d.TK < kWalkTile ? d.TK : kWalkTile;
+  w.TV = d.TV < kWalkTile ? d.TV : kWalkTile;
+  w.nK = static_cast<int>((d.DK + w.TK - 1) / w.TK);
+  w.nV = static_cast<int>((d.DV + w.TV - 1) / w.TV);
+  return w;
+}
+
+// Every chunk's state into `states` (fp32 on CUDA cores; hi + lo on tensor
+// cores, with slot N in fp32 too), and the final state into `final_state`
+// (may be null).
+template <typename in_t, GateKind G, bool kTC>
+void ChunkStates(const LinearAttnForwardParams& p, const Dims& d, float* states,
+                 Stage<in_t, kTC>* hi, Stage<in_t, kTC>* lo, float* gam, float* final_state,
+                 cudaStream_t stream) {
+  const int64_t BH = p.B * p.H, chunks = BH * d.N;
+  const auto* h0 = static_cast<const float*>(p.initial_state);
+  if constexpr (kTC) {
+    const Dims w = Walking(d);
+    const auto walk = ChunkStateWalkKernel<in_t, G, /*kReverse=*/false>;
+    const SmemLayout layout = OptIn(walk, ChunkKernel::kUpdate, w);
+    Launch(walk, BH * w.nK * w.nV, layout.Bytes(), stream, w, layout,
+           static_cast<const in_t*>(p.k), static_cast<const in_t*>(p.v),
+           static_cast<const float*>(p.g), h0, states, hi, lo, final_state);
+  } else {
+    const SmemLayout update = OptIn(ChunkUpdateKernel<in_t, G>, ChunkKernel::kUpdate, d);
+    if (chunks > 0) {
+      Launch(ChunkUpdateKernel<in_t, G>, chunks * d.nK * d.nV, update.Bytes(), stream, p, d,
+             update, states, gam);
+    }
+    Launch(ScanKernel</*kReverse=*/false>, ScanBlocks(d, BH), 0, stream, d, h0, states,
+           static_cast<const float*>(gam), final_state);
+  }
+}
+
 template <typename in_t, GateKind G, bool kTC>
 void ForwardGated(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
-  const SmemLayout update = OptIn(ChunkUpdateKernel<in_t, G, kTC>, ChunkKernel::kUpdate, d);
   const SmemLayout output = OptIn(ChunkOutputKernel<in_t, G, kTC>, ChunkKernel::kOutput, d);
   using split_t = Stage<in_t, kTC>;
   Workspace ws(p.workspace, ForwardWorkspaceFloats(d, BH), stream);
@@ -1349,13 +1459,7 @@ void ForwardGated(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t 
   float* states = ws.data();
   const auto [hi, lo] = SplitArrays<split_t>(states + state_floats, state_floats);
   float* gam = states + (kTC ? 2 : 1) * state_floats;
-  if (chunks > 0) {
-    Launch(ChunkUpdateKernel<in_t, G, kTC>, chunks * d.nK * d.nV, update.Bytes(), stream, p, d,
-           update, states, gam);
-  }
-  Launch(ScanKernel</*kReverse=*/false, split_t>, ScanBlocks(d, BH), 0, stream, d,
-         static_cast<const float*>(p.initial_state), states, static_cast<const float*>(gam),
-         static_cast<float*>(p.final_state), hi, lo);
+  ChunkStates<in_t, G, kTC>(p, d, states, hi, lo, gam, static_cast<float*>(p.final_state), stream);
   if (chunks > 0) {
     Launch(ChunkOutputKernel<in_t, G, kTC>, chunks * d.nV, output.Bytes(), stream, p, d, output,
            static_cast<const float*>(states), static_cast<const split_t*>(hi),
@@ -1370,8 +1474,6 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
   const int64_t state_floats = StateFloats(d, BH);
   using split_t = Stage<in_t, kTC>;
-  const SmemLayout update = OptIn(ChunkUpdateKernel<in_t, G, kTC>, ChunkKernel::kUpdate, d);
-  const SmemLayout dstate = OptIn(ChunkDStateKernel<in_t, G, kTC>, ChunkKernel::kDState, d);
   const SmemLayout grad_qk = OptIn(ChunkGradQKKernel<in_t, G, kTC>, ChunkKernel::kGradQK, d);
   const SmemLayout grad_v = OptIn(ChunkGradVKernel<in_t, G, kTC>, ChunkKernel::kGradV, d);
   Workspace ws(bp.workspace, BackwardWorkspaceFloats(d, BH), stream);
@@ -1382,24 +1484,27 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
   float* gam = dstates + (kTC ? 3 : 1) * state_floats;
   float* totals = gam + BH * d.N * d.DK;
   float* terms = totals + BH * d.N * (d.gate == GateKind::kPerDim ? d.DK : 1);
-  const auto* cgam = static_cast<const float*>(gam);
   const auto* dht = static_cast<const float*>(bp.d_final_state);
-  const int64_t state_tiles = chunks * d.nK * d.nV;
   // The chunk-start states, as in the forward.
-  if (chunks > 0) {
-    Launch(ChunkUpdateKernel<in_t, G, kTC>, state_tiles, update.Bytes(), stream, p, d, update,
-           states, gam);
-  }
-  Launch(ScanKernel</*kReverse=*/false, split_t>, ScanBlocks(d, BH), 0, stream, d,
-         static_cast<const float*>(p.initial_state), states, cgam, static_cast<float*>(nullptr),
-         s_hi, s_lo);
+  ChunkStates<in_t, G, kTC>(p, d, states, s_hi, s_lo, gam, nullptr, stream);
   // Gradients of every chunk-start state, and of h0.
-  if (chunks > 0) {
-    Launch(ChunkDStateKernel<in_t, G, kTC>, state_tiles, dstate.Bytes(), stream, bp, d, dstate,
-           dstates);
+  auto* dh0 = static_cast<float*>(bp.d_initial_state);
+  if constexpr (kTC) {
+    const Dims w = Walking(d);
+    const auto walk = ChunkStateWalkKernel<in_t, G, /*kReverse=*/true>;
+    const SmemLayout layout = OptIn(walk, ChunkKernel::kDState, w);
+    Launch(walk, BH * w.nK * w.nV, layout.Bytes(), stream, w, layout,
+           static_cast<const in_t*>(p.q), static_cast<const in_t*>(bp.d_o),
+           static_cast<const float*>(p.g), dht, static_cast<float*>(nullptr), ds_hi, ds_lo, dh0);
+  } else {
+    const SmemLayout dstate = OptIn(ChunkDStateKernel<in_t, G>, ChunkKernel::kDState, d);
+    if (chunks > 0) {
+      Launch(ChunkDStateKernel<in_t, G>, chunks * d.nK * d.nV, dstate.Bytes(), stream, bp, d,
+             dstate, dstates);
+    }
+    Launch(ScanKernel</*kReverse=*/true>, ScanBlocks(d, BH), 0, stream, d, dht, dstates,
+           static_cast<const float*>(gam), dh0);
   }
-  Launch(ScanKernel</*kReverse=*/true, split_t>, ScanBlocks(d, BH), 0, stream, d, dht, dstates,
-         cgam, static_cast<float*>(bp.d_initial_state), ds_hi, ds_lo);
   if (chunks > 0) {
     const auto* cstates = static_cast<const float*>(states);
     const auto* cdstates = static_cast<const float*>(dstates);
