@@ -100,7 +100,10 @@ SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
   }
   if (a && t.tensor_cores) l.a16 = take(rows(l.ld_a16, 2));
   const bool state_product = kernel == ChunkKernel::kUpdate || kernel == ChunkKernel::kDState;
-  if (state_product && t.tensor_cores && t.gate_width > 0) l.xlo = take(rows(l.ld_qk, 2));
+  // The low half of a decayed or scaled key tile: gated products, and the
+  // reverse state walk (dstate: its rows carry the scale).
+  const bool split_rows = t.gate_width > 0 || kernel == ChunkKernel::kDState;
+  if (state_product && t.tensor_cores && split_rows) l.xlo = take(rows(l.ld_qk, 2));
   // The tensor-core state walk (update + scan fused) keeps its state in fragments.
   if (state_product && t.tensor_cores) l.coords = take(16 * 16 * f32);
   if (kernel == ChunkKernel::kGradQK && t.tensor_cores) l.a16lo = take(rows(l.ld_a16, 2));

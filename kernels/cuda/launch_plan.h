@@ -72,9 +72,9 @@ constexpr int RowPitch(int width, int element_bytes) {
 //   outputs summed over the other head dim's tiles, [chunk, value_tile]
 //   (output, grad_v) or [chunk, key_tile] (grad_qk: dq and dk);
 //   a16: [chunk, chunk] 16-bit copy of the masked, scaled a (tensor cores).
-//   xlo: [chunk, key_tile] 16-bit low part of the decayed key tile (update,
-//   dstate; tensor cores with a gate): decayed = k (or q) + xlo, so the state
-//   products do not round the decay to 16 bits.
+//   xlo: [chunk, key_tile] 16-bit low part of the decayed key tile (update
+//   with a gate, dstate; tensor cores): decayed = k (or q) + xlo, so the
+//   state products do not round the decay (or dstate's scale) to 16 bits.
 //   a16lo: [chunk, chunk] 16-bit low part of dA (grad_qk, tensor cores):
 //   dq and dk take dA as a16 + a16lo, to keep the gate gradient's
 //   cancelling sums accurate.

@@ -166,6 +166,7 @@ TEST(LaunchPlan, TensorCoreLayoutsStageSixteenBitTilesAligned) {
   EXPECT_EQ(u.xlo, u.coords - q);
   EXPECT_EQ(u.coords, u.Bytes() - 4 * 16 * 16);  // the state walk's coordinate table
   EXPECT_EQ(LayoutOf(ChunkKernel::kUpdate, {64, 32, 16, 0, true}).xlo, -1);  // no gate
+  EXPECT_NE(LayoutOf(ChunkKernel::kDState, {64, 32, 16, 0, true}).xlo, -1);  // the scale
   const SmemLayout g = LayoutOf(ChunkKernel::kGradQK, t);
   EXPECT_EQ(g.a16lo, static_cast<int>(g.Bytes()) - a16);
   EXPECT_EQ(g.a16lo % 32, 0);

@@ -263,9 +263,8 @@ __device__ void LoadTile(const in_t* src, const Dims& d, const ChunkPos& c, int6
   const int rows = kTC ? d.C : c.L;
   for (int idx = threadIdx.x; idx < rows * col.width; idx += blockDim.x) {
     const int i = idx / col.width, j = idx % col.width;
-    dst[i * ld + j] = i < c.L
-                          ? FromF<stage_t>(ToF(src[Row(d, c.b, c.t0 + i, c.h, width) + col.start + j]))
-                          : FromF<stage_t>(0.f);
+    const float v = i < c.L ? ToF(src[Row(d, c.b, c.t0 + i, c.h, width) + col.start + j]) : 0.f;
+    dst[i * ld + j] = FromF<stage_t>(v);
   }
 }
 
@@ -465,23 +464,29 @@ __device__ void MaskToA16(const Tiles<stage_t>& s, const Dims& d, int L, float f
 
 // The key tile X (kToEnd: K decayed by e^(G-b), else Q decayed by e^b) and
 // the value tile Y1 of chunk c, staged for a product X^T Y1, with the gates
-// in s.b and s.G; block-collective, synced on return. On the tensor-core
-// path (16-bit stage_t) a gated X is split into hi (X) + lo (Xlo), so the
-// decay is not rounded to 16 bits; rows from L on are zero.
-template <GateKind G, bool kTC, bool kToEnd, typename in_t, typename stage_t>
+// in s.b and s.G; block-collective, synced on return. With kSplit (tensor
+// cores, 16-bit stage_t) X times its decay and `factor` is split into hi
+// (X) + lo (Xlo), so neither is rounded to 16 bits; rows from L on are
+// zero. Without it `factor` must be 1.
+template <GateKind G, bool kTC, bool kToEnd, bool kSplit, typename in_t, typename stage_t>
 __device__ void StageDecayedRows(const in_t* x, const in_t* y, const float* g, const Dims& d,
-                                 const ChunkPos& c, Span kc, Span vc, Tiles<stage_t>& s) {
+                                 const ChunkPos& c, Span kc, Span vc, Tiles<stage_t>& s,
+                                 float factor) {
+  static_assert(kTC || !kSplit, "the split copy is a tensor-core operand");
   stage_t* X = kToEnd ? s.K : s.Q;
   LoadTile<kTC>(x, d, c, d.DK, kc, X, s.ldqk);
   LoadTile<kTC>(y, d, c, d.DV, vc, s.Y1, s.ldy);
   LoadGates(g, d, c, kc, s);
   __syncthreads();
-  if constexpr (kTC && G != GateKind::kNone) {
+  if constexpr (kSplit) {
     for (int idx = threadIdx.x; idx < d.C * kc.width; idx += blockDim.x) {
       const int t = idx / kc.width, k = idx % kc.width;
       const int at = t * s.ldqk + k;
       float v = 0.f;
-      if (t < c.L) v = ToF(X[at]) * (kToEnd ? DecayToEnd<G>(s, t, k) : DecayFromStart<G>(s, t, k));
+      if (t < c.L) {
+        v = ToF(X[at]) * factor *
+            (kToEnd ? DecayToEnd<G>(s, t, k) : DecayFromStart<G>(s, t, k));
+      }
       const stage_t hi = FromF<stage_t>(v);
       X[at] = hi;
       s.Xlo[at] = FromF<stage_t>(v - ToF(hi));
@@ -500,7 +505,7 @@ __device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, c
                                  const ChunkPos& c, Span kc, Span vc, float* smem,
                                  const SmemLayout& l, float factor, float* slot) {
   Tiles<float> s = Carve<float>(smem, l);
-  StageDecayedRows<G, /*kTC=*/false, kToEnd>(x, y, g, d, c, kc, vc, s);
+  StageDecayedRows<G, /*kTC=*/false, kToEnd, /*kSplit=*/false>(x, y, g, d, c, kc, vc, s, 1.f);
   const float* X = kToEnd ? s.K : s.Q;
   for (int idx = threadIdx.x; idx < kc.width * vc.width; idx += blockDim.x) {
     const int k = idx / vc.width, j = idx % vc.width;
@@ -622,10 +627,11 @@ __global__ void ScanKernel(Dims d, const float* first, float* slots, const float
 //   forward (X = K e^(G_n - b), Y = V): S <- h0 (or 0); per chunk n:
 //     slot n <- S; S <- e^(G_n) S + X^T Y. Then slot N <- S, in fp32 too
 //     (the gate gradient's S_T), and `last` (the final state) <- S.
-//   reverse (X = Q e^b, Y = dO): S <- dS_T (or 0); slot N <- S; per chunk n
-//     from the last: S <- e^(G_n) S + scale X^T Y; slot n <- S. `last`
-//     (dh0) <- S. The registers carry S / scale, so each chunk's product
-//     adds unscaled.
+//   reverse (X = scale Q e^b, Y = dO): S <- dS_T (or 0); slot N <- S; per
+//     chunk n from the last: S <- e^(G_n) S + X^T Y; slot n <- S. `last`
+//     (dh0) <- S.
+// X is split (hi + lo) wherever it is not the raw input: with a gate, and
+// in the reverse walk (the scale).
 // The tiles are the launch plan's, at most kWalkTile wide (Walking()), so
 // a batch-head is (D / 64)^2 or more blocks that walk at once.
 template <typename in_t, GateKind G, bool kReverse>
@@ -639,7 +645,7 @@ __global__ void __launch_bounds__(kThreads)
   const int tile = static_cast<int>(blockIdx.x % per_bh);
   const Span kc = TileOf(tile / d.nV, d.TK, d.DK), vc = TileOf(tile % d.nV, d.TV, d.DV);
   const StateGrid grid = StateGridOf(kc, vc);
-  const float carried = kReverse ? d.scale : 1.f;  // slot values = registers * carried
+  constexpr bool kSplit = G != GateKind::kNone || kReverse;
   const int64_t elems = d.DK * d.DV;
   FillCoordTable(s.Coords);
   __syncthreads();
@@ -647,17 +653,15 @@ __global__ void __launch_bounds__(kThreads)
   FragLoad(coords, s.Coords, 16);
   StateFrags acc;
   ForEachStateElement(acc, coords, grid, [&](float& v, int k, int j) {
-    v = first != nullptr ? first[bh * elems + (kc.start + k) * d.DV + vc.start + j] / carried
-                         : 0.f;
+    v = first != nullptr ? first[bh * elems + (kc.start + k) * d.DV + vc.start + j] : 0.f;
   });
   auto store = [&](int64_t n) {
     const int64_t at = (bh * (d.N + 1) + n) * elems;
     ForEachStateElement(acc, coords, grid, [&](float& v, int k, int j) {
-      const float value = v * carried;
       const int64_t e = at + (kc.start + k) * d.DV + vc.start + j;
-      const in_t h = FromF<in_t>(value);
+      const in_t h = FromF<in_t>(v);
       hi[e] = h;
-      lo[e] = FromF<in_t>(value - ToF(h));
+      lo[e] = FromF<in_t>(v - ToF(h));
     });
   };
   if constexpr (kReverse) store(d.N);
@@ -673,19 +677,20 @@ __global__ void __launch_bounds__(kThreads)
     c.L = static_cast<int>(d.T - c.t0 < d.C ? d.T - c.t0 : d.C);
     c.tile = tile;
     if (i > 0) __syncthreads();  // the previous chunk's tiles are no longer read
-    StageDecayedRows<G, /*kTC=*/true, /*kToEnd=*/!kReverse>(x, y, g, d, c, kc, vc, s);
+    StageDecayedRows<G, /*kTC=*/true, /*kToEnd=*/!kReverse, kSplit>(x, y, g, d, c, kc, vc, s,
+                                                                    kReverse ? d.scale : 1.f);
     if constexpr (G != GateKind::kNone) {
       ForEachStateElement(acc, coords, grid,
                           [&](float& v, int k, int) { v *= __expf(LogTotal<G>(s, k)); });
     }
-    TcStateTileMma</*kSplit=*/G != GateKind::kNone>(acc, s, kReverse ? s.Q : s.K, c.L, grid);
+    TcStateTileMma<kSplit>(acc, s, kReverse ? s.Q : s.K, c.L, grid);
     if constexpr (kReverse) store(n);
   }
   if constexpr (!kReverse) store(d.N);
   ForEachStateElement(acc, coords, grid, [&](float& v, int k, int j) {
     const int64_t e = (kc.start + k) * d.DV + vc.start + j;
     if (!kReverse) StateSlot(fp32_slots, d, bh, d.N)[e] = v;
-    if (last != nullptr) last[bh * elems + e] = v * carried;
+    if (last != nullptr) last[bh * elems + e] = v;
   });
 }
 
@@ -721,6 +726,25 @@ struct WarpTiles {
 __device__ __forceinline__ WarpTiles OwnedTiles(int nc) {
   const int per_col = Warps() / nc;
   return {Warp() / per_col, Warp() % per_col, per_col};
+}
+
+// f(r, e, t, k) for element e of the warp's row-tile slot r (OwnedTiles of
+// a [C, width] output) at row t < L, column k (coords: FillCoordTable);
+// rows from L on (a ragged chunk's last tile) are skipped.
+template <typename F>
+__device__ __forceinline__ void ForEachOwnedElement(const WarpTiles& own, int width, int L,
+                                                    const FragAcc& coords, F&& f) {
+  const int nt = Blocks16(L);
+  MURMUR_UNROLL
+  for (int r = 0; r < kMaxRowTiles; ++r) {
+    const int ti = own.Row(r);
+    if (own.col >= width / 16 || ti >= nt) continue;
+    MURMUR_UNROLL
+    for (int e = 0; e < coords.num_elements; ++e) {
+      const int t = ti * 16 + FragRow(coords, e);
+      if (t < L) f(r, e, t, own.col * 16 + FragCol(coords, e));
+    }
+  }
 }
 
 // Tensor cores: acc (+)= X[C, xw] times the state tile at rows
@@ -811,7 +835,9 @@ __global__ void __launch_bounds__(kThreads)
     MURMUR_UNROLL
     for (FragAcc& a : acc) FragZero(a);
   } else {
-    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) s.Acc1[idx / vw * s.ldacc + idx % vw] = 0.f;
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      s.Acc1[idx / vw * s.ldacc + idx % vw] = 0.f;
+    }
   }
   for (int kt = 0; kt < d.nK; ++kt) {
     const Span kc = TileOf(kt, d.TK, d.DK);
@@ -1012,18 +1038,10 @@ __global__ void __launch_bounds__(kThreads)
     // 16-bit parts (the gate gradient sums q dq - k dk, which cancel: a
     // 16-bit dA alone costs it about 1e-2 relative in bf16).
     MaskToA16<G, /*kSplit=*/true>(s, d, c.L, d.scale);
-    MURMUR_UNROLL
-    for (int r = 0; r < kMaxRowTiles; ++r) {
-      const int ti = own.Row(r);
-      if (own.col >= kw / 16 || ti >= nt) continue;
-      MURMUR_UNROLL
-      for (int e = 0; e < coords.num_elements; ++e) {
-        const int t = ti * 16 + FragRow(coords, e), k = own.col * 16 + FragCol(coords, e);
-        if (t >= c.L) continue;  // no gates there; the row is never stored
-        dq_acc[r].x[e] *= d.scale * DecayFromStart<G>(s, t, k);
-        dk_acc[r].x[e] *= DecayToEnd<G>(s, t, k);
-      }
-    }
+    ForEachOwnedElement(own, kw, c.L, coords, [&](int r, int e, int t, int k) {
+      dq_acc[r].x[e] *= d.scale * DecayFromStart<G>(s, t, k);
+      dk_acc[r].x[e] *= DecayToEnd<G>(s, t, k);
+    });
     __syncthreads();  // dA16 complete
     MURMUR_UNROLL
     for (int r = 0; r < kMaxRowTiles; ++r) {
@@ -1082,19 +1100,11 @@ __global__ void __launch_bounds__(kThreads)
     }
   };
   if constexpr (kTC) {
-    MURMUR_UNROLL
-    for (int r = 0; r < kMaxRowTiles; ++r) {
-      const int ti = own.Row(r);
-      if (own.col >= kw / 16 || ti >= nt) continue;
-      MURMUR_UNROLL
-      for (int e = 0; e < coords.num_elements; ++e) {
-        const int t = ti * 16 + FragRow(coords, e), k = own.col * 16 + FragCol(coords, e);
-        if (t >= c.L) continue;
-        float dq = dq_acc[r].x[e], dk = dk_acc[r].x[e];
-        if constexpr (!kTcIntra) DqDkElementwise<G>(s, d, c.L, t, k, dq, dk);
-        emit(t, k, dq, dk);
-      }
-    }
+    ForEachOwnedElement(own, kw, c.L, coords, [&](int r, int e, int t, int k) {
+      float dq = dq_acc[r].x[e], dk = dk_acc[r].x[e];
+      if constexpr (!kTcIntra) DqDkElementwise<G>(s, d, c.L, t, k, dq, dk);
+      emit(t, k, dq, dk);
+    });
   } else {
     for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
       const int t = idx / kw, k = idx % kw;
@@ -1141,7 +1151,9 @@ __global__ void __launch_bounds__(kThreads)
     MURMUR_UNROLL
     for (FragAcc& a : acc) FragZero(a);
   } else {
-    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) s.Acc1[idx / vw * s.ldacc + idx % vw] = 0.f;
+    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
+      s.Acc1[idx / vw * s.ldacc + idx % vw] = 0.f;
+    }
   }
   for (int kt = 0; kt < d.nK; ++kt) {
     const Span kc = TileOf(kt, d.TK, d.DK);

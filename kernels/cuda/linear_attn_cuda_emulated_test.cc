@@ -33,13 +33,15 @@ struct Case {
   int64_t B, T, H, DK, DV;
   GateKind gate;
   at::ScalarType dtype;
+  float scale = 0.25f;
 };
 
 std::string Describe(const Case& c) {
   return "B=" + std::to_string(c.B) + " T=" + std::to_string(c.T) + " H=" + std::to_string(c.H) +
          " DK=" + std::to_string(c.DK) + " DV=" + std::to_string(c.DV) +
          " gate=" + std::to_string(static_cast<int>(c.gate)) +
-         (c.dtype == at::kBFloat16 ? " bf16" : c.dtype == at::kHalf ? " fp16" : " fp32");
+         (c.dtype == at::kBFloat16 ? " bf16" : c.dtype == at::kHalf ? " fp16" : " fp32") +
+         " scale=" + std::to_string(c.scale);
 }
 
 // Inputs, and one set of NaN-poisoned outputs per implementation.
@@ -84,7 +86,7 @@ struct Problem {
               : c.dtype == at::kHalf   ? DType::kFloat16
                                        : DType::kFloat32;
     p.gate = c.gate;
-    p.scale = 0.25f;
+    p.scale = c.scale;
     p.q = q.data_ptr();
     p.k = k.data_ptr();
     p.v = v.data_ptr();
@@ -216,6 +218,17 @@ TEST(CudaKernelEmulated, TensorCoresRunWhereTheArchitectureHasThemForTheType) {
     EXPECT_EQ(same, !e.tensor_cores) << "sm_" << e.cc << " " << Describe(c);
   }
   SetEmulatedComputeCapability(90);
+}
+
+// Any finite scale: 1/sqrt(D) (not a power of two, so the reverse state
+// walk's scaled rows need their split copy), zero and negative, on tensor
+// cores (no gate, scalar gate) and on CUDA cores.
+TEST(CudaKernelEmulated, AnyFiniteScaleMatchesCpu) {
+  for (float scale : {0.17677669f, 0.f, -1.3f}) {
+    ExpectAgreeWithinNoise({1, 100, 2, 32, 32, GateKind::kNone, at::kBFloat16, scale}, 3.0);
+    ExpectAgreeWithinNoise({1, 100, 2, 32, 32, GateKind::kScalar, at::kHalf, scale}, 3.0);
+    ExpectAgree({1, 100, 1, 16, 16, GateKind::kPerDim, at::kFloat, scale}, 2e-5);
+  }
 }
 
 // Head dims that are not multiples of 16 keep fp16 on CUDA cores.
