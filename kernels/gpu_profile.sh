@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-build-gpu}
 LIB=$(bash kernels/gpu_build.sh | tail -n 1)
-for k in ChunkGradQK ChunkOutput ChunkUpdate ScanKernel; do
+for k in ChunkGradQK ChunkGradV ChunkOutput ChunkStateWalk; do
   ncu --clock-control none --kernel-name "regex:$k" --launch-skip 2 --launch-count 1 \
     --section SpeedOfLight --section Occupancy --section LaunchStats \
     --section WarpStateStats --section MemoryWorkloadAnalysis \

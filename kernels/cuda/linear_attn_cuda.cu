@@ -297,7 +297,11 @@ __device__ void StoreTile(const float* src, int ld, const Dims& d, const ChunkPo
 }
 
 // Chunk-local cumulative log gates and totals of the key tile `kc` (all of
-// a scalar gate's single column). Sets s.gs in every thread.
+// a scalar gate's single column). Sets s.gs in every thread. Block-
+// collective (an internal barrier): every thread loads raw gates at once,
+// then each column's running sum runs over shared memory, so a column's
+// thread does not wait on C global loads in a row (the state walks call
+// this once per chunk, in sequence).
 template <typename TS>
 __device__ void LoadGates(const float* g, const Dims& d, const ChunkPos& c, Span kc, TS& s) {
   if (d.gate == GateKind::kNone) return;
@@ -305,10 +309,15 @@ __device__ void LoadGates(const float* g, const Dims& d, const ChunkPos& c, Span
   s.gs = per_dim ? kc.width : 1;
   const int64_t width = per_dim ? d.DK : 1;
   const int first = per_dim ? kc.start : 0;
+  for (int idx = threadIdx.x; idx < c.L * s.gs; idx += blockDim.x) {
+    const int i = idx / s.gs, col = idx % s.gs;
+    s.b[idx] = g[Row(d, c.b, c.t0 + i, c.h, width) + first + col];
+  }
+  __syncthreads();
   for (int col = threadIdx.x; col < s.gs; col += blockDim.x) {
     float run = 0.f;
     for (int i = 0; i < c.L; ++i) {
-      run += g[Row(d, c.b, c.t0 + i, c.h, width) + first + col];
+      run += s.b[i * s.gs + col];
       s.b[i * s.gs + col] = run;
     }
     s.G[col] = run;
