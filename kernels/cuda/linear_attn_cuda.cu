@@ -148,17 +148,21 @@ struct ChunkPos {
   int tile;
 };
 
-__device__ __forceinline__ ChunkPos ThisChunk(const Dims& d, int per_chunk) {
+__device__ __forceinline__ ChunkPos ChunkAt(const Dims& d, int64_t bh, int64_t n, int tile) {
   ChunkPos c;
-  const int64_t chunk = blockIdx.x / per_chunk;
-  c.tile = static_cast<int>(blockIdx.x % per_chunk);
-  c.bh = chunk / d.N;
-  c.n = chunk % d.N;
-  c.b = c.bh / d.H;
-  c.h = c.bh % d.H;
-  c.t0 = c.n * d.C;
+  c.tile = tile;
+  c.bh = bh;
+  c.n = n;
+  c.b = bh / d.H;
+  c.h = bh % d.H;
+  c.t0 = n * d.C;
   c.L = static_cast<int>(d.T - c.t0 < d.C ? d.T - c.t0 : d.C);
   return c;
+}
+// The chunk of this block, one of `per_chunk` blocks per chunk.
+__device__ __forceinline__ ChunkPos ThisChunk(const Dims& d, int per_chunk) {
+  const int64_t chunk = blockIdx.x / per_chunk;
+  return ChunkAt(d, chunk / d.N, chunk % d.N, static_cast<int>(blockIdx.x % per_chunk));
 }
 
 // A tile of a head dim: columns [start, start + width).
@@ -538,7 +542,7 @@ __device__ __forceinline__ StateGrid StateGridOf(Span kc, Span vc) {
   return {kc.width / 16, vc.width / 16, Warp() % 2, Warp() / 2};
 }
 
-// acc += X^T Y1 over the chunk's rows (StageDecayedRows; a gated X as hi +
+// acc += X^T Y1 over the chunk's rows (StageDecayedRows; with kSplit X as hi +
 // lo): per 16 rows a warp loads 2 X^T fragments and 1 Y fragment.
 template <bool kSplit, typename stage_t>
 __device__ void TcStateTileMma(StateFrags& acc, const Tiles<stage_t>& s, const stage_t* X, int L,
@@ -677,14 +681,7 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t i = 0; i < d.N; ++i) {
     const int64_t n = kReverse ? d.N - 1 - i : i;
     if constexpr (!kReverse) store(n);
-    ChunkPos c;
-    c.bh = bh;
-    c.b = bh / d.H;
-    c.h = bh % d.H;
-    c.n = n;
-    c.t0 = n * d.C;
-    c.L = static_cast<int>(d.T - c.t0 < d.C ? d.T - c.t0 : d.C);
-    c.tile = tile;
+    const ChunkPos c = ChunkAt(d, bh, n, tile);
     if (i > 0) __syncthreads();  // the previous chunk's tiles are no longer read
     StageDecayedRows<G, /*kTC=*/true, /*kToEnd=*/!kReverse, kSplit>(x, y, g, d, c, kc, vc, s,
                                                                     kReverse ? d.scale : 1.f);
