@@ -753,6 +753,21 @@ __device__ __forceinline__ void ForEachOwnedElement(const WarpTiles& own, int wi
   }
 }
 
+// The inter-chunk term of the output and dv kernels, zeroed: with kTC in
+// `acc`, the registers of the warp owning each tile (OwnedTiles); else in
+// Acc1's [L, width] elements, each one thread's until the last barrier.
+template <bool kTC, typename TS>
+__device__ void ZeroInterTerm(FragAcc (&acc)[kMaxRowTiles], const TS& s, int L, int width) {
+  if constexpr (kTC) {
+    MURMUR_UNROLL
+    for (FragAcc& a : acc) FragZero(a);
+  } else {
+    for (int idx = threadIdx.x; idx < L * width; idx += blockDim.x) {
+      s.Acc1[idx / width * s.ldacc + idx % width] = 0.f;
+    }
+  }
+}
+
 // Tensor cores: acc (+)= X[C, xw] times the state tile at rows
 // [r0, r0 + xw) x cols [c0, c0 + ow) of S (kTransposed: times the transpose
 // of the state tile at rows [c0, c0 + ow) x cols [r0, r0 + xw)), X a staged
@@ -834,17 +849,8 @@ __global__ void __launch_bounds__(kThreads)
   const float* S = StateSlot(states, d, c.bh, c.n);
   const SplitState<stage_t> split = SplitSlot(states_hi, states_lo, d, c.bh, c.n);
   const int elems = c.L * vw;  // (t, j)
-  // The inter-chunk term: with kTC in the registers of the warp owning each
-  // tile of O; else in Acc1, each element one thread's until the last barrier.
-  [[maybe_unused]] FragAcc acc[kMaxRowTiles];
-  if constexpr (kTC) {
-    MURMUR_UNROLL
-    for (FragAcc& a : acc) FragZero(a);
-  } else {
-    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-      s.Acc1[idx / vw * s.ldacc + idx % vw] = 0.f;
-    }
-  }
+  [[maybe_unused]] FragAcc acc[kMaxRowTiles];  // the inter-chunk term (ZeroInterTerm)
+  ZeroInterTerm<kTC>(acc, s, c.L, vw);
   for (int kt = 0; kt < d.nK; ++kt) {
     const Span kc = TileOf(kt, d.TK, d.DK);
     if (kt > 0) __syncthreads();  // the previous key tile is no longer read
@@ -1151,16 +1157,8 @@ __global__ void __launch_bounds__(kThreads)
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
   const SplitState<stage_t> split = SplitSlot(dstates_hi, dstates_lo, d, c.bh, c.n + 1);
   const int elems = c.L * vw;  // (sr, j)
-  // The inter-chunk term, as in the output kernel: registers with kTC, else Acc1.
-  [[maybe_unused]] FragAcc acc[kMaxRowTiles];
-  if constexpr (kTC) {
-    MURMUR_UNROLL
-    for (FragAcc& a : acc) FragZero(a);
-  } else {
-    for (int idx = threadIdx.x; idx < elems; idx += blockDim.x) {
-      s.Acc1[idx / vw * s.ldacc + idx % vw] = 0.f;
-    }
-  }
+  [[maybe_unused]] FragAcc acc[kMaxRowTiles];  // the inter-chunk term (ZeroInterTerm)
+  ZeroInterTerm<kTC>(acc, s, c.L, vw);
   for (int kt = 0; kt < d.nK; ++kt) {
     const Span kc = TileOf(kt, d.TK, d.DK);
     const int kw = kc.width;
