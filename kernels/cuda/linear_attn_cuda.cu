@@ -68,7 +68,6 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
-#include <utility>
 
 #include "kernels/cuda/fragment_ops.h"
 #include "kernels/cuda/launch_plan.h"
@@ -638,8 +637,8 @@ __global__ void ScanKernel(Dims d, const float* first, float* slots, const float
 // states read (hi = split_t(v), lo = split_t(v - hi); laid out like the fp32
 // slots): the per-chunk updates and fp32 states never cross memory.
 //   forward (X = K e^(G_n - b), Y = V): S <- h0 (or 0); per chunk n:
-//     slot n <- S; S <- e^(G_n) S + X^T Y. Then slot N <- S, in fp32 too
-//     (the gate gradient's S_T), and `last` (the final state) <- S.
+//     slot n <- S; S <- e^(G_n) S + X^T Y. Then slot N <- S, and `last`
+//     (the final state, fp32) <- S.
 //   reverse (X = scale Q e^b, Y = dO): S <- dS_T (or 0); slot N <- S; per
 //     chunk n from the last: S <- e^(G_n) S + X^T Y; slot n <- S. `last`
 //     (dh0) <- S.
@@ -650,7 +649,7 @@ __global__ void ScanKernel(Dims d, const float* first, float* slots, const float
 template <typename in_t, GateKind G, bool kReverse>
 __global__ void __launch_bounds__(kThreads)
     ChunkStateWalkKernel(Dims d, SmemLayout l, const in_t* x, const in_t* y, const float* g,
-                         const float* first, float* fp32_slots, in_t* hi, in_t* lo, float* last) {
+                         const float* first, in_t* hi, in_t* lo, float* last) {
   MURMUR_DYNAMIC_SMEM(smem);
   Tiles<in_t> s = Carve<in_t>(smem, l);
   const int per_bh = d.nK * d.nV;
@@ -693,11 +692,11 @@ __global__ void __launch_bounds__(kThreads)
     if constexpr (kReverse) store(n);
   }
   if constexpr (!kReverse) store(d.N);
-  ForEachStateElement(acc, coords, grid, [&](float& v, int k, int j) {
-    const int64_t e = (kc.start + k) * d.DV + vc.start + j;
-    if (!kReverse) StateSlot(fp32_slots, d, bh, d.N)[e] = v;
-    if (last != nullptr) last[bh * elems + e] = v;
-  });
+  if (last != nullptr) {
+    ForEachStateElement(acc, coords, grid, [&](float& v, int k, int j) {
+      last[bh * elems + (kc.start + k) * d.DV + vc.start + j] = v;
+    });
+  }
 }
 
 // A state split into 16-bit hi and lo parts (ChunkStateWalkKernel), slot n
@@ -1242,15 +1241,16 @@ __global__ void ScalarGateLocalKernel(LinearAttnBackwardParams bp, Dims d, const
 }
 
 // 7a. Per batch-head and gate column: totals[n] <- <dS_T, S_T> + the sum of
-// totals of the chunks after n (exclusive reverse scan over chunks).
-__global__ void GateOffsetScanKernel(Dims d, const float* dht, const float* states,
+// totals of the chunks after n (exclusive reverse scan over chunks). S_T:
+// final_states [BH][DK * DV].
+__global__ void GateOffsetScanKernel(Dims d, const float* dht, const float* final_states,
                                      float* totals) {
   // <dS_T, S_T> per key dim, then summed over them for a scalar gate, each
   // in a fixed order (no float atomics: dg is reproducible).
   __shared__ float final_term[kCudaMaxHeadDim];
   const int cols = d.gate == GateKind::kPerDim ? static_cast<int>(d.DK) : 1;
   const int64_t bh = blockIdx.x;
-  const float* ST = StateSlot(states, d, bh, d.N);
+  const float* ST = final_states + bh * d.DK * d.DV;
   for (int k = threadIdx.x; k < d.DK; k += blockDim.x) {
     float acc = 0.f;
     if (dht != nullptr) {
@@ -1366,31 +1366,42 @@ SmemLayout OptIn(Kernel kernel, ChunkKernel which, const Dims& d) {
   return layout;
 }
 
-// Workspace floats, per batch-head: forward states [N + 1][DK * DV] and
-// chunk totals [N][DK]; the backward adds the state gradients [N + 1][DK * DV],
-// the gate-gradient chunk sums [N][cols] and, for a scalar gate, the terms
-// of r_t [N][C][DK]. On the tensor-core path each state array also has its
-// 16-bit hi and lo copies (as many bytes as the fp32 states), placed right
-// after the fp32 state arrays so every fragment load stays 32-byte aligned.
+// Workspace floats, per batch-head: the forward's states [N + 1][DK * DV],
+// fp32 on CUDA cores, or their 16-bit hi then lo copies on tensor cores (as
+// many bytes; first, so every fragment load stays 32-byte aligned), and on
+// CUDA cores the chunk totals [N][DK] the scans read. The backward adds the
+// state gradients (as the states), the final state S_T [DK * DV] for the
+// gate gradient, the gate-gradient chunk sums [N][cols] and, for a scalar
+// gate, the terms of r_t [N][C][DK].
 int64_t StateFloats(const Dims& d, int64_t BH) { return BH * (d.N + 1) * d.DK * d.DV; }
+int64_t GamFloats(const Dims& d, int64_t BH) { return d.tc ? 0 : BH * d.N * d.DK; }
 int64_t ForwardWorkspaceFloats(const Dims& d, int64_t BH) {
-  return (d.tc ? 2 : 1) * StateFloats(d, BH) + BH * d.N * d.DK;
+  return StateFloats(d, BH) + GamFloats(d, BH);
 }
 int64_t BackwardWorkspaceFloats(const Dims& d, int64_t BH) {
   const int64_t cols = d.gate == GateKind::kPerDim ? d.DK : 1;
   const int64_t terms = d.gate == GateKind::kScalar ? d.N * d.C * d.DK : 0;
-  return (d.tc ? 4 : 2) * StateFloats(d, BH) + BH * (d.N * (d.DK + cols) + terms);
+  return 2 * StateFloats(d, BH) + GamFloats(d, BH) +
+         BH * (d.DK * d.DV + d.N * cols + terms);
 }
 
-// The hi and lo halves of a split state array of `floats` floats at `at`
-// (the tensor-core path), or nulls.
+// A state array of `floats` floats at `at` in the workspace: the fp32 slots
+// (CUDA cores: split_t is float, hi and lo null), or the same bytes as the
+// 16-bit hi copy of every slot followed by the lo copy (tensor cores; the
+// kernels then never read `fp32`).
 template <typename split_t>
-std::pair<split_t*, split_t*> SplitArrays(float* at, int64_t floats) {
+struct StateArray {
+  float* fp32;
+  split_t* hi;
+  split_t* lo;
+};
+template <typename split_t>
+StateArray<split_t> StateArrayAt(float* at, int64_t floats) {
   if constexpr (std::is_same_v<split_t, float>) {
-    return {nullptr, nullptr};
+    return {at, nullptr, nullptr};
   } else {
     auto* hi = reinterpret_cast<split_t*>(at);
-    return {hi, hi + floats};
+    return {at, hi, hi + floats};
   }
 }
 
@@ -1438,12 +1449,11 @@ Dims Walking(const Dims& d) {
   return w;
 }
 
-// Every chunk's state into `states` (fp32 on CUDA cores; hi + lo on tensor
-// cores, with slot N in fp32 too), and the final state into `final_state`
-// (may be null).
+// Every chunk's state into `states`, and the final state into
+// `final_state` (may be null); `gam` is the CUDA-core scans' scratch.
 template <typename in_t, GateKind G, bool kTC>
-void ChunkStates(const LinearAttnForwardParams& p, const Dims& d, float* states,
-                 Stage<in_t, kTC>* hi, Stage<in_t, kTC>* lo, float* gam, float* final_state,
+void ChunkStates(const LinearAttnForwardParams& p, const Dims& d,
+                 const StateArray<Stage<in_t, kTC>>& states, float* gam, float* final_state,
                  cudaStream_t stream) {
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
   const auto* h0 = static_cast<const float*>(p.initial_state);
@@ -1453,14 +1463,14 @@ void ChunkStates(const LinearAttnForwardParams& p, const Dims& d, float* states,
     const SmemLayout layout = OptIn(walk, ChunkKernel::kUpdate, w);
     Launch(walk, BH * w.nK * w.nV, layout.Bytes(), stream, w, layout,
            static_cast<const in_t*>(p.k), static_cast<const in_t*>(p.v),
-           static_cast<const float*>(p.g), h0, states, hi, lo, final_state);
+           static_cast<const float*>(p.g), h0, states.hi, states.lo, final_state);
   } else {
     const SmemLayout update = OptIn(ChunkUpdateKernel<in_t, G>, ChunkKernel::kUpdate, d);
     if (chunks > 0) {
       Launch(ChunkUpdateKernel<in_t, G>, chunks * d.nK * d.nV, update.Bytes(), stream, p, d,
-             update, states, gam);
+             update, states.fp32, gam);
     }
-    Launch(ScanKernel</*kReverse=*/false>, ScanBlocks(d, BH), 0, stream, d, h0, states,
+    Launch(ScanKernel</*kReverse=*/false>, ScanBlocks(d, BH), 0, stream, d, h0, states.fp32,
            static_cast<const float*>(gam), final_state);
   }
 }
@@ -1472,14 +1482,13 @@ void ForwardGated(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t 
   using split_t = Stage<in_t, kTC>;
   Workspace ws(p.workspace, ForwardWorkspaceFloats(d, BH), stream);
   const int64_t state_floats = StateFloats(d, BH);
-  float* states = ws.data();
-  const auto [hi, lo] = SplitArrays<split_t>(states + state_floats, state_floats);
-  float* gam = states + (kTC ? 2 : 1) * state_floats;
-  ChunkStates<in_t, G, kTC>(p, d, states, hi, lo, gam, static_cast<float*>(p.final_state), stream);
+  const StateArray<split_t> states = StateArrayAt<split_t>(ws.data(), state_floats);
+  float* gam = ws.data() + state_floats;
+  ChunkStates<in_t, G, kTC>(p, d, states, gam, static_cast<float*>(p.final_state), stream);
   if (chunks > 0) {
     Launch(ChunkOutputKernel<in_t, G, kTC>, chunks * d.nV, output.Bytes(), stream, p, d, output,
-           static_cast<const float*>(states), static_cast<const split_t*>(hi),
-           static_cast<const split_t*>(lo));
+           static_cast<const float*>(states.fp32), static_cast<const split_t*>(states.hi),
+           static_cast<const split_t*>(states.lo));
   }
   Check(cudaGetLastError(), "forward launch");
 }
@@ -1493,16 +1502,16 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
   const SmemLayout grad_qk = OptIn(ChunkGradQKKernel<in_t, G, kTC>, ChunkKernel::kGradQK, d);
   const SmemLayout grad_v = OptIn(ChunkGradVKernel<in_t, G, kTC>, ChunkKernel::kGradV, d);
   Workspace ws(bp.workspace, BackwardWorkspaceFloats(d, BH), stream);
-  float* states = ws.data();
-  float* dstates = states + state_floats;
-  const auto [s_hi, s_lo] = SplitArrays<split_t>(dstates + state_floats, state_floats);
-  const auto [ds_hi, ds_lo] = SplitArrays<split_t>(dstates + 2 * state_floats, state_floats);
-  float* gam = dstates + (kTC ? 3 : 1) * state_floats;
-  float* totals = gam + BH * d.N * d.DK;
+  // Laid out as BackwardWorkspaceFloats says.
+  const auto states = StateArrayAt<split_t>(ws.data(), state_floats);
+  const auto dstates = StateArrayAt<split_t>(states.fp32 + state_floats, state_floats);
+  float* final_states = dstates.fp32 + state_floats;
+  float* gam = final_states + BH * d.DK * d.DV;
+  float* totals = gam + GamFloats(d, BH);
   float* terms = totals + BH * d.N * (d.gate == GateKind::kPerDim ? d.DK : 1);
   const auto* dht = static_cast<const float*>(bp.d_final_state);
-  // The chunk-start states, as in the forward.
-  ChunkStates<in_t, G, kTC>(p, d, states, s_hi, s_lo, gam, nullptr, stream);
+  // The chunk-start states, as in the forward, and S_T.
+  ChunkStates<in_t, G, kTC>(p, d, states, gam, final_states, stream);
   // Gradients of every chunk-start state, and of h0.
   auto* dh0 = static_cast<float*>(bp.d_initial_state);
   if constexpr (kTC) {
@@ -1511,31 +1520,32 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
     const SmemLayout layout = OptIn(walk, ChunkKernel::kDState, w);
     Launch(walk, BH * w.nK * w.nV, layout.Bytes(), stream, w, layout,
            static_cast<const in_t*>(p.q), static_cast<const in_t*>(bp.d_o),
-           static_cast<const float*>(p.g), dht, static_cast<float*>(nullptr), ds_hi, ds_lo, dh0);
+           static_cast<const float*>(p.g), dht, dstates.hi, dstates.lo, dh0);
   } else {
     const SmemLayout dstate = OptIn(ChunkDStateKernel<in_t, G>, ChunkKernel::kDState, d);
     if (chunks > 0) {
       Launch(ChunkDStateKernel<in_t, G>, chunks * d.nK * d.nV, dstate.Bytes(), stream, bp, d,
-             dstate, dstates);
+             dstate, dstates.fp32);
     }
-    Launch(ScanKernel</*kReverse=*/true>, ScanBlocks(d, BH), 0, stream, d, dht, dstates,
+    Launch(ScanKernel</*kReverse=*/true>, ScanBlocks(d, BH), 0, stream, d, dht, dstates.fp32,
            static_cast<const float*>(gam), dh0);
   }
   if (chunks > 0) {
-    const auto* cstates = static_cast<const float*>(states);
-    const auto* cdstates = static_cast<const float*>(dstates);
     Launch(ChunkGradQKKernel<in_t, G, kTC>, chunks * d.nK, grad_qk.Bytes(), stream, bp, d, grad_qk,
-           cstates, cdstates, static_cast<const split_t*>(s_hi),
-           static_cast<const split_t*>(s_lo), static_cast<const split_t*>(ds_hi),
-           static_cast<const split_t*>(ds_lo), totals, terms);
+           static_cast<const float*>(states.fp32), static_cast<const float*>(dstates.fp32),
+           static_cast<const split_t*>(states.hi), static_cast<const split_t*>(states.lo),
+           static_cast<const split_t*>(dstates.hi), static_cast<const split_t*>(dstates.lo),
+           totals, terms);
     Launch(ChunkGradVKernel<in_t, G, kTC>, chunks * d.nV, grad_v.Bytes(), stream, bp, d, grad_v,
-           cdstates, static_cast<const split_t*>(ds_hi), static_cast<const split_t*>(ds_lo));
+           static_cast<const float*>(dstates.fp32), static_cast<const split_t*>(dstates.hi),
+           static_cast<const split_t*>(dstates.lo));
     if (d.gate != GateKind::kNone && bp.dg != nullptr) {
       if (d.gate == GateKind::kScalar) {
         Launch(ScalarGateLocalKernel, chunks, 0, stream, bp, d, static_cast<const float*>(terms),
                totals);
       }
-      Launch(GateOffsetScanKernel, BH, 0, stream, d, dht, cstates, totals);
+      Launch(GateOffsetScanKernel, BH, 0, stream, d, dht,
+             static_cast<const float*>(final_states), totals);
       Launch(GateGradFinishKernel, chunks, 0, stream, bp, d, static_cast<const float*>(totals));
     }
   }

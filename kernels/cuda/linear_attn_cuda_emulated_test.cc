@@ -269,6 +269,48 @@ TEST(CudaKernelEmulated, ReproducibleBitForBitWithOrWithoutACallerWorkspace) {
   }
 }
 
+// The workspace size the op asks for holds everything its kernels write:
+// given a caller's workspace of exactly that size, NaN-filled and followed
+// by canaries, every gate on tensor cores (bf16) and CUDA cores (fp32)
+// leaves the canaries alone and gives the same bits as the op's own
+// workspace.
+TEST(CudaKernelEmulated, CallerWorkspaceOfTheAskedSizeHoldsEveryWrite) {
+  constexpr int64_t kCanaries = 4096;
+  constexpr float kCanary = 12345.f;
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    for (GateKind gate : {GateKind::kNone, GateKind::kScalar, GateKind::kPerDim}) {
+      const Case c{2, 150, 2, 32, 48, gate, dtype};
+      const Problem prob(c, 91);
+      const Outputs own =
+          prob.Execute(c, LinearAttnForwardCudaEmulated, LinearAttnBackwardCudaEmulated);
+      auto run_in_workspace = [&](size_t bytes, auto* params, auto op) {
+        const int64_t floats = static_cast<int64_t>(bytes / sizeof(float));
+        Tensor buffer = at::full({floats + kCanaries}, kCanary);
+        buffer.slice(0, 0, floats).fill_(std::numeric_limits<float>::quiet_NaN());
+        params->workspace = buffer.data_ptr();  // 64-byte aligned, as PyTorch's allocator
+        op(*params);
+        EXPECT_TRUE(at::all(buffer.slice(0, floats) == kCanary).item<bool>())
+            << "a kernel wrote past the workspace it asked for: " << Describe(c);
+      };
+      const Outputs given = prob.Execute(
+          c,
+          [&](LinearAttnForwardParams p) {
+            run_in_workspace(LinearAttnForwardCudaEmulatedWorkspaceBytes(p), &p,
+                             LinearAttnForwardCudaEmulated);
+          },
+          [&](LinearAttnBackwardParams bp) {
+            run_in_workspace(LinearAttnBackwardCudaEmulatedWorkspaceBytes(bp), &bp,
+                             LinearAttnBackwardCudaEmulated);
+          });
+      std::vector<std::pair<Tensor, Tensor>> pairs = {
+          {own.o, given.o},   {own.ht, given.ht}, {own.dq, given.dq},
+          {own.dk, given.dk}, {own.dv, given.dv}, {own.dh0, given.dh0}};
+      if (gate != GateKind::kNone) pairs.emplace_back(own.dg, given.dg);  // else never written
+      for (const auto& [a, b] : pairs) EXPECT_TRUE(at::equal(a, b)) << Describe(c);
+    }
+  }
+}
+
 // Every architecture the default build targets, and 48 KB without opt-in:
 // the emulated device gets that architecture's per-block shared-memory
 // limit (arch_limits.h), the launch planner picks chunk and tiles for it,
