@@ -22,10 +22,13 @@
 //
 // Warp-level matrix fragments (tensor cores) are modelled in
 // fragment_ops.h: 32 consecutive threads form a warp, each lane owning its
-// share of an accumulator.
-// Not modelled: warp intrinsics (shuffles, votes), lockstep execution, the weak memory model between
-// barriers, races between blocks (they run in order), streams (everything is
-// synchronous), fast-math intrinsics' error (__expf is std::exp here), timing.
+// share of an accumulator. __shfl_xor_sync exchanges through a per-warp
+// buffer between two per-warp barriers, so, as on a device, every lane of
+// the warp must call it (one that does not hangs the launch).
+// Not modelled: other warp intrinsics (votes, other shuffles), lockstep
+// execution, the weak memory model between barriers, races between blocks
+// (they run in order), streams (everything is synchronous), fast-math
+// intrinsics' error (__expf is std::exp here), timing.
 // Threading: Run() may be called from any thread; launches are serialized.
 #pragma once
 
@@ -36,6 +39,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <map>
@@ -78,6 +82,8 @@ inline int& ComputeCapability() {
 struct BlockContext {
   std::barrier<>* barrier = nullptr;
   float* smem = nullptr;
+  std::deque<std::barrier<>>* warp_barriers = nullptr;  // one per warp (__shfl_xor_sync)
+  float* warp_exchange = nullptr;                       // 32 floats per warp
 };
 inline thread_local BlockContext tl_block;
 
@@ -161,6 +167,12 @@ inline void Run(const void* kernel, int64_t blocks, int threads, size_t smem_byt
   const float nan = std::bit_cast<float>(0x7fc07fc0u);
   std::fill(smem[0].begin(), smem[0].end(), nan);
   std::barrier<> barrier(threads);
+  // Per warp: a barrier of its lanes (the last warp may be partial) and
+  // the lanes' exchange slots.
+  const int warps = (threads + 31) / 32;
+  std::deque<std::barrier<>> warp_barriers;  // not movable: a deque keeps them in place
+  for (int w = 0; w < warps; ++w) warp_barriers.emplace_back(std::min(32, threads - 32 * w));
+  std::vector<float> warp_exchange(static_cast<size_t>(warps) * 32);
   // One thread per block thread for the whole launch; each walks the blocks
   // in turn, with a barrier between blocks.
   std::vector<std::thread> pool;
@@ -171,7 +183,7 @@ inline void Run(const void* kernel, int64_t blocks, int threads, size_t smem_byt
       blockDim = {static_cast<unsigned>(threads), 1, 1};
       gridDim = {static_cast<unsigned>(blocks), 1, 1};
       for (int64_t b = 0; b < blocks; ++b) {
-        tl_block = {&barrier, smem[b % 2].begin()};
+        tl_block = {&barrier, smem[b % 2].begin(), &warp_barriers, warp_exchange.data()};
         blockIdx = {static_cast<unsigned>(b), 1, 1};
         body();
         if (t == 0) std::fill(smem[(b + 1) % 2].begin(), smem[(b + 1) % 2].end(), nan);
@@ -190,6 +202,19 @@ inline void Run(const void* kernel, int64_t blocks, int threads, size_t smem_byt
 inline void __syncthreads() { cuda_emulation::tl_block.barrier->arrive_and_wait(); }
 
 inline float __expf(float x) { return std::exp(x); }
+
+// The value of lane (this lane ^ lane_mask) of the warp; full warps only
+// (mask 0xffffffff, as the kernels call it).
+inline float __shfl_xor_sync(unsigned /*mask*/, float value, int lane_mask) {
+  const cuda_emulation::BlockContext& b = cuda_emulation::tl_block;
+  const unsigned warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float* slots = b.warp_exchange + 32 * warp;
+  slots[lane] = value;
+  (*b.warp_barriers)[warp].arrive_and_wait();
+  const float other = slots[lane ^ static_cast<unsigned>(lane_mask)];
+  (*b.warp_barriers)[warp].arrive_and_wait();  // read before any lane writes again
+  return other;
+}
 
 // bfloat16 as bits, converted like the device (round to nearest even).
 struct __nv_bfloat16 {

@@ -7,7 +7,9 @@
 //     dimension `ld` elements (a multiple of 8; pointer 32-byte aligned);
 //   FragAcc: a 16x16 fp32 accumulator;
 //   FragZero, FragLoad (operand or accumulator), FragMma (acc += a b, fp32
-//   accumulation), FragScale (acc *= f), FragStore (fp32, row-major).
+//   accumulation), FragScale (acc *= f), FragAxpy (acc += f x), FragMaxAbs
+//   (the largest |element| of the 16x16 tile, on every lane), FragStore
+//   (fp32, row-major).
 // Every function is warp-collective: all 32 lanes of a warp call it with
 // the same arguments. Device: nvcuda::wmma (sm_70+ for fp16, sm_80+ for
 // bf16; the bf16 operands do not exist below sm_80, where the planner never
@@ -170,6 +172,18 @@ inline void FragStore(float* p, const FragAcc& acc, int ld) {
 }
 
 #endif  // MURMUR_CUDA_EMULATION
+
+__device__ __forceinline__ void FragAxpy(FragAcc& acc, float f, const FragAcc& x) {
+  for (int i = 0; i < acc.num_elements; ++i) acc.x[i] += f * x.x[i];
+}
+// Each lane holds a share of the tile's elements: their maximum, then a
+// butterfly over the warp's lanes. NaNs are ignored (fmaxf).
+__device__ __forceinline__ float FragMaxAbs(const FragAcc& acc) {
+  float m = 0.f;
+  for (int i = 0; i < acc.num_elements; ++i) m = fmaxf(m, fabsf(acc.x[i]));
+  for (int lanes = 16; lanes > 0; lanes /= 2) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, lanes));
+  return m;
+}
 
 // Where the elements of an accumulator fragment sit in its 16x16 tile, so
 // epilogues (scaling rows, masking, storing with per-element work) run on

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <limits>
 
 namespace murmur::kernels {
 namespace {
@@ -58,6 +59,38 @@ TEST(FragmentOpsEmulated, OneWarpProductEqualsThePlainProduct) {
       }
       EXPECT_EQ(m.out[r * 20 + c], 2.f * want) << r << "," << c;
     }
+  }
+}
+
+// FragMaxAbs combines every lane's share (through __shfl_xor_sync): each
+// lane of each of two warps sees its own warp's largest |element|, wherever
+// in the tile it sits; NaN is ignored. FragAxpy adds f times a fragment.
+TEST(FragmentOpsEmulated, MaxAbsSeesTheWholeTileOnEveryLane) {
+  for (int at : {0, 77, 255}) {
+    alignas(32) float tiles[2][256];
+    for (int w = 0; w < 2; ++w) {
+      for (int i = 0; i < 256; ++i) tiles[w][i] = static_cast<float>(i % 13) - 6.f;
+    }
+    tiles[0][at] = -300.f;
+    tiles[1][255 - at] = std::numeric_limits<float>::quiet_NaN();
+    tiles[1][at / 2] = 41.f;
+    float seen[64];
+    alignas(32) float sums[2][256];
+    cuda_emulation::Run(reinterpret_cast<const void*>(&Kernel), 1, 64, 0, [&] {
+      const int w = static_cast<int>(threadIdx.x / 32);
+      FragAcc acc, x;
+      FragLoad(acc, tiles[w], 16);
+      seen[threadIdx.x] = FragMaxAbs(acc);
+      FragLoad(x, tiles[w], 16);
+      FragAxpy(acc, 0.5f, x);
+      FragStore(sums[w], acc, 16);
+    });
+    ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+    for (int lane = 0; lane < 64; ++lane) {
+      EXPECT_EQ(seen[lane], lane < 32 ? 300.f : 41.f) << "lane " << lane << ", at " << at;
+    }
+    EXPECT_EQ(sums[0][at], -450.f);
+    EXPECT_EQ(sums[1][at / 2], 61.5f);
   }
 }
 

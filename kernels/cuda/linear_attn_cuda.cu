@@ -27,10 +27,11 @@
 // Steps 1-2 and 4-5 then fuse into ChunkStateWalk: a block per (batch-head,
 // state tile) walks the chunks with the fp32 state in registers and writes
 // each chunk's state once, split: S = hi + lo, both 16-bit (lo = the
-// rounding error of hi). The products with the states ((Q e^b) S_n, dO S^T,
-// V dS^T, (K e^(G-b)) dS) run on tensor cores against that pair, two
-// fragment products giving the state's product to about 2^-16 relative, as
-// accurate as fp32 states on CUDA cores for these sums.
+// rounding error of hi; fp16, whose range ends at 65504, as f (hi + lo)
+// with a power-of-two f per 16x16 fragment). The products with the states
+// ((Q e^b) S_n, dO S^T, V dS^T, (K e^(G-b)) dS) run on tensor cores against
+// that pair, two fragment products giving the state's product to about
+// 2^-16 relative, as accurate as fp32 states on CUDA cores for these sums.
 // The fragments of hi and lo load straight from the workspace (global
 // memory, through L1 and L2), not through shared memory. For a per-dim gate the
 // intra matrices that carry the decay inside the sum stay elementwise.
@@ -132,6 +133,7 @@ struct Dims {
   int TK, TV;  // key and value tile widths (the last tile may be narrower)
   int nK, nV;  // tiles per head dim
   bool tc;     // tensor cores (launch_plan.h: fp16/bf16, dims multiples of 16)
+  bool scaled_split;  // fp16 on tensor cores: split states carry scales (SplitStates)
 };
 
 __device__ __forceinline__ int64_t Row(const Dims& d, int64_t b, int64_t t, int64_t h,
@@ -527,6 +529,51 @@ __device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, c
   }
 }
 
+// Every chunk's state split into 16-bit hi and lo parts, as
+// ChunkStateWalkKernel writes them: slot n of batch-head bh holds element
+// [k][j] at (bh (N + 1) + n) DK DV + k DV + j of hi and of lo. fp16 has
+// 5 exponent bits: its states are stored scaled, S = scale (hi + lo) with
+// one power-of-two scale per 16x16 fragment (SplitExponentFor), at
+// (bh (N + 1) + n) (DK / 16) (DV / 16) + (k / 16) (DV / 16) + j / 16 of
+// `scale`; without, a state above 65504 would be inf and one below 2^-14
+// lose its low bits. bf16 has fp32's exponent range: no scales (null).
+// All null on the CUDA-core path, whose states are fp32.
+template <typename split_t>
+struct SplitStates {
+  const split_t* hi;
+  const split_t* lo;
+  const float* scale;
+};
+template <typename split_t>
+constexpr bool kScaledSplit = std::is_same_v<split_t, __half>;
+
+// Slot n of batch-head bh: the same three pointers, at the slot's first
+// element and first scale.
+template <typename split_t>
+using SplitState = SplitStates<split_t>;
+template <typename split_t>
+__device__ __forceinline__ SplitState<split_t> SplitSlot(const SplitStates<split_t>& all,
+                                                          const Dims& d, int64_t bh, int64_t n) {
+  if (all.hi == nullptr) return {nullptr, nullptr, nullptr};  // CUDA cores: no split copy
+  const int64_t slot = bh * (d.N + 1) + n;
+  const int64_t at = slot * d.DK * d.DV;
+  const float* scale = kScaledSplit<split_t> ? all.scale + slot * (d.DK / 16) * (d.DV / 16)
+                                             : nullptr;
+  return {all.hi + at, all.lo + at, scale};
+}
+
+// The exponent s of the scale 2^s a fragment whose largest |element| is
+// max_abs is divided by before it is split: max_abs / 2^s in [128, 256), so
+// hi stays far from fp16's 65504 and lo (about 2^-11 of hi) above its 2^-14
+// normal floor; s >= -126, so 2^s and 2^-s are normal floats. 0 for a
+// fragment of zeros, inf or NaN (those stay as they are).
+__device__ __forceinline__ int SplitExponentFor(float max_abs) {
+  if (!(max_abs > 0.f) || max_abs > 3.4e38f) return 0;
+  int e = 0;
+  frexpf(max_abs, &e);  // max_abs = m 2^e, m in [0.5, 1)
+  return e - 8 < -126 ? -126 : e - 8;
+}
+
 // The state tile a walking block holds on tensor cores (ChunkStateWalkKernel):
 // at most kWalkTile x kWalkTile, over its 8 warps as a 2 x 4 grid: warp
 // (wr, wc) owns key tiles wr and wr + 2 and value tile wc, 16x16 fragments
@@ -566,20 +613,30 @@ __device__ void TcStateTileMma(StateFrags& acc, const Tiles<stage_t>& s, const s
   }
 }
 
+// f(fragment, ki) for each of the warp's state fragments, key tile ki and
+// value tile grid.wc of the block's state tile; a warp-uniform choice, so f
+// may be warp-collective.
+template <typename F>
+__device__ __forceinline__ void ForEachStateFragment(StateFrags& acc, const StateGrid& grid,
+                                                     F&& f) {
+  MURMUR_UNROLL
+  for (int i = 0; i < 2; ++i) {
+    const int ki = grid.wr + 2 * i;
+    if (ki >= grid.nk || grid.wc >= grid.nv) continue;
+    f(acc[i], ki);
+  }
+}
 // f(value, k, j) for every element of the warp's state fragments, k and j
 // its row and column in the block's state tile (coords: FillCoordTable).
 template <typename F>
 __device__ __forceinline__ void ForEachStateElement(StateFrags& acc, const FragAcc& coords,
                                                     const StateGrid& grid, F&& f) {
-  MURMUR_UNROLL
-  for (int i = 0; i < 2; ++i) {
-    const int ki = grid.wr + 2 * i;
-    if (ki >= grid.nk || grid.wc >= grid.nv) continue;
+  ForEachStateFragment(acc, grid, [&](FragAcc& frag, int ki) {
     MURMUR_UNROLL
     for (int e = 0; e < coords.num_elements; ++e) {
-      f(acc[i].x[e], ki * 16 + FragRow(coords, e), grid.wc * 16 + FragCol(coords, e));
+      f(frag.x[e], ki * 16 + FragRow(coords, e), grid.wc * 16 + FragCol(coords, e));
     }
-  }
+  });
 }
 
 // 1. Slot n + 1 <- (K e^(G-b))^T V for this chunk's key x value tile;
@@ -634,8 +691,9 @@ __global__ void ScanKernel(Dims d, const float* first, float* slots, const float
 // value tile) of the state walks the chunks in order (kReverse: from the
 // last), holding its state tile in registers (StateGrid), and writes every
 // chunk's state once, as the 16-bit hi + lo pair the products with the
-// states read (hi = split_t(v), lo = split_t(v - hi); laid out like the fp32
-// slots): the per-chunk updates and fp32 states never cross memory.
+// states read (hi = split_t(v), lo = split_t(v - hi), fp16 v first divided
+// by its fragment's scale; SplitStates): the per-chunk updates and fp32
+// states never cross memory.
 //   forward (X = K e^(G_n - b), Y = V): S <- h0 (or 0); per chunk n:
 //     slot n <- S; S <- e^(G_n) S + X^T Y. Then slot N <- S, and `last`
 //     (the final state, fp32) <- S.
@@ -649,7 +707,7 @@ __global__ void ScanKernel(Dims d, const float* first, float* slots, const float
 template <typename in_t, GateKind G, bool kReverse>
 __global__ void __launch_bounds__(kThreads)
     ChunkStateWalkKernel(Dims d, SmemLayout l, const in_t* x, const in_t* y, const float* g,
-                         const float* first, in_t* hi, in_t* lo, float* last) {
+                         const float* first, in_t* hi, in_t* lo, float* scales, float* last) {
   MURMUR_DYNAMIC_SMEM(smem);
   Tiles<in_t> s = Carve<in_t>(smem, l);
   const int per_bh = d.nK * d.nV;
@@ -667,13 +725,28 @@ __global__ void __launch_bounds__(kThreads)
   ForEachStateElement(acc, coords, grid, [&](float& v, int k, int j) {
     v = first != nullptr ? first[bh * elems + (kc.start + k) * d.DV + vc.start + j] : 0.f;
   });
+  const int frag_cols = static_cast<int>(d.DV / 16);
   auto store = [&](int64_t n) {
-    const int64_t at = (bh * (d.N + 1) + n) * elems;
-    ForEachStateElement(acc, coords, grid, [&](float& v, int k, int j) {
-      const int64_t e = at + (kc.start + k) * d.DV + vc.start + j;
-      const in_t h = FromF<in_t>(v);
-      hi[e] = h;
-      lo[e] = FromF<in_t>(v - ToF(h));
+    const int64_t slot = bh * (d.N + 1) + n;
+    ForEachStateFragment(acc, grid, [&](FragAcc& frag, int ki) {
+      [[maybe_unused]] float inv = 1.f;  // 1 / the fragment's scale
+      if constexpr (kScaledSplit<in_t>) {
+        const int exponent = SplitExponentFor(FragMaxAbs(frag));
+        inv = ldexpf(1.f, -exponent);
+        if (threadIdx.x % 32 == 0) {
+          scales[(slot * (d.DK / 16) + kc.start / 16 + ki) * frag_cols + vc.start / 16 + grid.wc] =
+              ldexpf(1.f, exponent);
+        }
+      }
+      MURMUR_UNROLL
+      for (int e = 0; e < coords.num_elements; ++e) {
+        const int64_t at = slot * elems + (kc.start + ki * 16 + FragRow(coords, e)) * d.DV +
+                           vc.start + grid.wc * 16 + FragCol(coords, e);
+        const float v = kScaledSplit<in_t> ? frag.x[e] * inv : frag.x[e];
+        const in_t h = FromF<in_t>(v);
+        hi[at] = h;
+        lo[at] = FromF<in_t>(v - ToF(h));
+      }
     });
   };
   if constexpr (kReverse) store(d.N);
@@ -697,21 +770,6 @@ __global__ void __launch_bounds__(kThreads)
       last[bh * elems + (kc.start + k) * d.DV + vc.start + j] = v;
     });
   }
-}
-
-// A state split into 16-bit hi and lo parts (ChunkStateWalkKernel), slot n
-// of batch-head bh: element [k][j] at offset k * DV + j of each.
-template <typename split_t>
-struct SplitState {
-  const split_t* hi;
-  const split_t* lo;
-};
-template <typename split_t>
-__device__ __forceinline__ SplitState<split_t> SplitSlot(const split_t* hi, const split_t* lo,
-                                                          const Dims& d, int64_t bh, int64_t n) {
-  if (hi == nullptr) return {nullptr, nullptr};  // the CUDA-core path has no split copy
-  const int64_t at = (bh * (d.N + 1) + n) * d.DK * d.DV;
-  return {hi + at, lo + at};
 }
 
 // Accumulators a warp keeps in registers across a kernel (tensor cores):
@@ -774,6 +832,7 @@ __device__ void ZeroInterTerm(FragAcc (&acc)[kMaxRowTiles], const TS& s, int L, 
 // the warp's tiles of the [C, ow] product (OwnedTiles(ow / 16)). The state's
 // fragments load from global memory, each once per block: a warp loads hi
 // and lo of its column once per 16 rows of the state for all its row tiles.
+// Scaled states (fp16) go through a second accumulator: acc += f (a hi + a lo).
 template <bool kTransposed, typename stage_t>
 __device__ void TcStateProduct(const stage_t* X, int xw, int xld, SplitState<stage_t> S,
                                const Dims& d, int r0, int c0, int L, int ow,
@@ -785,19 +844,30 @@ __device__ void TcStateProduct(const stage_t* X, int xw, int xld, SplitState<sta
   for (int k0 = 0; k0 < xw; k0 += 16) {
     // B[k][j]: S[r0 + k0 + k][c0 + 16 col + j], or transposed
     // S[c0 + 16 col + j][r0 + k0 + k] (column-major B).
-    const int64_t at = kTransposed ? static_cast<int64_t>(c0 + own.col * 16) * ld + r0 + k0
-                                   : static_cast<int64_t>(r0 + k0) * ld + c0 + own.col * 16;
+    const int row = kTransposed ? c0 + own.col * 16 : r0 + k0;
+    const int col = kTransposed ? r0 + k0 : c0 + own.col * 16;
+    const int64_t at = static_cast<int64_t>(row) * ld + col;
     FragB<stage_t, kTransposed ? Major::kCol : Major::kRow> b_hi, b_lo;
     FragLoad(b_hi, S.hi + at, ld);
     FragLoad(b_lo, S.lo + at, ld);
+    [[maybe_unused]] float f = 1.f;
+    if constexpr (kScaledSplit<stage_t>) f = S.scale[row / 16 * (ld / 16) + col / 16];
     MURMUR_UNROLL
     for (int r = 0; r < kMaxRowTiles; ++r) {
       const int ti = own.Row(r);
       if (ti >= nt) continue;
       FragA<stage_t, Major::kRow> a;
       FragLoad(a, X + ti * 16 * xld + k0, xld);
-      FragMma(acc[r], a, b_hi);
-      FragMma(acc[r], a, b_lo);
+      if constexpr (kScaledSplit<stage_t>) {
+        FragAcc part;
+        FragZero(part);
+        FragMma(part, a, b_hi);
+        FragMma(part, a, b_lo);
+        FragAxpy(acc[r], f, part);
+      } else {
+        FragMma(acc[r], a, b_hi);
+        FragMma(acc[r], a, b_lo);
+      }
     }
   }
 }
@@ -838,7 +908,7 @@ __device__ void IntraA(const TS& s, int L, int kw, bool first, bool last) {
 template <typename in_t, GateKind G, bool kTC>
 __global__ void __launch_bounds__(kThreads)
     ChunkOutputKernel(LinearAttnForwardParams p, Dims d, SmemLayout l, const float* states,
-                      const Stage<in_t, kTC>* states_hi, const Stage<in_t, kTC>* states_lo) {
+                      SplitStates<Stage<in_t, kTC>> split_states) {
   MURMUR_DYNAMIC_SMEM(smem);
   using stage_t = Stage<in_t, kTC>;
   Tiles<stage_t> s = Carve<stage_t>(smem, l);
@@ -846,7 +916,7 @@ __global__ void __launch_bounds__(kThreads)
   const Span vc = TileOf(c.tile, d.TV, d.DV);
   const int vw = vc.width;
   const float* S = StateSlot(states, d, c.bh, c.n);
-  const SplitState<stage_t> split = SplitSlot(states_hi, states_lo, d, c.bh, c.n);
+  const SplitState<stage_t> split = SplitSlot(split_states, d, c.bh, c.n);
   const int elems = c.L * vw;  // (t, j)
   [[maybe_unused]] FragAcc acc[kMaxRowTiles];  // the inter-chunk term (ZeroInterTerm)
   ZeroInterTerm<kTC>(acc, s, c.L, vw);
@@ -955,9 +1025,8 @@ __device__ __forceinline__ void DqDkElementwise(const TS& s, const Dims& d, int 
 template <typename in_t, GateKind G, bool kTC>
 __global__ void __launch_bounds__(kThreads)
     ChunkGradQKKernel(LinearAttnBackwardParams bp, Dims d, SmemLayout l, const float* states,
-                      const float* dstates, const Stage<in_t, kTC>* states_hi,
-                      const Stage<in_t, kTC>* states_lo, const Stage<in_t, kTC>* dstates_hi,
-                      const Stage<in_t, kTC>* dstates_lo, float* totals, float* terms) {
+                      const float* dstates, SplitStates<Stage<in_t, kTC>> split_states,
+                      SplitStates<Stage<in_t, kTC>> split_dstates, float* totals, float* terms) {
   MURMUR_DYNAMIC_SMEM(smem);
   using stage_t = Stage<in_t, kTC>;
   constexpr bool kTcIntra = kTC && G != GateKind::kPerDim;
@@ -971,8 +1040,8 @@ __global__ void __launch_bounds__(kThreads)
   LoadGates(static_cast<const float*>(p.g), d, c, kc, s);
   const float* Sn = StateSlot(states, d, c.bh, c.n);
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
-  const SplitState<stage_t> split_s = SplitSlot(states_hi, states_lo, d, c.bh, c.n);
-  const SplitState<stage_t> split_ds = SplitSlot(dstates_hi, dstates_lo, d, c.bh, c.n + 1);
+  const SplitState<stage_t> split_s = SplitSlot(split_states, d, c.bh, c.n);
+  const SplitState<stage_t> split_ds = SplitSlot(split_dstates, d, c.bh, c.n + 1);
   const int elems = c.L * kw;  // (t, k)
   // dq's and dk's inter-chunk terms: with kTC in the owning warp's
   // registers; else in Acc1 and Acc2, each element one thread's.
@@ -1145,7 +1214,7 @@ __global__ void __launch_bounds__(kThreads)
 template <typename in_t, GateKind G, bool kTC>
 __global__ void __launch_bounds__(kThreads)
     ChunkGradVKernel(LinearAttnBackwardParams bp, Dims d, SmemLayout l, const float* dstates,
-                     const Stage<in_t, kTC>* dstates_hi, const Stage<in_t, kTC>* dstates_lo) {
+                     SplitStates<Stage<in_t, kTC>> split_dstates) {
   MURMUR_DYNAMIC_SMEM(smem);
   using stage_t = Stage<in_t, kTC>;
   Tiles<stage_t> s = Carve<stage_t>(smem, l);
@@ -1154,7 +1223,7 @@ __global__ void __launch_bounds__(kThreads)
   const int vw = vc.width;
   const LinearAttnForwardParams& p = bp.fwd;
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
-  const SplitState<stage_t> split = SplitSlot(dstates_hi, dstates_lo, d, c.bh, c.n + 1);
+  const SplitState<stage_t> split = SplitSlot(split_dstates, d, c.bh, c.n + 1);
   const int elems = c.L * vw;  // (sr, j)
   [[maybe_unused]] FragAcc acc[kMaxRowTiles];  // the inter-chunk term (ZeroInterTerm)
   ZeroInterTerm<kTC>(acc, s, c.L, vw);
@@ -1348,6 +1417,7 @@ Dims MakeDims(const LinearAttnForwardParams& p, bool backward) {
   d.nK = static_cast<int>((d.DK + d.TK - 1) / d.TK);
   d.nV = static_cast<int>((d.DV + d.TV - 1) / d.TV);
   d.tc = plan.plan.tiles.tensor_cores;
+  d.scaled_split = d.tc && p.dtype == DType::kFloat16;
   return d;
 }
 
@@ -1372,36 +1442,43 @@ SmemLayout OptIn(Kernel kernel, ChunkKernel which, const Dims& d) {
 // CUDA cores the chunk totals [N][DK] the scans read. The backward adds the
 // state gradients (as the states), the final state S_T [DK * DV] for the
 // gate gradient, the gate-gradient chunk sums [N][cols] and, for a scalar
-// gate, the terms of r_t [N][C][DK].
+// gate, the terms of r_t [N][C][DK]. Last, for fp16 on tensor cores, the
+// scales of the split states (SplitStates), then of the state gradients.
 int64_t StateFloats(const Dims& d, int64_t BH) { return BH * (d.N + 1) * d.DK * d.DV; }
 int64_t GamFloats(const Dims& d, int64_t BH) { return d.tc ? 0 : BH * d.N * d.DK; }
+int64_t ScaleFloats(const Dims& d, int64_t BH) {
+  return d.scaled_split ? BH * (d.N + 1) * (d.DK / 16) * (d.DV / 16) : 0;
+}
 int64_t ForwardWorkspaceFloats(const Dims& d, int64_t BH) {
-  return StateFloats(d, BH) + GamFloats(d, BH);
+  return StateFloats(d, BH) + GamFloats(d, BH) + ScaleFloats(d, BH);
 }
 int64_t BackwardWorkspaceFloats(const Dims& d, int64_t BH) {
   const int64_t cols = d.gate == GateKind::kPerDim ? d.DK : 1;
   const int64_t terms = d.gate == GateKind::kScalar ? d.N * d.C * d.DK : 0;
   return 2 * StateFloats(d, BH) + GamFloats(d, BH) +
-         BH * (d.DK * d.DV + d.N * cols + terms);
+         BH * (d.DK * d.DV + d.N * cols + terms) + 2 * ScaleFloats(d, BH);
 }
 
 // A state array of `floats` floats at `at` in the workspace: the fp32 slots
 // (CUDA cores: split_t is float, hi and lo null), or the same bytes as the
 // 16-bit hi copy of every slot followed by the lo copy (tensor cores; the
-// kernels then never read `fp32`).
+// kernels then never read `fp32`), with the split's scales at `scales`
+// (fp16 only; ScaleFloats of them).
 template <typename split_t>
 struct StateArray {
   float* fp32;
   split_t* hi;
   split_t* lo;
+  float* scales;
+  SplitStates<split_t> Split() const { return {hi, lo, scales}; }
 };
 template <typename split_t>
-StateArray<split_t> StateArrayAt(float* at, int64_t floats) {
+StateArray<split_t> StateArrayAt(float* at, int64_t floats, float* scales) {
   if constexpr (std::is_same_v<split_t, float>) {
-    return {at, nullptr, nullptr};
+    return {at, nullptr, nullptr, nullptr};
   } else {
     auto* hi = reinterpret_cast<split_t*>(at);
-    return {at, hi, hi + floats};
+    return {at, hi, hi + floats, kScaledSplit<split_t> ? scales : nullptr};
   }
 }
 
@@ -1463,7 +1540,7 @@ void ChunkStates(const LinearAttnForwardParams& p, const Dims& d,
     const SmemLayout layout = OptIn(walk, ChunkKernel::kUpdate, w);
     Launch(walk, BH * w.nK * w.nV, layout.Bytes(), stream, w, layout,
            static_cast<const in_t*>(p.k), static_cast<const in_t*>(p.v),
-           static_cast<const float*>(p.g), h0, states.hi, states.lo, final_state);
+           static_cast<const float*>(p.g), h0, states.hi, states.lo, states.scales, final_state);
   } else {
     const SmemLayout update = OptIn(ChunkUpdateKernel<in_t, G>, ChunkKernel::kUpdate, d);
     if (chunks > 0) {
@@ -1482,13 +1559,13 @@ void ForwardGated(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t 
   using split_t = Stage<in_t, kTC>;
   Workspace ws(p.workspace, ForwardWorkspaceFloats(d, BH), stream);
   const int64_t state_floats = StateFloats(d, BH);
-  const StateArray<split_t> states = StateArrayAt<split_t>(ws.data(), state_floats);
   float* gam = ws.data() + state_floats;
+  float* scales = gam + GamFloats(d, BH);
+  const StateArray<split_t> states = StateArrayAt<split_t>(ws.data(), state_floats, scales);
   ChunkStates<in_t, G, kTC>(p, d, states, gam, static_cast<float*>(p.final_state), stream);
   if (chunks > 0) {
     Launch(ChunkOutputKernel<in_t, G, kTC>, chunks * d.nV, output.Bytes(), stream, p, d, output,
-           static_cast<const float*>(states.fp32), static_cast<const split_t*>(states.hi),
-           static_cast<const split_t*>(states.lo));
+           static_cast<const float*>(states.fp32), states.Split());
   }
   Check(cudaGetLastError(), "forward launch");
 }
@@ -1503,12 +1580,14 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
   const SmemLayout grad_v = OptIn(ChunkGradVKernel<in_t, G, kTC>, ChunkKernel::kGradV, d);
   Workspace ws(bp.workspace, BackwardWorkspaceFloats(d, BH), stream);
   // Laid out as BackwardWorkspaceFloats says.
-  const auto states = StateArrayAt<split_t>(ws.data(), state_floats);
-  const auto dstates = StateArrayAt<split_t>(states.fp32 + state_floats, state_floats);
-  float* final_states = dstates.fp32 + state_floats;
+  float* final_states = ws.data() + 2 * state_floats;
   float* gam = final_states + BH * d.DK * d.DV;
   float* totals = gam + GamFloats(d, BH);
   float* terms = totals + BH * d.N * (d.gate == GateKind::kPerDim ? d.DK : 1);
+  float* scales = terms + (d.gate == GateKind::kScalar ? BH * d.N * d.C * d.DK : 0);
+  const auto states = StateArrayAt<split_t>(ws.data(), state_floats, scales);
+  const auto dstates = StateArrayAt<split_t>(ws.data() + state_floats, state_floats,
+                                             scales + ScaleFloats(d, BH));
   const auto* dht = static_cast<const float*>(bp.d_final_state);
   // The chunk-start states, as in the forward, and S_T.
   ChunkStates<in_t, G, kTC>(p, d, states, gam, final_states, stream);
@@ -1520,7 +1599,7 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
     const SmemLayout layout = OptIn(walk, ChunkKernel::kDState, w);
     Launch(walk, BH * w.nK * w.nV, layout.Bytes(), stream, w, layout,
            static_cast<const in_t*>(p.q), static_cast<const in_t*>(bp.d_o),
-           static_cast<const float*>(p.g), dht, dstates.hi, dstates.lo, dh0);
+           static_cast<const float*>(p.g), dht, dstates.hi, dstates.lo, dstates.scales, dh0);
   } else {
     const SmemLayout dstate = OptIn(ChunkDStateKernel<in_t, G>, ChunkKernel::kDState, d);
     if (chunks > 0) {
@@ -1533,12 +1612,9 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
   if (chunks > 0) {
     Launch(ChunkGradQKKernel<in_t, G, kTC>, chunks * d.nK, grad_qk.Bytes(), stream, bp, d, grad_qk,
            static_cast<const float*>(states.fp32), static_cast<const float*>(dstates.fp32),
-           static_cast<const split_t*>(states.hi), static_cast<const split_t*>(states.lo),
-           static_cast<const split_t*>(dstates.hi), static_cast<const split_t*>(dstates.lo),
-           totals, terms);
+           states.Split(), dstates.Split(), totals, terms);
     Launch(ChunkGradVKernel<in_t, G, kTC>, chunks * d.nV, grad_v.Bytes(), stream, bp, d, grad_v,
-           static_cast<const float*>(dstates.fp32), static_cast<const split_t*>(dstates.hi),
-           static_cast<const split_t*>(dstates.lo));
+           static_cast<const float*>(dstates.fp32), dstates.Split());
     if (d.gate != GateKind::kNone && bp.dg != nullptr) {
       if (d.gate == GateKind::kScalar) {
         Launch(ScalarGateLocalKernel, chunks, 0, stream, bp, d, static_cast<const float*>(terms),

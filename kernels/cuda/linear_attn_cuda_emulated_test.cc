@@ -123,8 +123,8 @@ void ExpectAgree(const Case& c, double tol) {
       {"dk", {emu.dk, cpu.dk}},    {"dv", {emu.dv, cpu.dv}},          {"dh0", {emu.dh0, cpu.dh0}}};
   if (c.gate != GateKind::kNone) outputs.push_back({"dg", {emu.dg, cpu.dg}});
   for (const auto& [name, pair] : outputs) {
-    ASSERT_TRUE(pair.first.isfinite().all().item<bool>()) << name << " has unwritten (NaN) "
-                                                          << "elements: " << Describe(c);
+    ASSERT_TRUE(pair.first.isfinite().all().item<bool>())
+        << name << " has non-finite (unwritten or overflowed) elements: " << Describe(c);
     EXPECT_LE(RelErr(pair.first, pair.second), tol) << name << ": " << Describe(c);
   }
 }
@@ -134,8 +134,7 @@ void ExpectAgree(const Case& c, double tol) {
 // in fp32 on those inputs by `floor`; the emulated kernels (tensor-core
 // fragments where the planner picks them) must agree with the CPU's 16-bit
 // results within `factor` times that floor, per output and gradient.
-void ExpectAgreeWithinNoise(const Case& c, double factor) {
-  const Problem prob(c, 2000 + c.T + c.DK * 7 + static_cast<int>(c.gate));
+void ExpectAgreeWithinNoise(const Case& c, const Problem& prob, double factor) {
   Problem wide = prob;
   for (Tensor* t : {&wide.q, &wide.k, &wide.v, &wide.d_o}) *t = t->to(at::kFloat);
   Case c32 = c;
@@ -152,8 +151,8 @@ void ExpectAgreeWithinNoise(const Case& c, double factor) {
                            {"dv", emu.dv, cpu.dv, ref.dv}, {"dh0", emu.dh0, cpu.dh0, ref.dh0}};
   if (c.gate != GateKind::kNone) rows.push_back({"dg", emu.dg, cpu.dg, ref.dg});
   for (const Row& r : rows) {
-    ASSERT_TRUE(r.emu.isfinite().all().item<bool>()) << r.name << " has unwritten (NaN) "
-                                                     << "elements: " << Describe(c);
+    ASSERT_TRUE(r.emu.isfinite().all().item<bool>())
+        << r.name << " has non-finite (unwritten or overflowed) elements: " << Describe(c);
     // fp32 results (states, gate gradients) are not rounded to 16 bits
     // on the CPU, but the device computes them from operands it holds in
     // 16 bits (decayed keys, the masked intra-chunk matrix): their floor is
@@ -163,6 +162,9 @@ void ExpectAgreeWithinNoise(const Case& c, double factor) {
     EXPECT_LE(RelErr(r.emu, r.cpu), factor * floor)
         << r.name << ": " << Describe(c) << " (noise floor " << floor << ")";
   }
+}
+void ExpectAgreeWithinNoise(const Case& c, double factor) {
+  ExpectAgreeWithinNoise(c, Problem(c, 2000 + c.T + c.DK * 7 + static_cast<int>(c.gate)), factor);
 }
 
 TEST(CudaKernelEmulated, Fp32MatchesCpuForEveryGate) {
@@ -228,6 +230,28 @@ TEST(CudaKernelEmulated, AnyFiniteScaleMatchesCpu) {
     ExpectAgreeWithinNoise({1, 100, 2, 32, 32, GateKind::kNone, at::kBFloat16, scale}, 3.0);
     ExpectAgreeWithinNoise({1, 100, 2, 32, 32, GateKind::kScalar, at::kHalf, scale}, 3.0);
     ExpectAgree({1, 100, 1, 16, 16, GateKind::kPerDim, at::kFloat, scale}, 2e-5);
+  }
+}
+
+// fp16 states far outside fp16's range, on tensor cores: the chunk states
+// go to the products as 16-bit hi + lo pairs, and unscaled, a state above
+// 65504 is inf in fp16 and one below 2^-14 loses its low bits (an fp16 hi
+// copy of 1e-5 keeps 7 bits, its lo copy none). Large: an initial state of
+// 1e5 (o and dq stay in fp16's range through a small scale). Small: keys
+// and values of 1e-3 and an initial state of 1e-6, so the states are about
+// 1e-5, under a large scale.
+TEST(CudaKernelEmulated, Fp16StatesOutsideTheHalfRangeMatchCpu) {
+  for (GateKind gate : {GateKind::kNone, GateKind::kScalar, GateKind::kPerDim}) {
+    const Case large{1, 150, 2, 32, 48, gate, at::kHalf, 0.01f};
+    Problem big(large, 61);
+    big.h0 = big.h0 * 1e5;
+    ExpectAgreeWithinNoise(large, big, 3.0);
+    const Case small{1, 150, 2, 32, 48, gate, at::kHalf, 1000.f};
+    Problem tiny(small, 62);
+    tiny.k = (tiny.k.to(at::kFloat) * 1e-3).to(at::kHalf);
+    tiny.v = (tiny.v.to(at::kFloat) * 1e-3).to(at::kHalf);
+    tiny.h0 = tiny.h0 * 1e-6;
+    ExpectAgreeWithinNoise(small, tiny, 3.0);
   }
 }
 
