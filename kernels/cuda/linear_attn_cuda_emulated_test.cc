@@ -295,13 +295,13 @@ TEST(CudaKernelEmulated, ReproducibleBitForBitWithOrWithoutACallerWorkspace) {
 
 // The workspace size the op asks for holds everything its kernels write:
 // given a caller's workspace of exactly that size, NaN-filled and followed
-// by canaries, every gate on tensor cores (bf16) and CUDA cores (fp32)
-// leaves the canaries alone and gives the same bits as the op's own
-// workspace.
+// by canaries, every gate on tensor cores (bf16; fp16, whose split states
+// add their scales) and CUDA cores (fp32) leaves the canaries alone and
+// gives the same bits as the op's own workspace.
 TEST(CudaKernelEmulated, CallerWorkspaceOfTheAskedSizeHoldsEveryWrite) {
   constexpr int64_t kCanaries = 4096;
   constexpr float kCanary = 12345.f;
-  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
     for (GateKind gate : {GateKind::kNone, GateKind::kScalar, GateKind::kPerDim}) {
       const Case c{2, 150, 2, 32, 48, gate, dtype};
       const Problem prob(c, 91);
