@@ -88,6 +88,15 @@ SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
     l.G = take(t.gate_width * f32);
   }
   if (a) l.a = take(rows(l.ld_a, f32));
+  // Output and dv on tensor cores hold their sums in fragments up to the
+  // epilogue, which reads only y1 and a16: acc1 (fp32 staging for 16-byte
+  // stores) then reuses the bytes of q, k, the gates and a, all dead by then.
+  const bool acc1_over_dead = t.tensor_cores && (kernel == ChunkKernel::kOutput ||
+                                                 kernel == ChunkKernel::kGradV);
+  if (acc1_over_dead) {
+    l.acc1 = 0;
+    at = std::max(at, (rows(l.ld_acc, f32) + 31) / 32 * 32);
+  }
   l.y1 = take(rows(l.ld_y, stage));
   if (ys == 2) l.y2 = take(rows(l.ld_y, stage));
   if (kernel == ChunkKernel::kGradQK && t.tensor_cores) {
@@ -95,7 +104,8 @@ SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
   } else if (kernel == ChunkKernel::kGradQK) {
     l.acc1 = take(rows(l.ld_acc, f32));
     l.acc2 = take(rows(l.ld_acc, f32));
-  } else if (kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kGradV) {
+  } else if ((kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kGradV) &&
+             !acc1_over_dead) {
     l.acc1 = take(rows(l.ld_acc, f32));
   }
   if (a && t.tensor_cores) l.a16 = take(rows(l.ld_a16, 2));

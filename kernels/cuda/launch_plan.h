@@ -70,7 +70,9 @@ constexpr int RowPitch(int width, int element_bytes) {
 //   q, k: [chunk, key_tile]; b: [chunk, gate_width]; G: [gate_width];
 //   a: [chunk, chunk]; y1, y2: [chunk, value_tile]; acc1, acc2: the
 //   outputs summed over the other head dim's tiles, [chunk, value_tile]
-//   (output, grad_v) or [chunk, key_tile] (grad_qk: dq and dk);
+//   (output, grad_v) or [chunk, key_tile] (grad_qk: dq and dk); on tensor
+//   cores output's and grad_v's acc1 only stages the finished results for
+//   the stores and starts at 0, over q, k, b, G and a (dead by then).
 //   a16: [chunk, chunk] 16-bit copy of the masked, scaled a (tensor cores).
 //   xlo: [chunk, key_tile] 16-bit low part of the decayed key tile (update
 //   with a gate, dstate; tensor cores): decayed = k (or q) + xlo, so the

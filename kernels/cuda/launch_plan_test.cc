@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "kernels/cuda/arch_limits.h"
@@ -154,10 +155,25 @@ TEST(LaunchPlan, TensorCoreLayoutsStageSixteenBitTilesAligned) {
   EXPECT_EQ(l.G, l.b + 4 * 64);
   EXPECT_EQ(l.a, l.G + 32);  // one float, padded to 32 bytes
   EXPECT_EQ(l.y1, l.a + 4 * 64 * RowPitch(64, 4));
-  EXPECT_EQ(l.acc1, l.y1 + 2 * 64 * RowPitch(16, 2));
-  EXPECT_EQ(l.a16, l.acc1 + 4 * 64 * RowPitch(16, 4));
+  EXPECT_EQ(l.a16, l.y1 + 2 * 64 * RowPitch(16, 2));
   EXPECT_EQ(l.Bytes(), static_cast<size_t>(l.a16 + a16));
   for (int offset : {l.q, l.k, l.b, l.G, l.a, l.y1, l.acc1, l.a16}) EXPECT_EQ(offset % 32, 0);
+  // Output and dv stage their finished results (acc1) over q, k, the gates
+  // and a, which their epilogue no longer reads; never over y1 or a16, which
+  // it does. Where acc1 is the larger, y1 starts after it.
+  for (ChunkKernel kernel : {ChunkKernel::kOutput, ChunkKernel::kGradV}) {
+    for (const TileShape& shape : {t, TileShape{64, 16, 128, 0, true}}) {
+      const SmemLayout m = LayoutOf(kernel, shape);
+      const int acc1_bytes = 4 * 64 * RowPitch(shape.value_tile, 4);
+      EXPECT_EQ(m.acc1, 0);
+      EXPECT_EQ(m.y1, std::max(m.a + 4 * 64 * RowPitch(64, 4), (acc1_bytes + 31) / 32 * 32));
+      EXPECT_LE(m.acc1 + acc1_bytes, m.y1);
+      EXPECT_GT(m.a16, m.y1);
+    }
+  }
+  // At the bench shape (D = 128, whole head dims): 77 KB instead of 110,
+  // two blocks per SM on an A100 or a Jetson Orin (163 KB) instead of one.
+  EXPECT_EQ(LayoutOf(ChunkKernel::kOutput, {64, 128, 128, 0, true}).Bytes(), 78848u);
   EXPECT_EQ(l.xlo, -1);
   EXPECT_EQ(l.a16lo, -1);
   // The low parts: of the decayed key tile in the gated state products, of
