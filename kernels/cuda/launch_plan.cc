@@ -100,6 +100,16 @@ SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
   l.y1 = take(rows(l.ld_y, stage));
   if (ys == 2) l.y2 = take(rows(l.ld_y, stage));
   if (kernel == ChunkKernel::kGradQK && t.tensor_cores) {
+    // The masked dA as 16-bit hi (a16) and lo (a16lo), written after the
+    // value-tile loop, over y1 and y2 (dO and v: dead by then). A per-dim
+    // gate's dA stays fp32 (its decay sits inside the sums): no a16. (A
+    // per-dim gate's width is the key tile's, 16 or more on tensor cores.)
+    if (t.gate_width <= 1) {
+      const int half = (rows(l.ld_a16, 2) + 31) / 32 * 32;
+      l.a16 = l.y1;
+      l.a16lo = l.y1 + half;
+      at = std::max(at, l.a16lo + half);
+    }
     l.coords = take(16 * 16 * f32);  // dq, dk stay in fragments (FillCoordTable)
   } else if (kernel == ChunkKernel::kGradQK) {
     l.acc1 = take(rows(l.ld_acc, f32));
@@ -108,7 +118,7 @@ SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
              !acc1_over_dead) {
     l.acc1 = take(rows(l.ld_acc, f32));
   }
-  if (a && t.tensor_cores) l.a16 = take(rows(l.ld_a16, 2));
+  if (a && t.tensor_cores && kernel != ChunkKernel::kGradQK) l.a16 = take(rows(l.ld_a16, 2));
   const bool state_product = kernel == ChunkKernel::kUpdate || kernel == ChunkKernel::kDState;
   // The low half of a decayed or scaled key tile: gated products, and the
   // reverse state walk (dstate: its rows carry the scale).
@@ -116,7 +126,6 @@ SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
   if (state_product && t.tensor_cores && split_rows) l.xlo = take(rows(l.ld_qk, 2));
   // The tensor-core state walk (update + scan fused) keeps its state in fragments.
   if (state_product && t.tensor_cores) l.coords = take(16 * 16 * f32);
-  if (kernel == ChunkKernel::kGradQK && t.tensor_cores) l.a16lo = take(rows(l.ld_a16, 2));
   l.bytes = at;
   return l;
 }

@@ -79,7 +79,9 @@ constexpr int RowPitch(int width, int element_bytes) {
 //   state products do not round the decay (or dstate's scale) to 16 bits.
 //   a16lo: [chunk, chunk] 16-bit low part of dA (grad_qk, tensor cores):
 //   dq and dk take dA as a16 + a16lo, to keep the gate gradient's
-//   cancelling sums accurate.
+//   cancelling sums accurate. grad_qk's a16 and a16lo start at y1, over y1
+//   and y2 (dead by then); with a per-dim gate it has neither (its dA
+//   stays fp32).
 //   coords: [16, 16] fp32, where an accumulator fragment's elements sit
 //   (tensor cores: grad_qk keeps dq and dk in fragments, no acc1/acc2; the
 //   update and dstate layouts serve the state walk, whose state does).

@@ -183,16 +183,30 @@ TEST(LaunchPlan, TensorCoreLayoutsStageSixteenBitTilesAligned) {
   EXPECT_EQ(u.coords, u.Bytes() - 4 * 16 * 16);  // the state walk's coordinate table
   EXPECT_EQ(LayoutOf(ChunkKernel::kUpdate, {64, 32, 16, 0, true}).xlo, -1);  // no gate
   EXPECT_NE(LayoutOf(ChunkKernel::kDState, {64, 32, 16, 0, true}).xlo, -1);  // the scale
+  // grad_qk keeps dq and dk in fragments: a coordinate table, no
+  // accumulators. Its 16-bit dA (hi, lo) is written after the value tiles'
+  // loop, over y1 and y2; here (16-wide value tiles) it is the larger.
   const SmemLayout g = LayoutOf(ChunkKernel::kGradQK, t);
-  EXPECT_EQ(g.a16lo, static_cast<int>(g.Bytes()) - a16);
-  EXPECT_EQ(g.a16lo % 32, 0);
-  // grad_qk keeps dq and dk in fragments: a coordinate table, no accumulators.
   EXPECT_EQ(g.acc1, -1);
   EXPECT_EQ(g.acc2, -1);
-  EXPECT_EQ(g.coords, g.y2 + 2 * 64 * RowPitch(16, 2));
-  EXPECT_EQ(g.a16, g.coords + 4 * 16 * 16);
+  EXPECT_EQ(g.a16, g.y1);
+  EXPECT_EQ(g.a16lo, g.a16 + a16);
+  EXPECT_EQ(g.a16lo % 32, 0);
+  EXPECT_EQ(g.coords, g.a16lo + a16);
+  EXPECT_EQ(g.Bytes(), static_cast<size_t>(g.coords + 4 * 16 * 16));
+  // With wide value tiles y1 and y2 are the larger: coords follows y2.
+  const SmemLayout wide = LayoutOf(ChunkKernel::kGradQK, {64, 32, 128, 1, true});
+  EXPECT_EQ(wide.a16, wide.y1);
+  EXPECT_EQ(wide.coords, wide.y2 + 2 * 64 * RowPitch(128, 2));
+  // A per-dim gate (its width the key tile's) has no 16-bit dA.
+  const SmemLayout per_dim = LayoutOf(ChunkKernel::kGradQK, {64, 32, 16, 32, true});
+  EXPECT_EQ(per_dim.a16, -1);
+  EXPECT_EQ(per_dim.a16lo, -1);
+  EXPECT_EQ(per_dim.coords, per_dim.y2 + 2 * 64 * RowPitch(16, 2));
   EXPECT_EQ(LayoutOf(ChunkKernel::kGradQK, {64, 32, 16, 0, false}).coords, -1);
   EXPECT_EQ(LayoutOf(ChunkKernel::kGradQK, {64, 32, 16, 1, false}).a16lo, -1);
+  // At the bench shape: 86 KB instead of 104.
+  EXPECT_EQ(LayoutOf(ChunkKernel::kGradQK, {64, 128, 128, 0, true}).Bytes(), 88064u);
 }
 
 // fp16 on sm_75 and later, bf16 on sm_80 and later, fp32 never; head dims
