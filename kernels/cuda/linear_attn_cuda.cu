@@ -1106,7 +1106,9 @@ __global__ void __launch_bounds__(kThreads)
                                              s.Acc2, kw, s.ldacc);
     }
   }
-  if constexpr (kTC) __syncthreads();  // dA's tiles were a warp's, the passes below a thread's
+  // With kTC: dA's tiles were a warp's, the passes below a thread's, and
+  // dA16 (MaskToA16) goes over dO and v, which the state products just read.
+  if constexpr (kTC) __syncthreads();
   // With kTC: this warp's tiles of dq and dk, and where their elements sit.
   const WarpTiles own = OwnedTiles(kTC ? kw / 16 : 1);
   const int nt = Blocks16(c.L);
