@@ -32,7 +32,14 @@ size_t NeededBytes(const ProblemShape& shape, const TileShape& tiles) {
     const bool forward_kernel = kernel == ChunkKernel::kUpdate || kernel == ChunkKernel::kOutput;
     // The backward recomputes the states with the update kernel, not the output one.
     if (shape.backward ? kernel == ChunkKernel::kOutput : !forward_kernel) continue;
-    most = std::max(most, LayoutOf(kernel, tiles).Bytes());
+    TileShape t = tiles;
+    if (t.tensor_cores && (kernel == ChunkKernel::kUpdate || kernel == ChunkKernel::kDState)) {
+      // The state walks' tiles (launch_plan.h: kCudaWalkTile).
+      t.key_tile = std::min(t.key_tile, kCudaWalkTile);
+      t.value_tile = std::min(t.value_tile, kCudaWalkTile);
+      t.gate_width = GateWidth(shape.gate, t.key_tile);
+    }
+    most = std::max(most, LayoutOf(kernel, t).Bytes());
   }
   return most;
 }
@@ -54,12 +61,15 @@ const char* ChunkKernelName(ChunkKernel kernel) {
 }
 
 SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
+  // The state walks: raw tiles double-buffered in q/k, y1/y2, b/b2.
+  const bool walk =
+      t.tensor_cores && (kernel == ChunkKernel::kUpdate || kernel == ChunkKernel::kDState);
   const bool q = kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kDState ||
-                 kernel == ChunkKernel::kGradQK || kernel == ChunkKernel::kGradV;
-  const bool k = kernel != ChunkKernel::kDState;
+                 kernel == ChunkKernel::kGradQK || kernel == ChunkKernel::kGradV || walk;
+  const bool k = kernel != ChunkKernel::kDState || walk;
   const bool a = kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kGradQK ||
                  kernel == ChunkKernel::kGradV;
-  const int ys = kernel == ChunkKernel::kGradQK ? 2 : 1;
+  const int ys = kernel == ChunkKernel::kGradQK || walk ? 2 : 1;
   const int stage = t.tensor_cores ? 2 : 4;  // bytes per staged q, k, y element
   const int f32 = 4;
   // Rows padded (RowPitch) where tensor-core fragments load them; the
@@ -85,6 +95,7 @@ SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
   if (k) l.k = take(rows(l.ld_qk, stage));
   if (t.gate_width > 0) {
     l.b = take(rows(t.gate_width, f32));
+    if (walk) l.b2 = take(rows(t.gate_width, f32));
     l.G = take(t.gate_width * f32);
   }
   if (a) l.a = take(rows(l.ld_a, f32));

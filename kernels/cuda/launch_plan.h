@@ -22,6 +22,10 @@ namespace murmur::kernels {
 constexpr int kCudaThreads = 256;
 constexpr int kCudaMaxChunk = 64;
 constexpr int kCudaMaxHeadDim = 128;
+// The widest state tile a state walk (tensor cores) holds: a batch-head is
+// (D / 64)^2 blocks walking at once, and its update and dstate layouts are
+// planned at the plan's tiles capped at this.
+constexpr int kCudaWalkTile = 64;
 
 // The chunk kernels that stage tiles in shared memory.
 enum class ChunkKernel : int {
@@ -85,13 +89,17 @@ constexpr int RowPitch(int width, int element_bytes) {
 //   coords: [16, 16] fp32, where an accumulator fragment's elements sit
 //   (tensor cores: grad_qk keeps dq and dk in fragments, no acc1/acc2; the
 //   update and dstate layouts serve the state walk, whose state does).
+//   The state walks (update and dstate on tensor cores) double-buffer the
+//   raw tiles of a chunk, the next chunk's copies landing while the current
+//   one computes: q and k are the two key-tile buffers, y1 and y2 the two
+//   value-tile buffers, b and b2 the two gate buffers ([chunk, gate_width]).
 // q, k, y1, y2 hold fp32 on the CUDA-core path, 16-bit on the tensor-core one.
 // Pitches: ld_qk of q, k, xlo; ld_y of y1, y2; ld_a of a; ld_a16 of a16,
 // a16lo; ld_acc of acc1, acc2; b's rows are gate_width apart (not a
 // fragment operand).
 struct SmemLayout {
   int q = -1, k = -1, b = -1, G = -1, a = -1, y1 = -1, y2 = -1, acc1 = -1, acc2 = -1, a16 = -1;
-  int xlo = -1, a16lo = -1, coords = -1;
+  int xlo = -1, a16lo = -1, coords = -1, b2 = -1;
   int ld_qk = 0, ld_y = 0, ld_a = 0, ld_a16 = 0, ld_acc = 0;
   int bytes = 0;
   size_t Bytes() const { return static_cast<size_t>(bytes); }

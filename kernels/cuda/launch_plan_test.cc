@@ -74,6 +74,21 @@ TEST(LaunchPlan, WholeHeadDimsOnAnH100AndTilesOnSmallerGpus) {
   EXPECT_EQ(small.plan.tiles.value_tile, 16);
 }
 
+// The state walks run at the plan's tiles capped at kCudaWalkTile, and
+// the plan counts their layouts at those tiles: at D = 128 with a per-dim
+// gate the walk's double buffers at 128-wide tiles would need more than
+// the dq/dk kernel.
+TEST(LaunchPlan, CountsTheStateWalksAtTheirOwnTiles) {
+  const ProblemShape shape{128, 128, GateKind::kPerDim, true, DType::kBFloat16, 90, true};
+  const PlanOutcome out = PlanLaunch(shape, 227 * KB);
+  ASSERT_TRUE(out.ok) << out.error;
+  EXPECT_EQ(out.plan.tiles.key_tile, 128);
+  const TileShape walk{64, kCudaWalkTile, kCudaWalkTile, kCudaWalkTile, true};
+  EXPECT_LT(LayoutOf(ChunkKernel::kUpdate, walk).Bytes(), out.plan.smem_bytes);
+  EXPECT_GT(LayoutOf(ChunkKernel::kUpdate, out.plan.tiles).Bytes(), out.plan.smem_bytes);
+  EXPECT_EQ(out.plan.smem_bytes, LayoutOf(ChunkKernel::kGradQK, out.plan.tiles).Bytes());
+}
+
 TEST(LaunchPlan, ShrinksTheChunkOnlyWhenTilesAreNotEnough) {
   // 20 KB: C=64 with 16-wide tiles needs ~44 KB for the backward; C=32 fits.
   const PlanOutcome out = PlanLaunch({128, 128, GateKind::kPerDim, true}, 20 * KB);
@@ -181,6 +196,16 @@ TEST(LaunchPlan, TensorCoreLayoutsStageSixteenBitTilesAligned) {
   const SmemLayout u = LayoutOf(ChunkKernel::kUpdate, t);
   EXPECT_EQ(u.xlo, u.coords - q);
   EXPECT_EQ(u.coords, u.Bytes() - 4 * 16 * 16);  // the state walk's coordinate table
+  // The state walks double-buffer a chunk's raw tiles: q/k, y1/y2, b/b2.
+  for (ChunkKernel walk : {ChunkKernel::kUpdate, ChunkKernel::kDState}) {
+    const SmemLayout w = LayoutOf(walk, t);
+    EXPECT_EQ(w.q, 0);
+    EXPECT_EQ(w.k, q);
+    EXPECT_EQ(w.b2, w.b + 4 * 64);
+    EXPECT_EQ(w.y2, w.y1 + 2 * 64 * RowPitch(16, 2));
+    EXPECT_EQ(LayoutOf(walk, {64, 32, 16, 0, true}).b2, -1);  // no gate
+  }
+  EXPECT_EQ(LayoutOf(ChunkKernel::kUpdate, {64, 32, 16, 1, false}).b2, -1);  // CUDA cores
   EXPECT_EQ(LayoutOf(ChunkKernel::kUpdate, {64, 32, 16, 0, true}).xlo, -1);  // no gate
   EXPECT_NE(LayoutOf(ChunkKernel::kDState, {64, 32, 16, 0, true}).xlo, -1);  // the scale
   // grad_qk keeps dq and dk in fragments: a coordinate table, no

@@ -70,6 +70,7 @@
 #include <string>
 #include <type_traits>
 
+#include "kernels/cuda/async_copy.h"
 #include "kernels/cuda/fragment_ops.h"
 #include "kernels/cuda/launch_plan.h"
 #include "kernels/linear_attn_params.h"
@@ -197,6 +198,7 @@ struct Tiles {
   int gs;
   int ldqk, ldy, lda, lda16, ldacc;
   float* Coords;  // FillCoordTable's table (grad_qk on tensor cores)
+  float* b2;      // the state walks' second gate buffer
 };
 
 template <typename stage_t>
@@ -211,7 +213,7 @@ __device__ __forceinline__ Tiles<stage_t> Carve(float* base, const SmemLayout& l
   return {h(l.q),    h(l.k),     f(l.b),   f(l.G),      f(l.a),      h(l.y1),
           h(l.y2),   f(l.acc1),  f(l.acc2), h(l.a16),  h(l.xlo),    h(l.a16lo),
           0,         l.ld_qk,    l.ld_y,    l.ld_a,    l.ld_a16,    l.ld_acc,
-          f(l.coords)};
+          f(l.coords), f(l.b2)};
 }
 
 // Columns [col.start, +col.width) of rows t0 .. t0 + L of a [B,T,H,width]
@@ -301,24 +303,29 @@ __device__ void StoreTile(const float* src, int ld, const Dims& d, const ChunkPo
   }
 }
 
-// Chunk-local cumulative log gates and totals of the key tile `kc` (all of
-// a scalar gate's single column). Sets s.gs in every thread. Block-
-// collective (an internal barrier): every thread loads raw gates at once,
-// then each column's running sum runs over shared memory, so a column's
-// thread does not wait on C global loads in a row (the state walks call
-// this once per chunk, in sequence).
-template <typename TS>
-__device__ void LoadGates(const float* g, const Dims& d, const ChunkPos& c, Span kc, TS& s) {
-  if (d.gate == GateKind::kNone) return;
+// The raw gates of a chunk's rows for key tile kc: f(element, index into
+// b), for every element of the [L, gs] tile (gs: GateColumns).
+__device__ __forceinline__ int GateColumns(const Dims& d, Span kc) {
+  return d.gate == GateKind::kPerDim ? kc.width : 1;
+}
+template <typename F>
+__device__ __forceinline__ void ForEachRawGate(const float* g, const Dims& d, const ChunkPos& c,
+                                               Span kc, F&& f) {
   const bool per_dim = d.gate == GateKind::kPerDim;
-  s.gs = per_dim ? kc.width : 1;
+  const int gs = GateColumns(d, kc);
   const int64_t width = per_dim ? d.DK : 1;
   const int first = per_dim ? kc.start : 0;
-  for (int idx = threadIdx.x; idx < c.L * s.gs; idx += blockDim.x) {
-    const int i = idx / s.gs, col = idx % s.gs;
-    s.b[idx] = g[Row(d, c.b, c.t0 + i, c.h, width) + first + col];
+  for (int idx = threadIdx.x; idx < c.L * gs; idx += blockDim.x) {
+    const int i = idx / gs, col = idx % gs;
+    f(g + Row(d, c.b, c.t0 + i, c.h, width) + first + col, idx);
   }
-  __syncthreads();
+}
+// s.b's raw gates (rows [0, L)) to their chunk-local cumulative sums, and
+// s.G; sets s.gs. Block-collective; the raw gates must be complete and
+// visible (a barrier after they were written).
+template <typename TS>
+__device__ void CumulateGates(const Dims& d, const ChunkPos& c, Span kc, TS& s) {
+  s.gs = GateColumns(d, kc);
   for (int col = threadIdx.x; col < s.gs; col += blockDim.x) {
     float run = 0.f;
     for (int i = 0; i < c.L; ++i) {
@@ -327,6 +334,18 @@ __device__ void LoadGates(const float* g, const Dims& d, const ChunkPos& c, Span
     }
     s.G[col] = run;
   }
+}
+// Chunk-local cumulative log gates and totals of the key tile `kc` (all of
+// a scalar gate's single column). Sets s.gs in every thread. Block-
+// collective (an internal barrier): every thread loads raw gates at once,
+// then each column's running sum runs over shared memory, so a column's
+// thread does not wait on C global loads in a row.
+template <typename TS>
+__device__ void LoadGates(const float* g, const Dims& d, const ChunkPos& c, Span kc, TS& s) {
+  if (d.gate == GateKind::kNone) return;
+  ForEachRawGate(g, d, c, kc, [&](const float* from, int idx) { s.b[idx] = *from; });
+  __syncthreads();
+  CumulateGates(d, c, kc, s);
 }
 
 // Decay factors for key column c of the tile, e^(exponent) with every
@@ -477,38 +496,59 @@ __device__ void MaskToA16(const Tiles<stage_t>& s, const Dims& d, int L, float f
 }
 
 // The key tile X (kToEnd: K decayed by e^(G-b), else Q decayed by e^b) and
-// the value tile Y1 of chunk c, staged for a product X^T Y1, with the gates
-// in s.b and s.G; block-collective, synced on return. With kSplit (tensor
-// cores, 16-bit stage_t) X times its decay and `factor` is split into hi
-// (X) + lo (Xlo), so neither is rounded to 16 bits; rows from L on are
-// zero. Without it `factor` must be 1.
-template <GateKind G, bool kTC, bool kToEnd, bool kSplit, typename in_t, typename stage_t>
+// the value tile Y1 of chunk c, staged in fp32 for a product X^T Y1 on CUDA
+// cores, with the gates in s.b and s.G; block-collective, synced on return.
+template <GateKind G, bool kToEnd, typename in_t>
 __device__ void StageDecayedRows(const in_t* x, const in_t* y, const float* g, const Dims& d,
-                                 const ChunkPos& c, Span kc, Span vc, Tiles<stage_t>& s,
-                                 float factor) {
-  static_assert(kTC || !kSplit, "the split copy is a tensor-core operand");
-  stage_t* X = kToEnd ? s.K : s.Q;
-  LoadTile<kTC>(x, d, c, d.DK, kc, X, s.ldqk);
-  LoadTile<kTC>(y, d, c, d.DV, vc, s.Y1, s.ldy);
+                                 const ChunkPos& c, Span kc, Span vc, Tiles<float>& s) {
+  float* X = kToEnd ? s.K : s.Q;
+  LoadTile</*kTC=*/false>(x, d, c, d.DK, kc, X, s.ldqk);
+  LoadTile</*kTC=*/false>(y, d, c, d.DV, vc, s.Y1, s.ldy);
   LoadGates(g, d, c, kc, s);
   __syncthreads();
-  if constexpr (kSplit) {
-    for (int idx = threadIdx.x; idx < d.C * kc.width; idx += blockDim.x) {
-      const int t = idx / kc.width, k = idx % kc.width;
-      const int at = t * s.ldqk + k;
-      float v = 0.f;
-      if (t < c.L) {
-        v = ToF(X[at]) * factor *
-            (kToEnd ? DecayToEnd<G>(s, t, k) : DecayFromStart<G>(s, t, k));
-      }
-      const stage_t hi = FromF<stage_t>(v);
-      X[at] = hi;
-      s.Xlo[at] = FromF<stage_t>(v - ToF(hi));
-    }
-    __syncthreads();
-  } else if constexpr (G != GateKind::kNone) {
+  if constexpr (G != GateKind::kNone) {
     DecayRowsInPlace<G, kToEnd>(s, c.L, kc.width, X);
     __syncthreads();
+  }
+}
+
+// Tensor cores: the staged 16-bit key tile X [C, kc.width] (kToEnd: K, to
+// be decayed by e^(G-b), else Q, by e^b) times its decay and `factor`,
+// split into hi (in place in X) + lo (s.Xlo), so neither the decay nor the
+// factor is rounded to 16 bits; rows from L on zero. Reads s.b and s.G
+// (CumulateGates); block-collective, synced on return.
+template <GateKind G, bool kToEnd, typename stage_t>
+__device__ void SplitDecayedRows(const Tiles<stage_t>& s, stage_t* X, const Dims& d,
+                                 const ChunkPos& c, Span kc, float factor) {
+  for (int idx = threadIdx.x; idx < d.C * kc.width; idx += blockDim.x) {
+    const int t = idx / kc.width, k = idx % kc.width;
+    const int at = t * s.ldqk + k;
+    float v = 0.f;
+    if (t < c.L) {
+      v = ToF(X[at]) * factor * (kToEnd ? DecayToEnd<G>(s, t, k) : DecayFromStart<G>(s, t, k));
+    }
+    const stage_t hi = FromF<stage_t>(v);
+    X[at] = hi;
+    s.Xlo[at] = FromF<stage_t>(v - ToF(hi));
+  }
+  __syncthreads();
+}
+
+// Tensor cores: issues the copies of rows [0, C) of chunk c, columns `col`
+// of a [B,T,H,width] 16-bit tensor, into dst [C, col.width] (rows ld
+// apart), rows from L on zero: 16-byte background copies (async_copy.h)
+// where the layout allows, else plain stores now (LoadTile). The caller
+// commits, waits and syncs before reading dst.
+template <typename T>
+__device__ void IssueTileCopies(const T* src, const Dims& d, const ChunkPos& c, int64_t width,
+                                Span col, T* dst, int ld) {
+  if (!Vec16Ok(src, width, col)) return LoadTile</*kTC=*/true>(src, d, c, width, col, dst, ld);
+  const int groups = col.width / kVec16;
+  for (int idx = threadIdx.x; idx < d.C * groups; idx += blockDim.x) {
+    const int i = idx / groups, g = idx % groups;
+    const bool valid = i < c.L;
+    const T* from = valid ? src + Row(d, c.b, c.t0 + i, c.h, width) + col.start + g * kVec16 : src;
+    CopyAsync16(dst + i * ld + g * kVec16, from, valid);
   }
 }
 
@@ -519,7 +559,7 @@ __device__ void StateTileProduct(const in_t* x, const in_t* y, const float* g, c
                                  const ChunkPos& c, Span kc, Span vc, float* smem,
                                  const SmemLayout& l, float factor, float* slot) {
   Tiles<float> s = Carve<float>(smem, l);
-  StageDecayedRows<G, /*kTC=*/false, kToEnd, /*kSplit=*/false>(x, y, g, d, c, kc, vc, s, 1.f);
+  StageDecayedRows<G, kToEnd>(x, y, g, d, c, kc, vc, s);
   const float* X = kToEnd ? s.K : s.Q;
   for (int idx = threadIdx.x; idx < kc.width * vc.width; idx += blockDim.x) {
     const int k = idx / vc.width, j = idx % vc.width;
@@ -575,10 +615,9 @@ __device__ __forceinline__ int SplitExponentFor(float max_abs) {
 }
 
 // The state tile a walking block holds on tensor cores (ChunkStateWalkKernel):
-// at most kWalkTile x kWalkTile, over its 8 warps as a 2 x 4 grid: warp
+// at most kCudaWalkTile x kCudaWalkTile, over its 8 warps as a 2 x 4 grid: warp
 // (wr, wc) owns key tiles wr and wr + 2 and value tile wc, 16x16 fragments
 // in registers.
-constexpr int kWalkTile = 64;
 static_assert(kThreads == 256, "the 2 x 4 warp grid needs 8 warps");
 using StateFrags = FragAcc[2];
 struct StateGrid {
@@ -588,7 +627,7 @@ __device__ __forceinline__ StateGrid StateGridOf(Span kc, Span vc) {
   return {kc.width / 16, vc.width / 16, Warp() % 2, Warp() / 2};
 }
 
-// acc += X^T Y1 over the chunk's rows (StageDecayedRows; with kSplit X as hi +
+// acc += X^T Y1 over the chunk's rows (SplitDecayedRows; with kSplit X as hi +
 // lo): per 16 rows a warp loads 2 X^T fragments and 1 Y fragment.
 template <bool kSplit, typename stage_t>
 __device__ void TcStateTileMma(StateFrags& acc, const Tiles<stage_t>& s, const stage_t* X, int L,
@@ -702,8 +741,13 @@ __global__ void ScanKernel(Dims d, const float* first, float* slots, const float
 //     (dh0) <- S.
 // X is split (hi + lo) wherever it is not the raw input: with a gate, and
 // in the reverse walk (the scale).
-// The tiles are the launch plan's, at most kWalkTile wide (Walking()), so
-// a batch-head is (D / 64)^2 or more blocks that walk at once.
+// A chunk's raw tiles (x, y, the gates) are double-buffered (q/k, y1/y2,
+// b/b2: chunk i of the walk in buffer i % 2): their copies are issued
+// before the previous chunk's products and land in the background
+// (async_copy.h), so a step waits on memory only when its products were
+// shorter than the copies.
+// The tiles are the launch plan's, at most kCudaWalkTile wide (Walking()),
+// so a batch-head is (D / 64)^2 or more blocks that walk at once.
 template <typename in_t, GateKind G, bool kReverse>
 __global__ void __launch_bounds__(kThreads)
     ChunkStateWalkKernel(Dims d, SmemLayout l, const in_t* x, const in_t* y, const float* g,
@@ -749,20 +793,54 @@ __global__ void __launch_bounds__(kThreads)
       }
     });
   };
+  // Chunk i's buffers (selected, not indexed: an indexed array of pointers
+  // would sit in local memory).
+  in_t* const Y1 = s.Y1;
+  float* const b1 = s.b;
+  auto xs = [&](int64_t i) { return i % 2 == 0 ? s.Q : s.K; };
+  auto ys = [&](int64_t i) { return i % 2 == 0 ? Y1 : s.Y2; };
+  auto bs = [&](int64_t i) { return i % 2 == 0 ? b1 : s.b2; };
+  auto chunk = [&](int64_t i) { return ChunkAt(d, bh, kReverse ? d.N - 1 - i : i, tile); };
+  auto issue = [&](int64_t i) {  // chunk i's copies into buffer i % 2, as one group
+    const ChunkPos c = chunk(i);
+    IssueTileCopies(x, d, c, d.DK, kc, xs(i), s.ldqk);
+    IssueTileCopies(y, d, c, d.DV, vc, ys(i), s.ldy);
+    if constexpr (G != GateKind::kNone) {
+      float* const to = bs(i);
+      ForEachRawGate(g, d, c, kc, [&](const float* from, int idx) { CopyAsync4(to + idx, from); });
+    }
+    CommitCopies();
+  };
+  if (d.N > 0) issue(0);
   if constexpr (kReverse) store(d.N);
   for (int64_t i = 0; i < d.N; ++i) {
-    const int64_t n = kReverse ? d.N - 1 - i : i;
-    if constexpr (!kReverse) store(n);
-    const ChunkPos c = ChunkAt(d, bh, n, tile);
-    if (i > 0) __syncthreads();  // the previous chunk's tiles are no longer read
-    StageDecayedRows<G, /*kTC=*/true, /*kToEnd=*/!kReverse, kSplit>(x, y, g, d, c, kc, vc, s,
-                                                                    kReverse ? d.scale : 1.f);
+    const ChunkPos c = chunk(i);
+    if constexpr (!kReverse) store(c.n);
+    // Chunk i - 1's buffers, which chunk i + 1's copies reuse, are no longer read.
+    if (i > 0) __syncthreads();
+    if (i + 1 < d.N) {
+      issue(i + 1);
+      WaitCopies<1>();  // all but chunk i + 1's: this thread's copies of chunk i
+    } else {
+      WaitCopies<0>();
+    }
+    __syncthreads();  // every thread's copies of chunk i have landed
+    in_t* const X = xs(i);
+    s.Y1 = ys(i);
+    s.b = bs(i);
+    if constexpr (G != GateKind::kNone) {
+      CumulateGates(d, c, kc, s);
+      __syncthreads();
+    }
+    if constexpr (kSplit) {
+      SplitDecayedRows<G, /*kToEnd=*/!kReverse>(s, X, d, c, kc, kReverse ? d.scale : 1.f);
+    }
     if constexpr (G != GateKind::kNone) {
       ForEachStateElement(acc, coords, grid,
                           [&](float& v, int k, int) { v *= __expf(LogTotal<G>(s, k)); });
     }
-    TcStateTileMma<kSplit>(acc, s, kReverse ? s.Q : s.K, c.L, grid);
-    if constexpr (kReverse) store(n);
+    TcStateTileMma<kSplit>(acc, s, X, c.L, grid);
+    if constexpr (kReverse) store(c.n);
   }
   if constexpr (!kReverse) store(d.N);
   if (last != nullptr) {
@@ -1516,13 +1594,13 @@ int64_t ScanBlocks(const Dims& d, int64_t bh) {
   return bh * ((d.DK * d.DV + kThreads - 1) / kThreads);
 }
 
-// The walk kernels' tiles: the plan's, at most kWalkTile wide, so each
+// The walk kernels' tiles: the plan's, at most kCudaWalkTile wide, so each
 // batch-head is (D / 64)^2 or more blocks walking at once (128 x 128 tiles
 // would walk one block per batch-head and leave most SMs idle at B·H = 64).
 Dims Walking(const Dims& d) {
   Dims w = d;
-  w.TK = d.TK < kWalkTile ? d.TK : kWalkTile;
-  w.TV = d.TV < kWalkTile ? d.TV : kWalkTile;
+  w.TK = d.TK < kCudaWalkTile ? d.TK : kCudaWalkTile;
+  w.TV = d.TV < kCudaWalkTile ? d.TV : kCudaWalkTile;
   w.nK = static_cast<int>((d.DK + w.TK - 1) / w.TK);
   w.nV = static_cast<int>((d.DV + w.TV - 1) / w.TV);
   return w;

@@ -28,4 +28,8 @@ void SetEmulatedMaxSharedMemoryPerBlock(size_t bytes);
 // device, whether fp16 (sm_75+) and bf16 (sm_80+) run on tensor cores.
 void SetEmulatedComputeCapability(int compute_capability);
 
+// Background copies (async_copy.h) land at their issue (true) or, the
+// default, at their wait: the two extremes a device allows.
+void SetEmulatedCopiesLandAtIssue(bool at_issue);
+
 }  // namespace murmur::kernels

@@ -258,6 +258,21 @@ TEST(CudaKernelEmulated, Fp16StatesOutsideTheHalfRangeMatchCpu) {
   }
 }
 
+// The state walks fetch the next chunk's tiles in the background
+// (async_copy.h); a device's copy lands anywhere between its issue and its
+// wait. The other tests land them at the wait (a read that comes too early
+// sees the previous chunk's tiles); here they land at the issue (a copy
+// into a buffer that is still read clobbers it), every gate, forward and
+// reverse walk, ragged last chunk, several state tiles per batch-head.
+TEST(CudaKernelEmulated, StateWalksAgreeWhereverTheirBackgroundCopiesLand) {
+  SetEmulatedCopiesLandAtIssue(true);
+  for (GateKind gate : {GateKind::kNone, GateKind::kScalar, GateKind::kPerDim}) {
+    ExpectAgreeWithinNoise({1, 150, 2, 32, 48, gate, at::kBFloat16}, 3.0);
+    ExpectAgreeWithinNoise({1, 200, 1, 128, 128, gate, at::kHalf}, 3.0);
+  }
+  SetEmulatedCopiesLandAtIssue(false);
+}
+
 // Head dims that are not multiples of 16 keep fp16 on CUDA cores.
 TEST(CudaKernelEmulated, Fp16WithOddHeadDimsRunsOnCudaCores) {
   ExpectAgreeWithinNoise({2, 70, 1, 9, 24, GateKind::kScalar, at::kHalf}, 3.0);
