@@ -48,14 +48,14 @@ def reference(q, k, v, g, kind, scale, h0):
     return o.transpose(1, 2), hT
 
 
-def run_op(kind, q, k, v, g, h0):
+def run_op(kind, q, k, v, g, h0, scale=None):
     if kind == "gla":
-        return torch.ops.murmur.chunk_gla(q, k, v, g, None, h0, True)
+        return torch.ops.murmur.chunk_gla(q, k, v, g, scale, h0, True)
     if kind == "const":
-        return torch.ops.murmur.chunk_linear_attn(q, k, v, None, g, None, h0, True)
+        return torch.ops.murmur.chunk_linear_attn(q, k, v, None, g, scale, h0, True)
     if kind == "scalar":
-        return torch.ops.murmur.chunk_linear_attn(q, k, v, g, None, None, h0, True)
-    return torch.ops.murmur.chunk_linear_attn(q, k, v, None, None, None, h0, True)
+        return torch.ops.murmur.chunk_linear_attn(q, k, v, g, None, scale, h0, True)
+    return torch.ops.murmur.chunk_linear_attn(q, k, v, None, None, scale, h0, True)
 
 
 def make(kind, B, T, H, D, dtype, device, seed):
@@ -79,13 +79,19 @@ def rel_rms(a, b):
     return ((a - b).norm() / b.norm().clamp_min(1e-30)).item()
 
 
-def check(kind, D, dtype, tol, T, dev="cuda"):
+def check(kind, D, dtype, tol, T, dev="cuda", h0_times=1.0, scale=None, kv_times=1.0):
+    """Worst relative error of o, the final state and every gradient against
+    the fp64 reference. h0_times scales the initial state, kv_times the keys
+    and values (and so the chunk states), scale the attention (default
+    1/sqrt(D))."""
     q, k, v, g, h0 = make(kind, 2, T, 3, D, dtype, dev, 7)
+    h0 = h0 * h0_times
+    k, v = ((x.float() * kv_times).to(dtype) for x in (k, v))
     leaves = [x for x in (q, k, v, g, h0) if x is not None]
     for x in leaves:
         x.requires_grad_(True)
-    o, hT = run_op(kind, q, k, v, g, h0)
-    ro, rhT = reference(q, k, v, g, kind, 1 / math.sqrt(D), h0)
+    o, hT = run_op(kind, q, k, v, g, h0, scale)
+    ro, rhT = reference(q, k, v, g, kind, 1 / math.sqrt(D) if scale is None else scale, h0)
     # Seeded like the inputs, so a check gives the same error every run: the
     # constant-gate dg sums T suffix sums that largely cancel, and its fp32
     # error moves between 1e-5 and 1e-4 with the weights alone.
@@ -247,6 +253,20 @@ def main():
                 ok_all &= ok
                 rows.append({"kind": kind, "D": D, "dtype": str(dtype), "worst": worst, "ok": ok})
                 print(f"check {kind:6s} D={D:3d} {str(dtype):15s} worst rel err {worst:.2e}  {'ok' if ok else 'FAIL'}  {errs if not ok else ''}")
+    # fp16 chunk states far outside fp16's range (tensor cores store them
+    # scaled per fragment): an initial state of 1e5 (o and dq stay in range
+    # through a small scale), and states near 1e-5 (keys and values of 1e-3,
+    # an initial state of 1e-6, a large scale).
+    for kind in ("plain", "scalar", "gla"):
+        for h0_times, kv_times, scale in ((1e5, 1.0, 0.01), (1e-6, 1e-3, 1000.0)):
+            ok, worst, errs = check(kind, 64, torch.float16, 5e-3, 150, args.device, h0_times,
+                                    scale, kv_times)
+            ok_all &= ok
+            rows.append({"kind": kind, "D": 64, "dtype": "torch.float16", "h0_times": h0_times,
+                         "kv_times": kv_times, "worst": worst, "ok": ok})
+            print(f"check {kind:6s} D= 64 fp16, h0 x {h0_times:g}, k and v x {kv_times:g}, scale "
+                  f"{scale:g}: worst rel err {worst:.2e}  {'ok' if ok else 'FAIL'}  "
+                  f"{errs if not ok else ''}")
     if args.device == "cuda":
         # The launch plan of every target architecture on this GPU: the
         # library sees each one's per-block shared-memory limit (48 KB
