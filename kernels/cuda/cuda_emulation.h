@@ -22,9 +22,10 @@
 //
 // Warp-level matrix fragments (tensor cores) are modelled in
 // fragment_ops.h: 32 consecutive threads form a warp, each lane owning its
-// share of an accumulator. __shfl_xor_sync exchanges through a per-warp
-// buffer between two per-warp barriers, so, as on a device, every lane of
-// the warp must call it (one that does not hangs the launch).
+// share of an accumulator. __shfl_xor_sync and __shfl_up_sync exchange
+// through a per-warp buffer between two per-warp barriers, so, as on a
+// device, every lane of the warp must call them (one that does not hangs
+// the launch).
 // Not modelled: other warp intrinsics (votes, other shuffles), lockstep
 // execution, the weak memory model between barriers, races between blocks
 // (they run in order), streams (everything is synchronous), fast-math
@@ -203,17 +204,32 @@ inline void __syncthreads() { cuda_emulation::tl_block.barrier->arrive_and_wait(
 
 inline float __expf(float x) { return std::exp(x); }
 
-// The value of lane (this lane ^ lane_mask) of the warp; full warps only
-// (mask 0xffffffff, as the kernels call it).
-inline float __shfl_xor_sync(unsigned /*mask*/, float value, int lane_mask) {
-  const cuda_emulation::BlockContext& b = cuda_emulation::tl_block;
+namespace cuda_emulation {
+// Every lane of the warp offers `value` and gets the value lane
+// source(lane) offered.
+template <typename Source>
+float WarpExchange(float value, Source source) {
+  const BlockContext& b = tl_block;
   const unsigned warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   float* slots = b.warp_exchange + 32 * warp;
   slots[lane] = value;
   (*b.warp_barriers)[warp].arrive_and_wait();
-  const float other = slots[lane ^ static_cast<unsigned>(lane_mask)];
+  const float other = slots[source(lane)];
   (*b.warp_barriers)[warp].arrive_and_wait();  // read before any lane writes again
   return other;
+}
+}  // namespace cuda_emulation
+
+// Full warps only (mask 0xffffffff, as the kernels call them).
+// The value of lane (this lane ^ lane_mask).
+inline float __shfl_xor_sync(unsigned /*mask*/, float value, int lane_mask) {
+  return cuda_emulation::WarpExchange(
+      value, [lane_mask](unsigned lane) { return lane ^ static_cast<unsigned>(lane_mask); });
+}
+// The value of lane (this lane - delta), or this lane's own below delta.
+inline float __shfl_up_sync(unsigned /*mask*/, float value, unsigned delta) {
+  return cuda_emulation::WarpExchange(
+      value, [delta](unsigned lane) { return lane >= delta ? lane - delta : lane; });
 }
 
 // bfloat16 as bits, converted like the device (round to nearest even).

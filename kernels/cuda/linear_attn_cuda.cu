@@ -137,6 +137,9 @@ struct Dims {
   bool scaled_split;  // fp16 on tensor cores: split states carry scales (SplitStates)
 };
 
+__device__ __forceinline__ int Warp() { return static_cast<int>(threadIdx.x / 32); }
+__device__ __forceinline__ int Warps() { return static_cast<int>(blockDim.x / 32); }
+
 __device__ __forceinline__ int64_t Row(const Dims& d, int64_t b, int64_t t, int64_t h,
                                        int64_t width) {
   return ((b * d.T + t) * d.H + h) * width;
@@ -322,17 +325,31 @@ __device__ __forceinline__ void ForEachRawGate(const float* g, const Dims& d, co
 }
 // s.b's raw gates (rows [0, L)) to their chunk-local cumulative sums, and
 // s.G; sets s.gs. Block-collective; the raw gates must be complete and
-// visible (a barrier after they were written).
+// visible (a barrier after they were written). A warp per column: each lane
+// sums a run of consecutive rows, a scan of the lanes' sums (shuffles)
+// gives each run its offset, so a column takes 2 C / 32 + 5 dependent
+// steps, not C (the state walks do this once per chunk, in sequence).
 template <typename TS>
 __device__ void CumulateGates(const Dims& d, const ChunkPos& c, Span kc, TS& s) {
   s.gs = GateColumns(d, kc);
-  for (int col = threadIdx.x; col < s.gs; col += blockDim.x) {
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  const int per_lane = (c.L + 31) / 32;
+  const int first = lane * per_lane;
+  const int last = first + per_lane < c.L ? first + per_lane : c.L;
+  for (int col = Warp(); col < s.gs; col += Warps()) {
     float run = 0.f;
-    for (int i = 0; i < c.L; ++i) {
-      run += s.b[i * s.gs + col];
-      s.b[i * s.gs + col] = run;
+    for (int i = first; i < last; ++i) run += s.b[i * s.gs + col];
+    float through = run;  // the sum of lanes 0 .. lane
+    for (int delta = 1; delta < 32; delta *= 2) {
+      const float below = __shfl_up_sync(0xffffffffu, through, delta);
+      if (lane >= delta) through += below;
     }
-    s.G[col] = run;
+    float sum = through - run;
+    for (int i = first; i < last; ++i) {
+      sum += s.b[i * s.gs + col];
+      s.b[i * s.gs + col] = sum;
+    }
+    if (first < last && last == c.L) s.G[col] = sum;  // the lane with row L - 1: G = b[L - 1]
   }
 }
 // Chunk-local cumulative log gates and totals of the key tile `kc` (all of
@@ -446,8 +463,6 @@ __device__ void DecayRowsInPlace(const TS& s, int L, int kw, stage_t* X) {
 
 // Tensor-core helpers. Each 16x16 output tile belongs to one warp (tiles
 // dealt round-robin), which loops over the contracted dim in steps of 16.
-__device__ __forceinline__ int Warp() { return static_cast<int>(threadIdx.x / 32); }
-__device__ __forceinline__ int Warps() { return static_cast<int>(blockDim.x / 32); }
 __device__ __forceinline__ int Blocks16(int n) { return (n + 15) / 16; }
 
 // A (+)= Q K^T on the lower block triangle of [C, C] (16x16 tiles si <= ti
