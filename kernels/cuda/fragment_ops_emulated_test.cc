@@ -1,5 +1,6 @@
-// The CPU emulation of warp-level matrix fragments (fragment_ops.h): one
-// warp's 16x16x16 product equals the plain one, and loads or stores at
+// The CPU emulation of warp-level matrix fragments (fragment_ops.h) and
+// warp shuffles (cuda_emulation.h): one warp's 16x16x16 product equals the
+// plain one, shuffles exchange within a warp, and loads or stores at
 // addresses the device would fault on fail the launch as the device does
 // ("misaligned address"), so the emulated kernel tests catch a staged
 // layout that breaks the fragments' rules.
@@ -91,6 +92,26 @@ TEST(FragmentOpsEmulated, MaxAbsSeesTheWholeTileOnEveryLane) {
     }
     EXPECT_EQ(sums[0][at], -450.f);
     EXPECT_EQ(sums[1][at / 2], 61.5f);
+  }
+}
+
+// The emulated __shfl_up_sync: lane l gets lane l - delta's value, lanes
+// below delta their own; each warp exchanges only within itself.
+TEST(FragmentOpsEmulated, ShuffleUpGivesTheLaneDeltaBelowWithinTheWarp) {
+  float got[64][3];
+  cuda_emulation::Run(reinterpret_cast<const void*>(&Kernel), 1, 64, 0, [&] {
+    const unsigned t = threadIdx.x;
+    const float mine = static_cast<float>(100 * (t / 32) + t % 32);
+    int i = 0;
+    for (unsigned delta : {1u, 5u, 16u}) got[t][i++] = __shfl_up_sync(0xffffffffu, mine, delta);
+  });
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  for (int t = 0; t < 64; ++t) {
+    int i = 0;
+    for (int delta : {1, 5, 16}) {
+      const int lane = t % 32, from = lane >= delta ? lane - delta : lane;
+      EXPECT_EQ(got[t][i++], static_cast<float>(100 * (t / 32) + from)) << t << ", " << delta;
+    }
   }
 }
 
