@@ -605,9 +605,7 @@ constexpr bool kScaledSplit = std::is_same_v<split_t, __half>;
 // Slot n of batch-head bh: the same three pointers, at the slot's first
 // element and first scale.
 template <typename split_t>
-using SplitState = SplitStates<split_t>;
-template <typename split_t>
-__device__ __forceinline__ SplitState<split_t> SplitSlot(const SplitStates<split_t>& all,
+__device__ __forceinline__ SplitStates<split_t> SplitSlot(const SplitStates<split_t>& all,
                                                           const Dims& d, int64_t bh, int64_t n) {
   if (all.hi == nullptr) return {nullptr, nullptr, nullptr};  // CUDA cores: no split copy
   const int64_t slot = bh * (d.N + 1) + n;
@@ -801,7 +799,7 @@ __global__ void __launch_bounds__(kThreads)
       for (int e = 0; e < coords.num_elements; ++e) {
         const int64_t at = slot * elems + (kc.start + ki * 16 + FragRow(coords, e)) * d.DV +
                            vc.start + grid.wc * 16 + FragCol(coords, e);
-        const float v = kScaledSplit<in_t> ? frag.x[e] * inv : frag.x[e];
+        const float v = frag.x[e] * inv;  // exact: inv is a power of two
         const in_t h = FromF<in_t>(v);
         hi[at] = h;
         lo[at] = FromF<in_t>(v - ToF(h));
@@ -810,11 +808,9 @@ __global__ void __launch_bounds__(kThreads)
   };
   // Chunk i's buffers (selected, not indexed: an indexed array of pointers
   // would sit in local memory).
-  in_t* const Y1 = s.Y1;
-  float* const b1 = s.b;
   auto xs = [&](int64_t i) { return i % 2 == 0 ? s.Q : s.K; };
-  auto ys = [&](int64_t i) { return i % 2 == 0 ? Y1 : s.Y2; };
-  auto bs = [&](int64_t i) { return i % 2 == 0 ? b1 : s.b2; };
+  auto ys = [&](int64_t i) { return i % 2 == 0 ? s.Y1 : s.Y2; };
+  auto bs = [&](int64_t i) { return i % 2 == 0 ? s.b : s.b2; };
   auto chunk = [&](int64_t i) { return ChunkAt(d, bh, kReverse ? d.N - 1 - i : i, tile); };
   auto issue = [&](int64_t i) {  // chunk i's copies into buffer i % 2, as one group
     const ChunkPos c = chunk(i);
@@ -841,20 +837,21 @@ __global__ void __launch_bounds__(kThreads)
     }
     __syncthreads();  // every thread's copies of chunk i have landed
     in_t* const X = xs(i);
-    s.Y1 = ys(i);
-    s.b = bs(i);
+    Tiles<in_t> now = s;  // chunk i's value tile and gates where the products read them
+    now.Y1 = ys(i);
+    now.b = bs(i);
     if constexpr (G != GateKind::kNone) {
-      CumulateGates(d, c, kc, s);
+      CumulateGates(d, c, kc, now);
       __syncthreads();
     }
     if constexpr (kSplit) {
-      SplitDecayedRows<G, /*kToEnd=*/!kReverse>(s, X, d, c, kc, kReverse ? d.scale : 1.f);
+      SplitDecayedRows<G, /*kToEnd=*/!kReverse>(now, X, d, c, kc, kReverse ? d.scale : 1.f);
     }
     if constexpr (G != GateKind::kNone) {
       ForEachStateElement(acc, coords, grid,
-                          [&](float& v, int k, int) { v *= __expf(LogTotal<G>(s, k)); });
+                          [&](float& v, int k, int) { v *= __expf(LogTotal<G>(now, k)); });
     }
-    TcStateTileMma<kSplit>(acc, s, X, c.L, grid);
+    TcStateTileMma<kSplit>(acc, now, X, c.L, grid);
     if constexpr (kReverse) store(c.n);
   }
   if constexpr (!kReverse) store(d.N);
@@ -927,7 +924,7 @@ __device__ void ZeroInterTerm(FragAcc (&acc)[kMaxRowTiles], const TS& s, int L, 
 // and lo of its column once per 16 rows of the state for all its row tiles.
 // Scaled states (fp16) go through a second accumulator: acc += f (a hi + a lo).
 template <bool kTransposed, typename stage_t>
-__device__ void TcStateProduct(const stage_t* X, int xw, int xld, SplitState<stage_t> S,
+__device__ void TcStateProduct(const stage_t* X, int xw, int xld, SplitStates<stage_t> S,
                                const Dims& d, int r0, int c0, int L, int ow,
                                FragAcc (&acc)[kMaxRowTiles]) {
   const WarpTiles own = OwnedTiles(ow / 16);
@@ -1009,7 +1006,7 @@ __global__ void __launch_bounds__(kThreads)
   const Span vc = TileOf(c.tile, d.TV, d.DV);
   const int vw = vc.width;
   const float* S = StateSlot(states, d, c.bh, c.n);
-  const SplitState<stage_t> split = SplitSlot(split_states, d, c.bh, c.n);
+  const SplitStates<stage_t> split = SplitSlot(split_states, d, c.bh, c.n);
   const int elems = c.L * vw;  // (t, j)
   [[maybe_unused]] FragAcc acc[kMaxRowTiles];  // the inter-chunk term (ZeroInterTerm)
   ZeroInterTerm<kTC>(acc, s, c.L, vw);
@@ -1133,8 +1130,8 @@ __global__ void __launch_bounds__(kThreads)
   LoadGates(static_cast<const float*>(p.g), d, c, kc, s);
   const float* Sn = StateSlot(states, d, c.bh, c.n);
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
-  const SplitState<stage_t> split_s = SplitSlot(split_states, d, c.bh, c.n);
-  const SplitState<stage_t> split_ds = SplitSlot(split_dstates, d, c.bh, c.n + 1);
+  const SplitStates<stage_t> split_s = SplitSlot(split_states, d, c.bh, c.n);
+  const SplitStates<stage_t> split_ds = SplitSlot(split_dstates, d, c.bh, c.n + 1);
   const int elems = c.L * kw;  // (t, k)
   // dq's and dk's inter-chunk terms: with kTC in the owning warp's
   // registers; else in Acc1 and Acc2, each element one thread's.
@@ -1318,7 +1315,7 @@ __global__ void __launch_bounds__(kThreads)
   const int vw = vc.width;
   const LinearAttnForwardParams& p = bp.fwd;
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
-  const SplitState<stage_t> split = SplitSlot(split_dstates, d, c.bh, c.n + 1);
+  const SplitStates<stage_t> split = SplitSlot(split_dstates, d, c.bh, c.n + 1);
   const int elems = c.L * vw;  // (sr, j)
   [[maybe_unused]] FragAcc acc[kMaxRowTiles];  // the inter-chunk term (ZeroInterTerm)
   ZeroInterTerm<kTC>(acc, s, c.L, vw);
@@ -1621,6 +1618,21 @@ Dims Walking(const Dims& d) {
   return w;
 }
 
+// A state walk (tensor cores) over every batch-head: forward (x = k, y = v,
+// `first` h0, `last` S_T) or reverse (x = q, y = dO, `first` dS_T, `last`
+// dh0), every chunk's state split into `out`.
+template <typename in_t, GateKind G, bool kReverse>
+void LaunchStateWalk(const Dims& d, int64_t BH, const void* x, const void* y, const void* g,
+                     const float* first, const StateArray<in_t>& out, float* last,
+                     cudaStream_t stream) {
+  const Dims w = Walking(d);
+  const auto walk = ChunkStateWalkKernel<in_t, G, kReverse>;
+  const SmemLayout layout = OptIn(walk, kReverse ? ChunkKernel::kDState : ChunkKernel::kUpdate, w);
+  Launch(walk, BH * w.nK * w.nV, layout.Bytes(), stream, w, layout, static_cast<const in_t*>(x),
+         static_cast<const in_t*>(y), static_cast<const float*>(g), first, out.hi, out.lo,
+         out.scales, last);
+}
+
 // Every chunk's state into `states`, and the final state into
 // `final_state` (may be null); `gam` is the CUDA-core scans' scratch.
 template <typename in_t, GateKind G, bool kTC>
@@ -1630,12 +1642,8 @@ void ChunkStates(const LinearAttnForwardParams& p, const Dims& d,
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
   const auto* h0 = static_cast<const float*>(p.initial_state);
   if constexpr (kTC) {
-    const Dims w = Walking(d);
-    const auto walk = ChunkStateWalkKernel<in_t, G, /*kReverse=*/false>;
-    const SmemLayout layout = OptIn(walk, ChunkKernel::kUpdate, w);
-    Launch(walk, BH * w.nK * w.nV, layout.Bytes(), stream, w, layout,
-           static_cast<const in_t*>(p.k), static_cast<const in_t*>(p.v),
-           static_cast<const float*>(p.g), h0, states.hi, states.lo, states.scales, final_state);
+    LaunchStateWalk<in_t, G, /*kReverse=*/false>(d, BH, p.k, p.v, p.g, h0, states, final_state,
+                                                 stream);
   } else {
     const SmemLayout update = OptIn(ChunkUpdateKernel<in_t, G>, ChunkKernel::kUpdate, d);
     if (chunks > 0) {
@@ -1689,12 +1697,7 @@ void BackwardGated(const LinearAttnBackwardParams& bp, const Dims& d, cudaStream
   // Gradients of every chunk-start state, and of h0.
   auto* dh0 = static_cast<float*>(bp.d_initial_state);
   if constexpr (kTC) {
-    const Dims w = Walking(d);
-    const auto walk = ChunkStateWalkKernel<in_t, G, /*kReverse=*/true>;
-    const SmemLayout layout = OptIn(walk, ChunkKernel::kDState, w);
-    Launch(walk, BH * w.nK * w.nV, layout.Bytes(), stream, w, layout,
-           static_cast<const in_t*>(p.q), static_cast<const in_t*>(bp.d_o),
-           static_cast<const float*>(p.g), dht, dstates.hi, dstates.lo, dstates.scales, dh0);
+    LaunchStateWalk<in_t, G, /*kReverse=*/true>(d, BH, p.q, bp.d_o, p.g, dht, dstates, dh0, stream);
   } else {
     const SmemLayout dstate = OptIn(ChunkDStateKernel<in_t, G>, ChunkKernel::kDState, d);
     if (chunks > 0) {
