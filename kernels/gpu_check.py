@@ -86,7 +86,8 @@ def check(kind, D, dtype, tol, T, dev="cuda", h0_times=1.0, scale=None, kv_times
     1/sqrt(D))."""
     q, k, v, g, h0 = make(kind, 2, T, 3, D, dtype, dev, 7)
     h0 = h0 * h0_times
-    k, v = ((x.float() * kv_times).to(dtype) for x in (k, v))
+    if kv_times != 1.0:
+        k, v = ((x.float() * kv_times).to(dtype) for x in (k, v))
     leaves = [x for x in (q, k, v, g, h0) if x is not None]
     for x in leaves:
         x.requires_grad_(True)
