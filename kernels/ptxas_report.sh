@@ -4,6 +4,9 @@
 #   kernels/ptxas_report.sh [arch, default 90] [grep -E pattern on the kernel names]
 # A fragment array indexed by a loop that is not unrolled shows up as a
 # stack frame (local memory) here long before it shows up in a profile.
+# Expected frames: 24 bytes (output, dv) and 48 (dq/dk) on tensor cores
+# hold the arguments of their L2-prefetch call (PrefetchSplitRows, written
+# once per block); more than that is something else.
 set -euo pipefail
 arch=${1:-90}
 pattern=${2:-.}

@@ -11,6 +11,11 @@
 //   WaitCopies<N>(): returns once all but this thread's N newest groups have
 //     landed. Other threads' copies are visible after a __syncthreads that
 //     follows their own wait.
+//   PrefetchL2(p, bytes): block-collective; asks L2 to fetch the global
+//     bytes [p, p + bytes) (prefetch.global.L2, one per 128-byte line dealt
+//     over the block's threads) so a later load of them waits on L2, not
+//     on device memory. A hint: no effect on results; none in the host pass
+//     or the emulation.
 // Device, sm_80 and later: cp.async.cg / .ca, commit_group, wait_group.
 // Below sm_80 (fp16 tensor cores on a T4) and in the host pass: plain
 // loads and stores at the call, complete at once, so the same code runs
@@ -90,6 +95,7 @@ void WaitCopies() {
     q.groups.pop_front();
   }
 }
+inline void PrefetchL2(const void* /*p*/, int64_t /*bytes*/) {}
 
 #else  // device
 
@@ -122,6 +128,17 @@ template <int N>
 __device__ __forceinline__ void WaitCopies() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+__device__ __forceinline__ void PrefetchL2(const void* p, int64_t bytes) {
+#if defined(__CUDA_ARCH__)
+  constexpr int kLine = 128;
+  const int skew = static_cast<int>(reinterpret_cast<uintptr_t>(p) % kLine);
+  const char* first = static_cast<const char*>(p) - skew;  // the first line's start
+  const int lines = static_cast<int>((skew + bytes + kLine - 1) / kLine);
+  for (int i = static_cast<int>(threadIdx.x); i < lines; i += static_cast<int>(blockDim.x)) {
+    asm volatile("prefetch.global.L2 [%0];\n" ::"l"(first + i * kLine));
+  }
 #endif
 }
 

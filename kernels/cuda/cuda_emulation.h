@@ -57,6 +57,7 @@
 #define __forceinline__ inline
 #define __launch_bounds__(...)
 #define MURMUR_UNROLL
+#define MURMUR_NOINLINE
 #define __shared__ static
 #define MURMUR_DYNAMIC_SMEM(name) float* name = ::cuda_emulation::DynamicSmem()
 

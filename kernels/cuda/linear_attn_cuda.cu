@@ -60,6 +60,8 @@
 // Fully unrolled, so arrays of fragments indexed by the loop stay in
 // registers (a dynamic index puts them in local memory).
 #define MURMUR_UNROLL _Pragma("unroll")
+// A device function kept out of line (a call, not inlined).
+#define MURMUR_NOINLINE __noinline__
 #endif
 
 #include <cstdint>
@@ -922,6 +924,11 @@ __device__ void ZeroInterTerm(FragAcc (&acc)[kMaxRowTiles], const TS& s, int L, 
 // the warp's tiles of the [C, ow] product (OwnedTiles(ow / 16)). The state's
 // fragments load from global memory, each once per block: a warp loads hi
 // and lo of its column once per 16 rows of the state for all its row tiles.
+// The kernels ask L2 for the state first (PrefetchStateRows), so each
+// step's loads wait on L2, not device memory. (Loading one step ahead in
+// registers costs too many: ptxas sm_90 put output and dv at 115-128
+// registers instead of 80-100, one block fewer per SM where shared memory
+// allows three, and dq/dk at 167-175 instead of 128.)
 // Scaled states (fp16) go through a second accumulator: acc += f (a hi + a lo).
 template <bool kTransposed, typename stage_t>
 __device__ void TcStateProduct(const stage_t* X, int xw, int xld, SplitStates<stage_t> S,
@@ -960,6 +967,30 @@ __device__ void TcStateProduct(const stage_t* X, int xw, int xld, SplitStates<st
       }
     }
   }
+}
+
+// Asks L2 for slot rows [first_row, first_row + rows) of a split state
+// (hi and lo, every column) ahead of the state products that read them,
+// which come after a kernel's staging and intra-chunk products: their
+// loads then wait on L2 rather than on device memory (PrefetchL2). Tensor
+// cores only: the CUDA-core path (fp32 states, stage_t float) compiles to
+// nothing. The prefetch itself is a call, not inlined, with its arguments
+// by reference: ptxas sm_90 then gives the output, dv and dq/dk kernels
+// the registers and spills they had without it (a 24-48 byte stack frame
+// holds the arguments, once per block); inlined it cost spills (up to 68
+// bytes), by value up to 34 registers.
+template <typename stage_t>
+__device__ MURMUR_NOINLINE void PrefetchSplitRows(const SplitStates<stage_t>& S, const Dims& d,
+                                                 int first_row, int rows) {
+  const int64_t at = static_cast<int64_t>(first_row) * d.DV;
+  const int64_t bytes = static_cast<int64_t>(rows) * d.DV * static_cast<int64_t>(sizeof(stage_t));
+  PrefetchL2(S.hi + at, bytes);
+  PrefetchL2(S.lo + at, bytes);
+}
+template <typename stage_t>
+__device__ __forceinline__ void PrefetchStateRows(const SplitStates<stage_t>& S, const Dims& d,
+                                                  int first_row, int rows) {
+  if constexpr (!std::is_same_v<stage_t, float>) PrefetchSplitRows(S, d, first_row, rows);
 }
 
 // CUDA cores: out[r][o] += sum_x X[r][x] S[r0 + x][c0 + o] (kTransposed:
@@ -1007,6 +1038,7 @@ __global__ void __launch_bounds__(kThreads)
   const int vw = vc.width;
   const float* S = StateSlot(states, d, c.bh, c.n);
   const SplitStates<stage_t> split = SplitSlot(split_states, d, c.bh, c.n);
+  PrefetchStateRows(split, d, 0, static_cast<int>(d.DK));  // every key tile's rows, read below
   const int elems = c.L * vw;  // (t, j)
   [[maybe_unused]] FragAcc acc[kMaxRowTiles];  // the inter-chunk term (ZeroInterTerm)
   ZeroInterTerm<kTC>(acc, s, c.L, vw);
@@ -1132,6 +1164,8 @@ __global__ void __launch_bounds__(kThreads)
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
   const SplitStates<stage_t> split_s = SplitSlot(split_states, d, c.bh, c.n);
   const SplitStates<stage_t> split_ds = SplitSlot(split_dstates, d, c.bh, c.n + 1);
+  PrefetchStateRows(split_s, d, kc.start, kw);  // this key tile's rows, every value tile
+  PrefetchStateRows(split_ds, d, kc.start, kw);
   const int elems = c.L * kw;  // (t, k)
   // dq's and dk's inter-chunk terms: with kTC in the owning warp's
   // registers; else in Acc1 and Acc2, each element one thread's.
@@ -1316,6 +1350,7 @@ __global__ void __launch_bounds__(kThreads)
   const LinearAttnForwardParams& p = bp.fwd;
   const float* dS = StateSlot(dstates, d, c.bh, c.n + 1);
   const SplitStates<stage_t> split = SplitSlot(split_dstates, d, c.bh, c.n + 1);
+  PrefetchStateRows(split, d, 0, static_cast<int>(d.DK));  // every key tile's rows, read below
   const int elems = c.L * vw;  // (sr, j)
   [[maybe_unused]] FragAcc acc[kMaxRowTiles];  // the inter-chunk term (ZeroInterTerm)
   ZeroInterTerm<kTC>(acc, s, c.L, vw);
