@@ -67,8 +67,14 @@ SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
   const bool q = kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kDState ||
                  kernel == ChunkKernel::kGradQK || kernel == ChunkKernel::kGradV || walk;
   const bool k = kernel != ChunkKernel::kDState || walk;
-  const bool a = kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kGradQK ||
-                 kernel == ChunkKernel::kGradV;
+  // Output and dv on tensor cores without a per-dim gate keep A in
+  // fragments across one key tile and write it to a16 (TcAccumulateA): an
+  // fp32 a only carries it from key tile to key tile.
+  const bool a16_from_fragments = t.tensor_cores && t.gate_width <= 1 &&
+                                  (kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kGradV);
+  const bool a_read = kernel == ChunkKernel::kOutput || kernel == ChunkKernel::kGradQK ||
+                      kernel == ChunkKernel::kGradV;
+  const bool a = a_read && !(a16_from_fragments && t.one_key_tile);
   const int ys = kernel == ChunkKernel::kGradQK || walk ? 2 : 1;
   const int stage = t.tensor_cores ? 2 : 4;  // bytes per staged q, k, y element
   const int f32 = 4;
@@ -129,7 +135,10 @@ SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
              !acc1_over_dead) {
     l.acc1 = take(rows(l.ld_acc, f32));
   }
-  if (a && t.tensor_cores && kernel != ChunkKernel::kGradQK) l.a16 = take(rows(l.ld_a16, 2));
+  if (a_read && t.tensor_cores && kernel != ChunkKernel::kGradQK) {
+    l.a16 = take(rows(l.ld_a16, 2));
+    if (a16_from_fragments) l.coords = take(16 * 16 * f32);  // where a fragment's elements sit
+  }
   const bool state_product = kernel == ChunkKernel::kUpdate || kernel == ChunkKernel::kDState;
   // The low half of a decayed or scaled key tile: gated products, and the
   // reverse state walk (dstate: its rows carry the scale).
@@ -163,7 +172,8 @@ PlanOutcome PlanLaunch(const ProblemShape& shape, size_t smem_per_block_optin) {
     TileShape best;
     for (int kt : TileWidths(shape.DK)) {
       for (int vt : TileWidths(shape.DV)) {
-        const TileShape tiles{chunk, kt, vt, GateWidth(shape.gate, kt), tensor_cores};
+        const TileShape tiles{chunk, kt, vt, GateWidth(shape.gate, kt), tensor_cores,
+                              /*one_key_tile=*/kt >= shape.DK};
         const size_t bytes = NeededBytes(shape, tiles);
         if (smallest == 0 || bytes < smallest) smallest = bytes;
         if (bytes > smem_per_block_optin) continue;

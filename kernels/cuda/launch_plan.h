@@ -44,12 +44,16 @@ const char* ChunkKernelName(ChunkKernel kernel);
 // key_tile: per-key-dim gate). tensor_cores: the 16x16x16 tensor-core path
 // (fp16/bf16 inputs, head dims multiples of 16), whose q, k, y tiles and
 // the masked intra-chunk matrix (a16) are staged as 16-bit values.
+// one_key_tile: the key tile is the whole key dim, so output and dv on
+// tensor cores (no per-dim gate) finish A within one key tile and write it
+// straight to a16: no fp32 a.
 struct TileShape {
   int chunk = kCudaMaxChunk;
   int key_tile = 0;
   int value_tile = 0;
   int gate_width = 0;
   bool tensor_cores = false;
+  bool one_key_tile = false;
 };
 
 // Row pitch, in elements, of a staged array whose rows hold `width`
@@ -87,8 +91,9 @@ constexpr int RowPitch(int width, int element_bytes) {
 //   and y2 (dead by then); with a per-dim gate it has neither (its dA
 //   stays fp32).
 //   coords: [16, 16] fp32, where an accumulator fragment's elements sit
-//   (tensor cores: grad_qk keeps dq and dk in fragments, no acc1/acc2; the
-//   update and dstate layouts serve the state walk, whose state does).
+//   (tensor cores: grad_qk keeps dq and dk in fragments, no acc1/acc2;
+//   output and dv, without a per-dim gate, write a16 from A's fragments;
+//   the update and dstate layouts serve the state walk, whose state does).
 //   The state walks (update and dstate on tensor cores) double-buffer the
 //   raw tiles of a chunk, the next chunk's copies landing while the current
 //   one computes: q and k are the two key-tile buffers, y1 and y2 the two

@@ -171,8 +171,11 @@ TEST(LaunchPlan, TensorCoreLayoutsStageSixteenBitTilesAligned) {
   EXPECT_EQ(l.a, l.G + 32);  // one float, padded to 32 bytes
   EXPECT_EQ(l.y1, l.a + 4 * 64 * RowPitch(64, 4));
   EXPECT_EQ(l.a16, l.y1 + 2 * 64 * RowPitch(16, 2));
-  EXPECT_EQ(l.Bytes(), static_cast<size_t>(l.a16 + a16));
-  for (int offset : {l.q, l.k, l.b, l.G, l.a, l.y1, l.acc1, l.a16}) EXPECT_EQ(offset % 32, 0);
+  EXPECT_EQ(l.coords, l.a16 + a16);  // a16 is written from A's fragments
+  EXPECT_EQ(l.Bytes(), static_cast<size_t>(l.coords + 4 * 16 * 16));
+  for (int offset : {l.q, l.k, l.b, l.G, l.a, l.y1, l.acc1, l.a16, l.coords}) {
+    EXPECT_EQ(offset % 32, 0);
+  }
   // Output and dv stage their finished results (acc1) over q, k, the gates
   // and a, which their epilogue no longer reads; never over y1 or a16, which
   // it does. Where acc1 is the larger, y1 starts after it.
@@ -186,9 +189,22 @@ TEST(LaunchPlan, TensorCoreLayoutsStageSixteenBitTilesAligned) {
       EXPECT_GT(m.a16, m.y1);
     }
   }
-  // At the bench shape (D = 128, whole head dims): 77 KB instead of 110,
-  // two blocks per SM on an A100 or a Jetson Orin (163 KB) instead of one.
-  EXPECT_EQ(LayoutOf(ChunkKernel::kOutput, {64, 128, 128, 0, true}).Bytes(), 78848u);
+  // At the bench shape (D = 128, whole head dims): 78 KB instead of 110
+  // with several key tiles, two blocks per SM on an A100 or a Jetson Orin
+  // (163 KB) instead of one; with one key tile, as the plan has it, A goes
+  // from fragments to a16 with no fp32 a: 61 KB, three blocks per SM on an
+  // H100/H200 (227 KB) instead of two.
+  EXPECT_EQ(LayoutOf(ChunkKernel::kOutput, {64, 128, 128, 0, true}).Bytes(), 79872u);
+  for (ChunkKernel kernel : {ChunkKernel::kOutput, ChunkKernel::kGradV}) {
+    const SmemLayout one = LayoutOf(kernel, {64, 128, 128, 0, true, /*one_key_tile=*/true});
+    EXPECT_EQ(one.a, -1);
+    EXPECT_EQ(one.Bytes(), 62464u);
+    // A per-dim gate's A is elementwise, through fp32 a, on tensor cores too.
+    EXPECT_NE(LayoutOf(kernel, {64, 128, 128, 128, true, true}).a, -1);
+    // The CUDA-core path sums A in a.
+    EXPECT_NE(LayoutOf(kernel, {64, 128, 128, 0, false, true}).a, -1);
+  }
+  EXPECT_NE(LayoutOf(ChunkKernel::kGradQK, {64, 128, 128, 0, true, true}).a, -1);  // dA
   EXPECT_EQ(l.xlo, -1);
   EXPECT_EQ(l.a16lo, -1);
   // The low parts: of the decayed key tile in the gated state products, of

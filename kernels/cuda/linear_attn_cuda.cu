@@ -470,8 +470,15 @@ __device__ __forceinline__ int Blocks16(int n) { return (n + 15) / 16; }
 // A (+)= Q K^T on the lower block triangle of [C, C] (16x16 tiles si <= ti
 // whose rows start below L), over one key tile of kw columns. A tile keeps
 // its warp from key tile to key tile; the kernels sync between key tiles.
-template <typename stage_t>
-__device__ void TcAccumulateA(const Tiles<stage_t>& s, int L, int kw, bool first) {
+// The last key tile's (`last`) finished tiles go to A16 instead of A, as
+// MaskToA16 would write them, from the fragment's own elements (coords:
+// FillCoordTable): factor A (times a scalar gate's e^(b_t - b_sr)) for
+// sr <= t < L, 0 elsewhere. That spares a pass over all of [C, C] through
+// shared memory and the barrier before it; the tiles above the diagonal and
+// from row tile Blocks16(L) on, which no product reads, stay unwritten.
+template <GateKind G, typename stage_t>
+__device__ void TcAccumulateA(const Tiles<stage_t>& s, int L, int kw, bool first, bool last,
+                              float factor) {
   const int nb = Blocks16(L);
   for (int tile = Warp(); tile < nb * nb; tile += Warps()) {
     const int ti = tile / nb, si = tile % nb;
@@ -489,7 +496,22 @@ __device__ void TcAccumulateA(const Tiles<stage_t>& s, int L, int kw, bool first
       FragLoad(b, s.K + si * 16 * s.ldqk + k0, s.ldqk);
       FragMma(acc, a, b);
     }
-    FragStore(s.A + ti * 16 * s.lda + si * 16, acc, s.lda);
+    if (!last) {
+      FragStore(s.A + ti * 16 * s.lda + si * 16, acc, s.lda);
+      continue;
+    }
+    FragAcc coords;
+    FragLoad(coords, s.Coords, 16);
+    MURMUR_UNROLL
+    for (int e = 0; e < coords.num_elements; ++e) {
+      const int t = ti * 16 + FragRow(coords, e), sr = si * 16 + FragCol(coords, e);
+      float v = 0.f;
+      if (sr <= t && t < L) {
+        v = factor * acc.x[e];
+        if constexpr (G == GateKind::kScalar) v *= DecayBetween<G>(s, t, sr, 0);
+      }
+      s.A16[t * s.lda16 + sr] = FromF<stage_t>(v);
+    }
   }
 }
 
@@ -1012,12 +1034,14 @@ __device__ void CoreStateProduct(const float* X, int xw, int xld, const float* S
 }
 
 // A (+)= Q K^T (with the gate's decay) for one key tile: on tensor cores
-// where the decay factors out of the product (no gate, scalar gate: its
-// decay is applied by MaskToA16), elementwise otherwise.
+// where the decay factors out of the product (no gate, scalar gate), the
+// last key tile writing the 16-bit operand A16 (factor A, masked, with a
+// scalar gate's decay; TcAccumulateA); elementwise into A otherwise (a
+// per-dim gate on tensor cores then goes through MaskToA16).
 template <GateKind G, bool kTC, typename TS>
-__device__ void IntraA(const TS& s, int L, int kw, bool first, bool last) {
+__device__ void IntraA(const TS& s, int L, int kw, bool first, bool last, float factor) {
   if constexpr (kTC && G != GateKind::kPerDim) {
-    TcAccumulateA(s, L, kw, first);
+    TcAccumulateA<G>(s, L, kw, first, last, factor);
   } else {
     AccumulateA<G>(s, L, kw, first, last && !kTC);
   }
@@ -1042,6 +1066,8 @@ __global__ void __launch_bounds__(kThreads)
   const int elems = c.L * vw;  // (t, j)
   [[maybe_unused]] FragAcc acc[kMaxRowTiles];  // the inter-chunk term (ZeroInterTerm)
   ZeroInterTerm<kTC>(acc, s, c.L, vw);
+  // For TcAccumulateA's last key tile; read after the first barrier below.
+  if constexpr (kTC && G != GateKind::kPerDim) FillCoordTable(s.Coords);
   for (int kt = 0; kt < d.nK; ++kt) {
     const Span kc = TileOf(kt, d.TK, d.DK);
     if (kt > 0) __syncthreads();  // the previous key tile is no longer read
@@ -1049,7 +1075,7 @@ __global__ void __launch_bounds__(kThreads)
     LoadTile<kTC>(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K, s.ldqk);
     LoadGates(static_cast<const float*>(p.g), d, c, kc, s);
     __syncthreads();
-    IntraA<G, kTC>(s, c.L, kc.width, kt == 0, kt == d.nK - 1);
+    IntraA<G, kTC>(s, c.L, kc.width, kt == 0, kt == d.nK - 1, d.scale);
     if constexpr (G != GateKind::kNone) {  // Q is used decayed from here on
       __syncthreads();
       DecayRowsInPlace<G, /*kToEnd=*/false>(s, c.L, kc.width, s.Q);
@@ -1069,8 +1095,10 @@ __global__ void __launch_bounds__(kThreads)
   __syncthreads();
   in_t* o = static_cast<in_t*>(p.o);
   if constexpr (kTC) {
-    MaskToA16<G>(s, d, c.L, d.scale);
-    __syncthreads();
+    if constexpr (G == GateKind::kPerDim) {  // else the last IntraA wrote A16
+      MaskToA16<G>(s, d, c.L, d.scale);
+      __syncthreads();
+    }
     // O = scale acc + (scale A) V per owned tile, staged in Acc1 for 16-byte stores.
     const WarpTiles own = OwnedTiles(vw / 16);
     const int nt = Blocks16(c.L);
@@ -1354,6 +1382,8 @@ __global__ void __launch_bounds__(kThreads)
   const int elems = c.L * vw;  // (sr, j)
   [[maybe_unused]] FragAcc acc[kMaxRowTiles];  // the inter-chunk term (ZeroInterTerm)
   ZeroInterTerm<kTC>(acc, s, c.L, vw);
+  // For TcAccumulateA's last key tile; read after the first barrier below.
+  if constexpr (kTC && G != GateKind::kPerDim) FillCoordTable(s.Coords);
   for (int kt = 0; kt < d.nK; ++kt) {
     const Span kc = TileOf(kt, d.TK, d.DK);
     const int kw = kc.width;
@@ -1362,7 +1392,7 @@ __global__ void __launch_bounds__(kThreads)
     LoadTile<kTC>(static_cast<const in_t*>(p.k), d, c, d.DK, kc, s.K, s.ldqk);
     LoadGates(static_cast<const float*>(p.g), d, c, kc, s);
     __syncthreads();
-    IntraA<G, kTC>(s, c.L, kw, kt == 0, kt == d.nK - 1);
+    IntraA<G, kTC>(s, c.L, kw, kt == 0, kt == d.nK - 1, d.scale);
     if constexpr (G != GateKind::kNone) {  // K is used decayed from here on
       __syncthreads();
       DecayRowsInPlace<G, /*kToEnd=*/true>(s, c.L, kw, s.K);
@@ -1382,8 +1412,10 @@ __global__ void __launch_bounds__(kThreads)
   __syncthreads();
   in_t* dvo = static_cast<in_t*>(bp.dv);
   if constexpr (kTC) {
-    MaskToA16<G>(s, d, c.L, d.scale);
-    __syncthreads();
+    if constexpr (G == GateKind::kPerDim) {  // else the last IntraA wrote A16
+      MaskToA16<G>(s, d, c.L, d.scale);
+      __syncthreads();
+    }
     // dv = acc + (scale A)^T dO per owned tile (rows sr), staged in Acc1.
     const WarpTiles own = OwnedTiles(vw / 16);
     const int nt = Blocks16(c.L);
@@ -1550,7 +1582,7 @@ Dims MakeDims(const LinearAttnForwardParams& p, bool backward) {
 
 TileShape TilesOf(const Dims& d) {
   const int gate_width = d.gate == GateKind::kPerDim ? d.TK : d.gate == GateKind::kScalar ? 1 : 0;
-  return {d.C, d.TK, d.TV, gate_width, d.tc};
+  return {d.C, d.TK, d.TV, gate_width, d.tc, /*one_key_tile=*/d.nK == 1};
 }
 
 // A kernel's shared-memory layout, with the kernel opted in to its size.
