@@ -177,10 +177,15 @@ PlanOutcome PlanLaunch(const ProblemShape& shape, size_t smem_per_block_optin) {
         const size_t bytes = NeededBytes(shape, tiles);
         if (smallest == 0 || bytes < smallest) smallest = bytes;
         if (bytes > smem_per_block_optin) continue;
-        // Widest tiles first (fewest re-reads), then the wider key tile.
+        // Widest tiles first (fewest re-reads). Of equal areas, the forward
+        // takes the wider value tile: its output kernel recomputes A = Q K^T
+        // in every value tile's block (128x16 at D = 128 would compute it 8
+        // times per chunk, 32x64 twice); the backward the wider key tile
+        // (dq/dk, its largest kernel, recomputes dA per key tile).
         const int64_t area = static_cast<int64_t>(kt) * vt;
         const int64_t best_area = static_cast<int64_t>(best.key_tile) * best.value_tile;
-        if (!found || area > best_area || (area == best_area && kt > best.key_tile)) {
+        const bool wider = shape.backward ? kt > best.key_tile : vt > best.value_tile;
+        if (!found || area > best_area || (area == best_area && wider)) {
           best = tiles;
           found = true;
         }

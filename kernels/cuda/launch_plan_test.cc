@@ -74,6 +74,20 @@ TEST(LaunchPlan, WholeHeadDimsOnAnH100AndTilesOnSmallerGpus) {
   EXPECT_EQ(small.plan.tiles.value_tile, 16);
 }
 
+// Of tile shapes with equal areas the forward takes the wider value tile:
+// its output kernel recomputes A = Q K^T in every value tile's block.
+TEST(LaunchPlan, TheForwardPrefersWideValueTilesAtEqualArea) {
+  ProblemShape bf16{128, 128, GateKind::kNone, false, DType::kBFloat16};
+  const PlanOutcome fwd = PlanLaunch(bf16, 48 * KB);
+  ASSERT_TRUE(fwd.ok);
+  EXPECT_EQ(fwd.plan.tiles.key_tile, 32);  // 128 x 16 would fit too
+  EXPECT_EQ(fwd.plan.tiles.value_tile, 64);
+  const PlanOutcome fp32 = PlanLaunch({128, 128, GateKind::kScalar, false}, 99 * KB);
+  ASSERT_TRUE(fp32.ok);
+  EXPECT_EQ(fp32.plan.tiles.key_tile, 32);
+  EXPECT_EQ(fp32.plan.tiles.value_tile, 128);
+}
+
 // The state walks run at the plan's tiles capped at kCudaWalkTile, and
 // the plan counts their layouts at those tiles: at D = 128 with a per-dim
 // gate the walk's double buffers at 128-wide tiles would need more than
