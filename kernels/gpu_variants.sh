@@ -25,8 +25,9 @@ VARIANTS=${MURMUR_VARIANTS_DIR:-build-variants}
 # c798e09 is run 3's code (measured: 3.16 / 11.6 / 23.0 ms), so its row
 # checks that this harness reproduces the notes; then padding, register
 # accumulators, the state walks, the smaller shared memory, the background
-# copies, and the tip.
-DEFAULT_REVS=(c798e09 0b8b483 5f7f470 664d765 7174a9a d24f765 HEAD)
+# copies, the last commit before the L2 prefetch of the states (b2a512b),
+# and the tip.
+DEFAULT_REVS=(c798e09 0b8b483 5f7f470 664d765 7174a9a d24f765 1caf5d1 HEAD)
 
 prepare() {
   local revs=("$@")
