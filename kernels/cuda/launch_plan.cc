@@ -55,12 +55,56 @@ const char* ChunkKernelName(ChunkKernel kernel) {
     case ChunkKernel::kDState: return "dstate";
     case ChunkKernel::kGradQK: return "grad_qk";
     case ChunkKernel::kGradV: return "grad_v";
+    case ChunkKernel::kFusedForward: return "fused_forward";
     case ChunkKernel::kCount: break;
   }
   return "?";
 }
 
+namespace {
+
+// The fused forward's arrays (launch_plan.h), 16-bit tiles padded
+// (RowPitch), each 32-byte aligned.
+SmemLayout FusedForwardLayout(const TileShape& t) {
+  SmemLayout l;
+  l.ld_qk = RowPitch(t.key_tile, 2);
+  l.ld_y = RowPitch(t.value_tile, 2);
+  l.ld_a16 = RowPitch(t.chunk, 2);
+  l.ld_acc = RowPitch(t.value_tile, 4);
+  l.ld_s = RowPitch(t.value_tile, 2);
+  int at = 0;
+  auto take = [&at](int bytes) {
+    const int start = at;
+    at += (bytes + 31) / 32 * 32;
+    return start;
+  };
+  const int tile = t.chunk * l.ld_qk * 2;
+  l.q = take(tile);
+  l.k = take(tile);
+  l.q2 = take(tile);
+  l.k2 = take(tile);
+  l.y1 = take(t.chunk * l.ld_y * 2);
+  l.y2 = take(t.chunk * l.ld_y * 2);
+  if (t.gate_width > 0) {
+    l.b = take(t.chunk * t.gate_width * 4);
+    l.b2 = take(t.chunk * t.gate_width * 4);
+    l.G = take(t.gate_width * 4);
+    l.xlo = take(tile);
+  }
+  l.a16 = take(t.chunk * l.ld_a16 * 2);
+  l.shi = take(t.key_tile * l.ld_s * 2);
+  l.slo = take(t.key_tile * l.ld_s * 2);
+  l.sscale = take((t.key_tile / 16) * (t.value_tile / 16) * 4);
+  l.acc1 = take(t.chunk * l.ld_acc * 4);
+  l.coords = take(16 * 16 * 4);
+  l.bytes = at;
+  return l;
+}
+
+}  // namespace
+
 SmemLayout LayoutOf(ChunkKernel kernel, const TileShape& t) {
+  if (kernel == ChunkKernel::kFusedForward) return FusedForwardLayout(t);
   // The state walks: raw tiles double-buffered in q/k, y1/y2, b/b2.
   const bool walk =
       t.tensor_cores && (kernel == ChunkKernel::kUpdate || kernel == ChunkKernel::kDState);
@@ -205,6 +249,20 @@ PlanOutcome PlanLaunch(const ProblemShape& shape, size_t smem_per_block_optin) {
               ", DV=" + std::to_string(shape.DV) + " (chunk 16, tiles of 16); this GPU allows " +
               Kb(smem_per_block_optin) + ": use the CPU op";
   return out;
+}
+
+int FusedForwardValueTile(const ProblemShape& shape, size_t smem_per_block_optin) {
+  if (shape.backward || !shape.fused_forward || shape.gate == GateKind::kPerDim ||
+      !UsesTensorCores(shape) || shape.DK > kCudaMaxHeadDim || shape.DV > kCudaMaxHeadDim) {
+    return 0;
+  }
+  for (int vt : {64, 32, 16}) {
+    if (vt > shape.DV) continue;
+    const TileShape t{kCudaMaxChunk, static_cast<int>(shape.DK), vt,
+                      GateWidth(shape.gate, static_cast<int>(shape.DK)), true, true};
+    if (LayoutOf(ChunkKernel::kFusedForward, t).Bytes() <= smem_per_block_optin) return vt;
+  }
+  return 0;
 }
 
 }  // namespace murmur::kernels

@@ -34,6 +34,7 @@ enum class ChunkKernel : int {
   kDState,      // (Q decayed)^T dO per key tile x value tile
   kGradQK,      // dq, dk per key tile, looping over value tiles
   kGradV,       // dv per value tile, looping over key tiles
+  kFusedForward,  // the whole forward per value tile, walking the chunks
   kCount
 };
 const char* ChunkKernelName(ChunkKernel kernel);
@@ -98,6 +99,13 @@ constexpr int RowPitch(int width, int element_bytes) {
 //   raw tiles of a chunk, the next chunk's copies landing while the current
 //   one computes: q and k are the two key-tile buffers, y1 and y2 the two
 //   value-tile buffers, b and b2 the two gate buffers ([chunk, gate_width]).
+//   The fused forward (tensor cores; key_tile the whole key dim) double-
+//   buffers a chunk's raw tiles, q/q2, k/k2, y1/y2 and b/b2, holds the
+//   masked A in a16, the decayed key tile's low part in xlo (scalar gate),
+//   the chunk's state as 16-bit hi + lo in shi and slo ([key_tile,
+//   value_tile], rows ld_s apart) with fp16's per-fragment scales in
+//   sscale ([key_tile / 16, value_tile / 16]), stages the output in acc1,
+//   and keeps its state and A in fragments (coords).
 // q, k, y1, y2 hold fp32 on the CUDA-core path, 16-bit on the tensor-core one.
 // Pitches: ld_qk of q, k, xlo; ld_y of y1, y2; ld_a of a; ld_a16 of a16,
 // a16lo; ld_acc of acc1, acc2; b's rows are gate_width apart (not a
@@ -105,7 +113,8 @@ constexpr int RowPitch(int width, int element_bytes) {
 struct SmemLayout {
   int q = -1, k = -1, b = -1, G = -1, a = -1, y1 = -1, y2 = -1, acc1 = -1, acc2 = -1, a16 = -1;
   int xlo = -1, a16lo = -1, coords = -1, b2 = -1;
-  int ld_qk = 0, ld_y = 0, ld_a = 0, ld_a16 = 0, ld_acc = 0;
+  int q2 = -1, k2 = -1, shi = -1, slo = -1, sscale = -1;  // the fused forward's
+  int ld_qk = 0, ld_y = 0, ld_a = 0, ld_a16 = 0, ld_acc = 0, ld_s = 0;
   int bytes = 0;
   size_t Bytes() const { return static_cast<size_t>(bytes); }
 };
@@ -124,6 +133,7 @@ struct ProblemShape {
   DType dtype = DType::kFloat32;
   int compute_capability = 90;
   bool tensor_cores = true;
+  bool fused_forward = true;
 };
 
 // Whether a call of this shape runs on tensor cores (see ProblemShape).
@@ -148,6 +158,15 @@ struct PlanOutcome {
 // arithmetic UsesTensorCores picks, in
 // `smem_per_block_optin` bytes (cudaDevAttrMaxSharedMemoryPerBlockOptin).
 PlanOutcome PlanLaunch(const ProblemShape& shape, size_t smem_per_block_optin);
+
+// The fused forward (linear_attn_cuda.cu: one pass over the chunks per
+// batch-head and value tile, the states in registers, none through device
+// memory) applies to a forward on tensor cores without a per-dim gate,
+// unless `fused_forward` is off (MURMUR_CUDA_FUSED_FORWARD=0). It runs at
+// C = 64 with the whole key dim staged; this is the widest value tile (64,
+// 32, 16, at most DV) whose layout fits `smem_per_block_optin`, or 0 where
+// it does not apply or nothing fits (the chunk-parallel forward then runs).
+int FusedForwardValueTile(const ProblemShape& shape, size_t smem_per_block_optin);
 
 // 48 KB: what a block may use without cudaFuncSetAttribute.
 constexpr size_t kDefaultSmemPerBlock = 48 * 1024;

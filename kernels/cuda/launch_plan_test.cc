@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "kernels/cuda/arch_limits.h"
 
@@ -86,6 +88,68 @@ TEST(LaunchPlan, TheForwardPrefersWideValueTilesAtEqualArea) {
   ASSERT_TRUE(fp32.ok);
   EXPECT_EQ(fp32.plan.tiles.key_tile, 32);
   EXPECT_EQ(fp32.plan.tiles.value_tile, 128);
+}
+
+// The fused forward: tensor cores, no per-dim gate, forward only, where its
+// layout fits; the widest value tile that does.
+TEST(LaunchPlan, FusedForwardWhereItFitsAtItsWidestValueTile) {
+  const size_t h100 = FindArch(90)->smem_per_block_optin;
+  const ProblemShape bench{128, 128, GateKind::kNone, false, DType::kBFloat16};
+  EXPECT_EQ(FusedForwardValueTile(bench, h100), 64);
+  EXPECT_EQ(FusedForwardValueTile(bench, FindArch(80)->smem_per_block_optin), 64);  // 163 KB
+  EXPECT_EQ(FusedForwardValueTile(bench, FindArch(86)->smem_per_block_optin), 0);   // 99 KB
+  ProblemShape scalar = bench;
+  scalar.gate = GateKind::kScalar;
+  EXPECT_EQ(FusedForwardValueTile(scalar, h100), 64);
+  EXPECT_EQ(FusedForwardValueTile(scalar, 163 * KB), 32);  // the gates' arrays push 64 over
+  const ProblemShape d64{64, 64, GateKind::kScalar, false, DType::kBFloat16};
+  EXPECT_EQ(FusedForwardValueTile(d64, 99 * KB), 32);
+  EXPECT_EQ(FusedForwardValueTile({16, 16, GateKind::kNone, false, DType::kBFloat16}, 48 * KB),
+            16);
+  // Not where it does not apply.
+  ProblemShape other = bench;
+  other.gate = GateKind::kPerDim;
+  EXPECT_EQ(FusedForwardValueTile(other, h100), 0);
+  other = bench;
+  other.backward = true;
+  EXPECT_EQ(FusedForwardValueTile(other, h100), 0);
+  other = bench;
+  other.dtype = DType::kFloat32;
+  EXPECT_EQ(FusedForwardValueTile(other, h100), 0);
+  other = bench;
+  other.fused_forward = false;  // MURMUR_CUDA_FUSED_FORWARD=0
+  EXPECT_EQ(FusedForwardValueTile(other, h100), 0);
+  other = bench;
+  other.compute_capability = 75;  // no bf16 tensor cores
+  EXPECT_EQ(FusedForwardValueTile(other, h100), 0);
+  // Its layout: every array 32-byte aligned, none overlapping, in the order
+  // and sizes launch_plan.h gives.
+  for (int gate_width : {0, 1}) {
+    const TileShape t{64, 128, 64, gate_width, true, true};
+    const SmemLayout l = LayoutOf(ChunkKernel::kFusedForward, t);
+    EXPECT_EQ(l.ld_qk, RowPitch(128, 2));
+    EXPECT_EQ(l.ld_s, RowPitch(64, 2));
+    std::vector<std::pair<int, int>> arrays = {
+        {l.q, 64 * l.ld_qk * 2},   {l.k, 64 * l.ld_qk * 2},   {l.q2, 64 * l.ld_qk * 2},
+        {l.k2, 64 * l.ld_qk * 2},  {l.y1, 64 * l.ld_y * 2},   {l.y2, 64 * l.ld_y * 2},
+        {l.a16, 64 * l.ld_a16 * 2}, {l.shi, 128 * l.ld_s * 2}, {l.slo, 128 * l.ld_s * 2},
+        {l.sscale, 8 * 4 * 4},     {l.acc1, 64 * l.ld_acc * 4}, {l.coords, 16 * 16 * 4}};
+    if (gate_width > 0) {
+      arrays.insert(arrays.end(),
+                    {{l.b, 64 * 4}, {l.b2, 64 * 4}, {l.G, 4}, {l.xlo, 64 * l.ld_qk * 2}});
+    } else {
+      EXPECT_EQ(l.b, -1);
+      EXPECT_EQ(l.xlo, -1);
+    }
+    std::sort(arrays.begin(), arrays.end());
+    for (size_t i = 0; i < arrays.size(); ++i) {
+      EXPECT_GE(arrays[i].first, 0);
+      EXPECT_EQ(arrays[i].first % 32, 0);
+      const int end = arrays[i].first + arrays[i].second;
+      EXPECT_LE(end, i + 1 < arrays.size() ? arrays[i + 1].first : l.bytes);
+    }
+    EXPECT_EQ(l.a, -1);  // A stays in fragments up to a16
+  }
 }
 
 // The state walks run at the plan's tiles capped at kCudaWalkTile, and

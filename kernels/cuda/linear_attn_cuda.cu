@@ -35,6 +35,10 @@
 // The fragments of hi and lo load straight from the workspace (global
 // memory, through L1 and L2), not through shared memory. For a per-dim gate the
 // intra matrices that carry the decay inside the sum stay elementwise.
+// The forward without a per-dim gate goes further where its shared memory
+// fits (FusedForwardKernel): a block per (batch-head, value tile) walks the
+// chunks doing 1-3 for each, its state in registers and its hi + lo copy
+// in shared memory, so no state crosses device memory at all.
 // Shared memory that fits every GPU: a block stages a key tile and/or a
 // value tile of its chunk as fp32 or 16-bit (launch_plan.h picks C and the tile widths
 // from the device's per-block limit, 48 KB to 227 KB); a kernel that
@@ -137,6 +141,7 @@ struct Dims {
   int nK, nV;  // tiles per head dim
   bool tc;     // tensor cores (launch_plan.h: fp16/bf16, dims multiples of 16)
   bool scaled_split;  // fp16 on tensor cores: split states carry scales (SplitStates)
+  bool fused;  // the forward runs FusedForwardKernel (C = 64, TK = DK, TV its value tile)
 };
 
 __device__ __forceinline__ int Warp() { return static_cast<int>(threadIdx.x / 32); }
@@ -204,6 +209,11 @@ struct Tiles {
   int ldqk, ldy, lda, lda16, ldacc;
   float* Coords;  // FillCoordTable's table (grad_qk on tensor cores)
   float* b2;      // the state walks' second gate buffer
+  // The fused forward's second q and k buffers, and its state as hi + lo
+  // [DK, vw] (rows lds apart) with fp16's per-fragment scales.
+  stage_t *Q2, *K2, *Shi, *Slo;
+  float* Sscale;
+  int lds;
 };
 
 template <typename stage_t>
@@ -218,7 +228,8 @@ __device__ __forceinline__ Tiles<stage_t> Carve(float* base, const SmemLayout& l
   return {h(l.q),    h(l.k),     f(l.b),   f(l.G),      f(l.a),      h(l.y1),
           h(l.y2),   f(l.acc1),  f(l.acc2), h(l.a16),  h(l.xlo),    h(l.a16lo),
           0,         l.ld_qk,    l.ld_y,    l.ld_a,    l.ld_a16,    l.ld_acc,
-          f(l.coords), f(l.b2)};
+          f(l.coords), f(l.b2),  h(l.q2),     h(l.k2),    h(l.shi),  h(l.slo),
+          f(l.sscale), l.ld_s};
 }
 
 // Columns [col.start, +col.width) of rows t0 .. t0 + L of a [B,T,H,width]
@@ -651,12 +662,14 @@ __device__ __forceinline__ int SplitExponentFor(float max_abs) {
   return e - 8 < -126 ? -126 : e - 8;
 }
 
-// The state tile a walking block holds on tensor cores (ChunkStateWalkKernel):
-// at most kCudaWalkTile x kCudaWalkTile, over its 8 warps as a 2 x 4 grid: warp
-// (wr, wc) owns key tiles wr and wr + 2 and value tile wc, 16x16 fragments
-// in registers.
+// The state tile a walking block holds on tensor cores, over its 8 warps as
+// a 2 x 4 grid: warp (wr, wc) owns key tiles wr, wr + 2, ... (kSlots of
+// them) and value tile wc, 16x16 fragments in registers. The state walks
+// (ChunkStateWalkKernel) hold at most kCudaWalkTile x kCudaWalkTile (2
+// slots), the fused forward DK x 64 (4 slots: up to 128 key rows).
 static_assert(kThreads == 256, "the 2 x 4 warp grid needs 8 warps");
 using StateFrags = FragAcc[2];
+using WideStateFrags = FragAcc[4];
 struct StateGrid {
   int nk, nv, wr, wc;  // 16-wide key and value tiles; this warp's place in the grid
 };
@@ -666,16 +679,16 @@ __device__ __forceinline__ StateGrid StateGridOf(Span kc, Span vc) {
 
 // acc += X^T Y1 over the chunk's rows (SplitDecayedRows; with kSplit X as hi +
 // lo): per 16 rows a warp loads 2 X^T fragments and 1 Y fragment.
-template <bool kSplit, typename stage_t>
-__device__ void TcStateTileMma(StateFrags& acc, const Tiles<stage_t>& s, const stage_t* X, int L,
-                               const StateGrid& grid) {
+template <bool kSplit, int kSlots, typename stage_t>
+__device__ void TcStateTileMma(FragAcc (&acc)[kSlots], const Tiles<stage_t>& s, const stage_t* X,
+                               int L, const StateGrid& grid) {
   if (grid.wc >= grid.nv) return;
   const int rows = Blocks16(L) * 16;
   for (int i0 = 0; i0 < rows; i0 += 16) {
     FragB<stage_t, Major::kRow> b;
     FragLoad(b, s.Y1 + i0 * s.ldy + grid.wc * 16, s.ldy);
     MURMUR_UNROLL
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 0; i < kSlots; ++i) {
       const int ki = grid.wr + 2 * i;
       if (ki >= grid.nk) continue;
       FragA<stage_t, Major::kCol> a;  // X^T
@@ -692,11 +705,11 @@ __device__ void TcStateTileMma(StateFrags& acc, const Tiles<stage_t>& s, const s
 // f(fragment, ki) for each of the warp's state fragments, key tile ki and
 // value tile grid.wc of the block's state tile; a warp-uniform choice, so f
 // may be warp-collective.
-template <typename F>
-__device__ __forceinline__ void ForEachStateFragment(StateFrags& acc, const StateGrid& grid,
-                                                     F&& f) {
+template <int kSlots, typename F>
+__device__ __forceinline__ void ForEachStateFragment(FragAcc (&acc)[kSlots],
+                                                     const StateGrid& grid, F&& f) {
   MURMUR_UNROLL
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < kSlots; ++i) {
     const int ki = grid.wr + 2 * i;
     if (ki >= grid.nk || grid.wc >= grid.nv) continue;
     f(acc[i], ki);
@@ -704,8 +717,8 @@ __device__ __forceinline__ void ForEachStateFragment(StateFrags& acc, const Stat
 }
 // f(value, k, j) for every element of the warp's state fragments, k and j
 // its row and column in the block's state tile (coords: FillCoordTable).
-template <typename F>
-__device__ __forceinline__ void ForEachStateElement(StateFrags& acc, const FragAcc& coords,
+template <int kSlots, typename F>
+__device__ __forceinline__ void ForEachStateElement(FragAcc (&acc)[kSlots], const FragAcc& coords,
                                                     const StateGrid& grid, F&& f) {
   ForEachStateFragment(acc, grid, [&](FragAcc& frag, int ki) {
     MURMUR_UNROLL
@@ -763,6 +776,27 @@ __global__ void ScanKernel(Dims d, const float* first, float* slots, const float
   if (last != nullptr) last[bh * elems + idx] = value;
 }
 
+// A state fragment split into 16-bit hi + lo (SplitStates): put(e, hi, lo)
+// for each of the lane's elements, hi = split_t(v), lo = split_t(v - hi),
+// fp16's v first divided by the fragment's power-of-two scale (exact),
+// which it returns (1 for bf16: no scales). Warp-collective.
+template <typename split_t, typename F>
+__device__ __forceinline__ float SplitFragment(const FragAcc& frag, F&& put) {
+  [[maybe_unused]] float inv = 1.f, scale = 1.f;
+  if constexpr (kScaledSplit<split_t>) {
+    const int exponent = SplitExponentFor(FragMaxAbs(frag));
+    inv = ldexpf(1.f, -exponent);
+    scale = ldexpf(1.f, exponent);
+  }
+  MURMUR_UNROLL
+  for (int e = 0; e < frag.num_elements; ++e) {
+    const float v = frag.x[e] * inv;
+    const split_t h = FromF<split_t>(v);
+    put(e, h, FromF<split_t>(v - ToF(h)));
+  }
+  return scale;
+}
+
 // 1+2 and 4+5 on tensor cores, fused: one block per (batch-head, key tile,
 // value tile) of the state walks the chunks in order (kReverse: from the
 // last), holding its state tile in registers (StateGrid), and writes every
@@ -810,23 +844,15 @@ __global__ void __launch_bounds__(kThreads)
   auto store = [&](int64_t n) {
     const int64_t slot = bh * (d.N + 1) + n;
     ForEachStateFragment(acc, grid, [&](FragAcc& frag, int ki) {
-      [[maybe_unused]] float inv = 1.f;  // 1 / the fragment's scale
-      if constexpr (kScaledSplit<in_t>) {
-        const int exponent = SplitExponentFor(FragMaxAbs(frag));
-        inv = ldexpf(1.f, -exponent);
-        if (threadIdx.x % 32 == 0) {
-          scales[(slot * (d.DK / 16) + kc.start / 16 + ki) * frag_cols + vc.start / 16 + grid.wc] =
-              ldexpf(1.f, exponent);
-        }
-      }
-      MURMUR_UNROLL
-      for (int e = 0; e < coords.num_elements; ++e) {
+      const float scale = SplitFragment<in_t>(frag, [&](int e, in_t high, in_t low) {
         const int64_t at = slot * elems + (kc.start + ki * 16 + FragRow(coords, e)) * d.DV +
                            vc.start + grid.wc * 16 + FragCol(coords, e);
-        const float v = frag.x[e] * inv;  // exact: inv is a power of two
-        const in_t h = FromF<in_t>(v);
-        hi[at] = h;
-        lo[at] = FromF<in_t>(v - ToF(h));
+        hi[at] = high;
+        lo[at] = low;
+      });
+      if (kScaledSplit<in_t> && threadIdx.x % 32 == 0) {
+        scales[(slot * (d.DK / 16) + kc.start / 16 + ki) * frag_cols + vc.start / 16 + grid.wc] =
+            scale;
       }
     });
   };
@@ -952,14 +978,16 @@ __device__ void ZeroInterTerm(FragAcc (&acc)[kMaxRowTiles], const TS& s, int L, 
 // registers instead of 80-100, one block fewer per SM where shared memory
 // allows three, and dq/dk at 167-175 instead of 128.)
 // Scaled states (fp16) go through a second accumulator: acc += f (a hi + a lo).
+// S's rows are ld elements apart, its fp16 scales scale_cols per row of
+// fragments (a workspace slot: DV and DV / 16; the fused forward's shared
+// copy: its pitch and value tiles).
 template <bool kTransposed, typename stage_t>
-__device__ void TcStateProduct(const stage_t* X, int xw, int xld, SplitStates<stage_t> S,
-                               const Dims& d, int r0, int c0, int L, int ow,
+__device__ void TcStateProduct(const stage_t* X, int xw, int xld, SplitStates<stage_t> S, int ld,
+                               [[maybe_unused]] int scale_cols, int r0, int c0, int L, int ow,
                                FragAcc (&acc)[kMaxRowTiles]) {
   const WarpTiles own = OwnedTiles(ow / 16);
   if (own.col >= ow / 16) return;
   const int nt = Blocks16(L);
-  const int ld = static_cast<int>(d.DV);
   for (int k0 = 0; k0 < xw; k0 += 16) {
     // B[k][j]: S[r0 + k0 + k][c0 + 16 col + j], or transposed
     // S[c0 + 16 col + j][r0 + k0 + k] (column-major B).
@@ -970,7 +998,7 @@ __device__ void TcStateProduct(const stage_t* X, int xw, int xld, SplitStates<st
     FragLoad(b_hi, S.hi + at, ld);
     FragLoad(b_lo, S.lo + at, ld);
     [[maybe_unused]] float f = 1.f;
-    if constexpr (kScaledSplit<stage_t>) f = S.scale[row / 16 * (ld / 16) + col / 16];
+    if constexpr (kScaledSplit<stage_t>) f = S.scale[row / 16 * scale_cols + col / 16];
     MURMUR_UNROLL
     for (int r = 0; r < kMaxRowTiles; ++r) {
       const int ti = own.Row(r);
@@ -989,6 +1017,14 @@ __device__ void TcStateProduct(const stage_t* X, int xw, int xld, SplitStates<st
       }
     }
   }
+}
+template <bool kTransposed, typename stage_t>
+__device__ __forceinline__ void TcStateProduct(const stage_t* X, int xw, int xld,
+                                               SplitStates<stage_t> S, const Dims& d, int r0,
+                                               int c0, int L, int ow,
+                                               FragAcc (&acc)[kMaxRowTiles]) {
+  TcStateProduct<kTransposed>(X, xw, xld, S, static_cast<int>(d.DV), static_cast<int>(d.DV / 16),
+                              r0, c0, L, ow, acc);
 }
 
 // Asks L2 for slot rows [first_row, first_row + rows) of a split state
@@ -1125,6 +1161,141 @@ __global__ void __launch_bounds__(kThreads)
       for (int sr = 0; sr <= t; ++sr) sum += s.A[t * s.lda + sr] * s.Y1[sr * s.ldy + j];
       o[Row(d, c.b, c.t0 + t, c.h, d.DV) + vc.start + j] = FromF<in_t>(d.scale * sum);
     }
+  }
+}
+
+// The forward in one pass (tensor cores, no gate or a scalar gate; launch
+// plan: FusedForwardValueTile): a block per (batch-head, value tile of vw
+// columns) walks the chunks in order holding the state tile S [DK, vw] in
+// registers (a 2 x 4 warp grid, WideStateFrags), and per chunk n
+//   A16 <- scale (Q K^T) (.) D, masked  (TcAccumulateA)
+//   Shi, Slo <- S_n as 16-bit hi + lo   (SplitFragment, in shared memory)
+//   O   <- scale (e^b (Q S_n) + A V)    (staged in Acc1, stored 16 bytes wide)
+//   S   <- e^(G_n) S + (K e^(G_n - b))^T V (the decayed K split hi + lo)
+// so neither the chunk states nor A cross device memory: it reads q, k, v
+// (and g) once per value tile and writes o and the final state. Chunk
+// n + 1's tiles are copied in the background (cp.async; double buffers
+// q/q2, k/k2, y1/y2, b/b2) while chunk n computes, as in
+// ChunkStateWalkKernel. Parallel over B H (DV / vw) blocks and serial over
+// the chunks; the chunk-parallel forward (update walk + ChunkOutputKernel)
+// is the alternative where that is too few blocks or it does not fit.
+template <typename in_t, GateKind G>
+__global__ void __launch_bounds__(kThreads)
+    FusedForwardKernel(LinearAttnForwardParams p, Dims d, SmemLayout l) {
+  static_assert(G != GateKind::kPerDim, "a per-dim gate's A is elementwise: not fused");
+  MURMUR_DYNAMIC_SMEM(smem);
+  Tiles<in_t> s = Carve<in_t>(smem, l);
+  const int64_t bh = blockIdx.x / d.nV;
+  const int tile = static_cast<int>(blockIdx.x % d.nV);
+  const Span kc{0, static_cast<int>(d.DK)}, vc = TileOf(tile, d.TV, d.DV);
+  const int vw = vc.width;
+  const StateGrid grid = StateGridOf(kc, vc);
+  const int64_t elems = d.DK * d.DV;
+  const auto* h0 = static_cast<const float*>(p.initial_state);
+  FillCoordTable(s.Coords);
+  __syncthreads();
+  FragAcc coords;
+  FragLoad(coords, s.Coords, 16);
+  WideStateFrags state;
+  ForEachStateElement(state, coords, grid, [&](float& v, int k, int j) {
+    v = h0 != nullptr ? h0[bh * elems + k * d.DV + vc.start + j] : 0.f;
+  });
+  const SplitStates<in_t> shared_state{s.Shi, s.Slo, s.Sscale};
+  // Chunk n's buffers (selected, not indexed: see ChunkStateWalkKernel).
+  auto qs = [&](int64_t n) { return n % 2 == 0 ? s.Q : s.Q2; };
+  auto ks = [&](int64_t n) { return n % 2 == 0 ? s.K : s.K2; };
+  auto vs = [&](int64_t n) { return n % 2 == 0 ? s.Y1 : s.Y2; };
+  auto bs = [&](int64_t n) { return n % 2 == 0 ? s.b : s.b2; };
+  auto issue = [&](int64_t n) {  // chunk n's copies into buffer n % 2, as one group
+    const ChunkPos c = ChunkAt(d, bh, n, tile);
+    IssueTileCopies(static_cast<const in_t*>(p.q), d, c, d.DK, kc, qs(n), s.ldqk);
+    IssueTileCopies(static_cast<const in_t*>(p.k), d, c, d.DK, kc, ks(n), s.ldqk);
+    IssueTileCopies(static_cast<const in_t*>(p.v), d, c, d.DV, vc, vs(n), s.ldy);
+    if constexpr (G != GateKind::kNone) {
+      float* const to = bs(n);
+      ForEachRawGate(static_cast<const float*>(p.g), d, c, kc,
+                     [&](const float* from, int idx) { CopyAsync4(to + idx, from); });
+    }
+    CommitCopies();
+  };
+  in_t* o = static_cast<in_t*>(p.o);
+  if (d.N > 0) issue(0);
+  for (int64_t n = 0; n < d.N; ++n) {
+    const ChunkPos c = ChunkAt(d, bh, n, tile);
+    // Chunk n - 1's buffers, which chunk n + 1's copies reuse, were last
+    // read before the barrier ahead of the previous chunk's output stores.
+    if (n + 1 < d.N) {
+      issue(n + 1);
+      WaitCopies<1>();  // all but chunk n + 1's: this thread's copies of chunk n
+    } else {
+      WaitCopies<0>();
+    }
+    __syncthreads();  // every thread's copies of chunk n have landed
+    Tiles<in_t> now = s;  // chunk n's tiles where the products read them
+    now.Q = qs(n);
+    now.K = ks(n);
+    now.Y1 = vs(n);
+    now.b = bs(n);
+    if constexpr (G != GateKind::kNone) {
+      CumulateGates(d, c, kc, now);
+      __syncthreads();
+    }
+    TcAccumulateA<G>(now, c.L, kc.width, /*first=*/true, /*last=*/true, d.scale);
+    ForEachStateFragment(state, grid, [&](FragAcc& frag, int ki) {
+      const float scale = SplitFragment<in_t>(frag, [&](int e, in_t high, in_t low) {
+        const int at = (ki * 16 + FragRow(coords, e)) * s.lds + grid.wc * 16 + FragCol(coords, e);
+        s.Shi[at] = high;
+        s.Slo[at] = low;
+      });
+      if (kScaledSplit<in_t> && threadIdx.x % 32 == 0) s.Sscale[ki * (vw / 16) + grid.wc] = scale;
+    });
+    __syncthreads();  // A16, Shi, Slo, Sscale complete
+    // O = scale (e^b (Q S_n) + A V) per owned tile, staged in Acc1.
+    FragAcc acc[kMaxRowTiles];
+    MURMUR_UNROLL
+    for (FragAcc& a : acc) FragZero(a);
+    TcStateProduct</*kTransposed=*/false>(now.Q, kc.width, s.ldqk, shared_state, s.lds, vw / 16,
+                                          0, 0, c.L, vw, acc);
+    const WarpTiles own = OwnedTiles(vw / 16);
+    if constexpr (G != GateKind::kNone) {
+      ForEachOwnedElement(own, vw, c.L, coords, [&](int r, int e, int t, int) {
+        acc[r].x[e] *= DecayFromStart<G>(now, t, 0);
+      });
+    }
+    const int nt = Blocks16(c.L);
+    MURMUR_UNROLL
+    for (int r = 0; r < kMaxRowTiles; ++r) {
+      const int ti = own.Row(r);
+      if (own.col >= vw / 16 || ti >= nt) continue;
+      FragScale(acc[r], d.scale);
+      for (int si = 0; si <= ti; ++si) {
+        FragA<in_t, Major::kRow> a;
+        FragB<in_t, Major::kRow> b;
+        FragLoad(a, s.A16 + ti * 16 * s.lda16 + si * 16, s.lda16);
+        FragLoad(b, now.Y1 + si * 16 * s.ldy + own.col * 16, s.ldy);
+        FragMma(acc[r], a, b);
+      }
+      FragStore(s.Acc1 + ti * 16 * s.ldacc + own.col * 16, acc[r], s.ldacc);
+    }
+    // S <- e^(G_n) S + (K e^(G_n - b))^T V: K is read above only by
+    // TcAccumulateA, before the last barrier, so it is decayed in place.
+    constexpr bool kSplit = G != GateKind::kNone;
+    if constexpr (kSplit) {
+      SplitDecayedRows<G, /*kToEnd=*/true>(now, now.K, d, c, kc, 1.f);  // ends in a barrier
+      ForEachStateElement(state, coords, grid,
+                          [&](float& v, int k, int) { v *= __expf(LogTotal<G>(now, k)); });
+    }
+    TcStateTileMma<kSplit>(state, now, now.K, c.L, grid);
+    // Acc1 complete, and chunk n's buffers no longer read: the next
+    // chunk's copies may go into them. (Acc1 is next written after two
+    // more barriers.)
+    __syncthreads();
+    StoreTile(s.Acc1, s.ldacc, d, c, d.DV, vc, o);
+  }
+  if (auto* last = static_cast<float*>(p.final_state)) {
+    ForEachStateElement(state, coords, grid, [&](float& v, int k, int j) {
+      last[bh * elems + k * d.DV + vc.start + j] = v;
+    });
   }
 }
 
@@ -1552,6 +1723,13 @@ bool TensorCoresAllowed() {
   return flag == nullptr || std::string(flag) != "0";
 }
 
+// MURMUR_CUDA_FUSED_FORWARD=0 keeps the forward chunk-parallel (update walk
+// + ChunkOutputKernel) where the fused forward would run.
+bool FusedForwardAllowed() {
+  const char* flag = std::getenv("MURMUR_CUDA_FUSED_FORWARD");
+  return flag == nullptr || std::string(flag) != "0";
+}
+
 Dims MakeDims(const LinearAttnForwardParams& p, bool backward) {
   if (p.dtype == DType::kFloat64) {
     throw std::invalid_argument("murmur CUDA kernels take float32, bfloat16 or float16 inputs");
@@ -1560,7 +1738,9 @@ Dims MakeDims(const LinearAttnForwardParams& p, bool backward) {
   shape.dtype = p.dtype;
   shape.compute_capability = DeviceComputeCapability();
   shape.tensor_cores = TensorCoresAllowed();
-  const PlanOutcome plan = PlanLaunch(shape, DeviceSmemPerBlockOptin());
+  shape.fused_forward = FusedForwardAllowed();
+  const size_t smem_limit = DeviceSmemPerBlockOptin();
+  const PlanOutcome plan = PlanLaunch(shape, smem_limit);
   if (!plan.ok) throw std::invalid_argument(plan.error);
   Dims d;
   d.T = p.T;
@@ -1577,6 +1757,17 @@ Dims MakeDims(const LinearAttnForwardParams& p, bool backward) {
   d.nV = static_cast<int>((d.DV + d.TV - 1) / d.TV);
   d.tc = plan.plan.tiles.tensor_cores;
   d.scaled_split = d.tc && p.dtype == DType::kFloat16;
+  d.fused = false;
+  if (const int fused_tile = FusedForwardValueTile(shape, smem_limit); fused_tile > 0) {
+    d.fused = true;
+    d.tc = true;
+    d.C = kCudaMaxChunk;
+    d.N = (p.T + d.C - 1) / d.C;
+    d.TK = static_cast<int>(d.DK);
+    d.nK = 1;
+    d.TV = fused_tile;
+    d.nV = static_cast<int>((d.DV + d.TV - 1) / d.TV);
+  }
   return d;
 }
 
@@ -1609,6 +1800,7 @@ int64_t ScaleFloats(const Dims& d, int64_t BH) {
   return d.scaled_split ? BH * (d.N + 1) * (d.DK / 16) * (d.DV / 16) : 0;
 }
 int64_t ForwardWorkspaceFloats(const Dims& d, int64_t BH) {
+  if (d.fused) return 0;  // its states stay in registers and shared memory
   return StateFloats(d, BH) + GamFloats(d, BH) + ScaleFloats(d, BH);
 }
 int64_t BackwardWorkspaceFloats(const Dims& d, int64_t BH) {
@@ -1725,6 +1917,15 @@ void ChunkStates(const LinearAttnForwardParams& p, const Dims& d,
 template <typename in_t, GateKind G, bool kTC>
 void ForwardGated(const LinearAttnForwardParams& p, const Dims& d, cudaStream_t stream) {
   const int64_t BH = p.B * p.H, chunks = BH * d.N;
+  if constexpr (kTC && G != GateKind::kPerDim) {
+    if (d.fused) {
+      const auto fused = FusedForwardKernel<in_t, G>;
+      const SmemLayout layout = OptIn(fused, ChunkKernel::kFusedForward, d);
+      Launch(fused, BH * d.nV, layout.Bytes(), stream, p, d, layout);
+      Check(cudaGetLastError(), "forward launch");
+      return;
+    }
+  }
   const SmemLayout output = OptIn(ChunkOutputKernel<in_t, G, kTC>, ChunkKernel::kOutput, d);
   using split_t = Stage<in_t, kTC>;
   Workspace ws(p.workspace, ForwardWorkspaceFloats(d, BH), stream);

@@ -225,6 +225,56 @@ TEST(CudaKernelEmulated, TensorCoresRunWhereTheArchitectureHasThemForTheType) {
   SetEmulatedComputeCapability(90);
 }
 
+// The forward on tensor cores without a per-dim gate runs fused (one pass
+// over the chunks per batch-head and value tile, no workspace) where its
+// shared memory fits, and chunk-parallel (update walk + output kernel,
+// states through the workspace) with MURMUR_CUDA_FUSED_FORWARD=0 or where
+// it does not fit; both agree with the CPU. Value tiles: one (DV = 16, 32),
+// two (64 at DV = 128) and a ragged pair (32 + 16 at DV = 48); ragged last
+// chunks; several batch-heads; fp16 states beyond fp16's range.
+TEST(CudaKernelEmulated, FusedAndChunkParallelForwardsBothMatchCpu) {
+  const Case cases[] = {{2, 150, 2, 32, 48, GateKind::kNone, at::kBFloat16},
+                        {1, 200, 2, 128, 128, GateKind::kScalar, at::kBFloat16},
+                        {1, 100, 3, 64, 16, GateKind::kScalar, at::kHalf},
+                        {1, 130, 1, 16, 32, GateKind::kNone, at::kHalf}};
+  for (const Case& c : cases) {
+    for (bool fused : {true, false}) {
+      if (!fused) {
+        ASSERT_EQ(setenv("MURMUR_CUDA_FUSED_FORWARD", "0", 1), 0);
+      }
+      LinearAttnForwardParams p;
+      p.B = c.B;
+      p.T = c.T;
+      p.H = c.H;
+      p.DK = c.DK;
+      p.DV = c.DV;
+      p.dtype = c.dtype == at::kHalf ? DType::kFloat16 : DType::kBFloat16;
+      p.gate = c.gate;
+      EXPECT_EQ(LinearAttnForwardCudaEmulatedWorkspaceBytes(p) == 0, fused) << Describe(c);
+      ExpectAgreeWithinNoise(c, 3.0);
+      if (c.dtype == at::kHalf) {
+        Problem big(c, 63);
+        big.h0 = big.h0 * 1e5;
+        Case small_scale = c;
+        small_scale.scale = 0.01f;
+        ExpectAgreeWithinNoise(small_scale, big, 3.0);
+      }
+      unsetenv("MURMUR_CUDA_FUSED_FORWARD");
+    }
+  }
+  // Where the fused layout does not fit (D = 128 at 99 KB), the chunk-
+  // parallel forward runs without being asked.
+  SetEmulatedMaxSharedMemoryPerBlock(99 * 1024);
+  LinearAttnForwardParams p;
+  p.B = 1;
+  p.T = 64;
+  p.H = 1;
+  p.DK = p.DV = 128;
+  p.dtype = DType::kBFloat16;
+  EXPECT_GT(LinearAttnForwardCudaEmulatedWorkspaceBytes(p), 0u);
+  SetEmulatedMaxSharedMemoryPerBlock(227 * 1024);
+}
+
 // Any finite scale: 1/sqrt(D) (not a power of two, so the reverse state
 // walk's scaled rows need their split copy), zero and negative, on tensor
 // cores (no gate, scalar gate) and on CUDA cores.
