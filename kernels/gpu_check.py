@@ -124,10 +124,36 @@ def bench_problem(T, D, H, tokens, dt=torch.bfloat16):
     return B, (q, k, v, w), ours
 
 
-def bench(T, D, H, tokens, reps, dt=torch.bfloat16, tensor_cores=True):
+def forward_ms(T, D, H, tokens, reps, fused=True, dt=torch.bfloat16):
+    """ms of one forward of ours (no autograd): the fused forward where it
+    applies, or with fused=False (MURMUR_CUDA_FUSED_FORWARD=0) the chunk-
+    parallel one (state walk + output kernel)."""
+    os.environ["MURMUR_CUDA_FUSED_FORWARD"] = "1" if fused else "0"
+    B = max(1, tokens // T)
+    q, k, v = (torch.randn(B, T, H, D, device="cuda", dtype=dt) for _ in range(3))
+
+    def fwd():
+        torch.ops.murmur.chunk_linear_attn(q, k, v, None, None, None, None, False)
+
+    for _ in range(3):
+        fwd()
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(reps):
+        fwd()
+    end.record()
+    torch.cuda.synchronize()
+    os.environ.pop("MURMUR_CUDA_FUSED_FORWARD")
+    return start.elapsed_time(end) / reps
+
+
+def bench(T, D, H, tokens, reps, dt=torch.bfloat16, tensor_cores=True, fused=True):
     """ours vs causal SDPA, one fwd+bwd; tensor_cores=False sets
-    MURMUR_CUDA_TENSOR_CORES=0 (the CUDA-core path) for ours."""
+    MURMUR_CUDA_TENSOR_CORES=0 (the CUDA-core path) for ours, fused=False
+    MURMUR_CUDA_FUSED_FORWARD=0 (the chunk-parallel forward)."""
     os.environ["MURMUR_CUDA_TENSOR_CORES"] = "1" if tensor_cores else "0"
+    os.environ["MURMUR_CUDA_FUSED_FORWARD"] = "1" if fused else "0"
     B, (q, k, v, w), ours = bench_problem(T, D, H, tokens, dt)
 
     qs, ks, vs = (x.detach().transpose(1, 2).contiguous().requires_grad_(True) for x in (q, k, v))
@@ -153,8 +179,9 @@ def bench(T, D, H, tokens, reps, dt=torch.bfloat16, tensor_cores=True):
         out[name + "_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
     floor_ms = B * T * H * 22 * D / 4.3e12 * 1e3
     os.environ.pop("MURMUR_CUDA_TENSOR_CORES")
+    os.environ.pop("MURMUR_CUDA_FUSED_FORWARD")
     out.update({"T": T, "B": B, "H": H, "D": D, "dtype": str(dt), "tensor_cores": tensor_cores,
-                "floor_ms": floor_ms,
+                "fused_forward": fused, "floor_ms": floor_ms,
                 "ours_vs_floor": out["ours_ms"] / floor_ms,
                 "speedup_vs_sdpa": out["sdpa_ms"] / out["ours_ms"]})
     return out
@@ -302,6 +329,21 @@ def main():
         os.environ.pop("MURMUR_CUDA_TENSOR_CORES")
         print("checks on CUDA cores for bf16/fp16 (MURMUR_CUDA_TENSOR_CORES=0): "
               f"{'ok' if all(r['ok'] for r in rows if r.get('tensor_cores') is False) else 'FAIL'}")
+        # The chunk-parallel forward on tensor cores, which the fused one
+        # replaces where it fits (no per-dim gate), stays checked too.
+        os.environ["MURMUR_CUDA_FUSED_FORWARD"] = "0"
+        for kind in ("plain", "scalar"):
+            for D in (64, 128):
+                for dtype, tol in dtypes[1:]:
+                    ok, worst, errs = check(kind, D, dtype, tol, 150, args.device)
+                    ok_all &= ok
+                    rows.append({"fused_forward": False, "kind": kind, "D": D,
+                                 "dtype": str(dtype), "worst": worst, "ok": ok})
+                    if not ok:
+                        print(f"check chunk-parallel forward {kind} D={D} {dtype}: FAIL {errs}")
+        os.environ.pop("MURMUR_CUDA_FUSED_FORWARD")
+        print("checks with the chunk-parallel forward (MURMUR_CUDA_FUSED_FORWARD=0): "
+              f"{'ok' if all(r['ok'] for r in rows if r.get('fused_forward') is False) else 'FAIL'}")
     if args.device != "cuda":
         if args.json:
             with open(args.json, "w") as f:
@@ -328,6 +370,20 @@ def main():
                 print(f"{T:6d} {str(dt):>15} {'tc' if tc else 'cuda':>6} {r['ours_ms']:9.3f} "
                       f"{r['sdpa_ms']:9.3f} {r['floor_ms']:9.3f} {r['ours_vs_floor']:8.1f} "
                       f"{r['speedup_vs_sdpa']:8.2f}")
+    # The fused forward against the chunk-parallel one (bf16, tensor cores):
+    # forward alone and fwd+bwd (whose backward is the same either way).
+    print("B*H = 64, D = 128, bf16: fused vs chunk-parallel forward (ms)")
+    print(f"{'T':>6} {'fwd fused':>10} {'fwd chunks':>11} {'fwd+bwd fused':>14} {'fwd+bwd chunks':>15}")
+    fused_rows = []
+    for T in Ts64:
+        reps = 3 if args.quick else 10
+        row = {"T": T, "fwd_fused_ms": forward_ms(T, 128, 16, 4 * T, reps, True),
+               "fwd_chunks_ms": forward_ms(T, 128, 16, 4 * T, reps, False),
+               "fwdbwd_fused_ms": bench(T, 128, 16, 4 * T, reps)["ours_ms"],
+               "fwdbwd_chunks_ms": bench(T, 128, 16, 4 * T, reps, fused=False)["ours_ms"]}
+        fused_rows.append(row)
+        print(f"{T:6d} {row['fwd_fused_ms']:10.3f} {row['fwd_chunks_ms']:11.3f} "
+              f"{row['fwdbwd_fused_ms']:14.3f} {row['fwdbwd_chunks_ms']:15.3f}")
     breakdown, sweep = [], []
     try:
         breakdown = profile(2048, 128, 16, 65536)
@@ -336,8 +392,8 @@ def main():
         print(f"profile skipped: {e}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"checks": rows, "bench": results, "profile": breakdown,
-                       "smem_sweep": sweep}, f, indent=2)
+            json.dump({"checks": rows, "bench": results, "fused_forward": fused_rows,
+                       "profile": breakdown, "smem_sweep": sweep}, f, indent=2)
     sys.exit(0 if ok_all else 1)
 
 

@@ -10,7 +10,8 @@ Checks: plain, scalar and GLA, D = 128, bf16, against gpu_check.py's fp64
 reference (a fast but wrong version is flagged, not ranked). Times (bf16
 fwd+bwd, ms, CUDA events, gpu_check.bench): B*H = 64 at T = 2048 and 8192
 (the goals' shape), and the "bench" shape B*T = 65536, H = 16, T = 2048 with
-its per-kernel times (torch.profiler), the figures GPU_NOTES.md tracks.
+its per-kernel times (torch.profiler), the figures GPU_NOTES.md tracks; and
+the forward alone at B*H = 64, fused and chunk-parallel.
 """
 import argparse
 import json
@@ -53,11 +54,17 @@ def main():
             out["ms"][name] = r["ours_ms"]
             out["sdpa_ms"][name] = r["sdpa_ms"]
         out["kernels_ms"] = gpu_check.kernel_times(2048, 128, 16, 65536)
+        # Forward alone, fused and chunk-parallel (MURMUR_CUDA_FUSED_FORWARD;
+        # versions before the fused forward ignore it: both figures alike).
+        out["fwd_ms"] = {f"{name}_{'fused' if fused else 'chunks'}":
+                         gpu_check.forward_ms(T, 128, 16, tokens, args.reps, fused)
+                         for name, T, tokens in SHAPES[:2] for fused in (True, False)}
     worst = max(out["checks"].values())
     cells = " ".join(f"{out['ms'].get(n, float('nan')):8.3f}" for n, _, _ in SHAPES)
     top = sorted(out["kernels_ms"].items(), key=lambda kv: -kv[1])[:5]
+    fwd = " ".join(f"{k}={v:.3f}" for k, v in out.get("fwd_ms", {}).items())
     print(f"{args.label:24s} {'ok' if ok_all else 'FAIL'} {worst:.1e} {cells}  " +
-          " ".join(f"{k}={v:.2f}" for k, v in top), flush=True)
+          " ".join(f"{k}={v:.2f}" for k, v in top) + (f"  fwd: {fwd}" if fwd else ""), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
