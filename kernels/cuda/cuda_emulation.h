@@ -80,6 +80,11 @@ inline int& ComputeCapability() {
   static int cc = 90;
   return cc;
 }
+// Its number of SMs (an H100 SXM's 132), which launch plans may read.
+inline int& MultiProcessorCount() {
+  static int sms = 132;
+  return sms;
+}
 
 struct BlockContext {
   std::barrier<>* barrier = nullptr;
@@ -266,6 +271,7 @@ enum cudaDeviceAttr {
   cudaDevAttrComputeCapabilityMajor = 75,
   cudaDevAttrComputeCapabilityMinor = 76,
   cudaDevAttrMaxSharedMemoryPerBlockOptin = 97,
+  cudaDevAttrMultiProcessorCount = 16,
 };
 using cudaStream_t = void*;
 
@@ -305,6 +311,7 @@ inline cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int d
     case cudaDevAttrMaxSharedMemoryPerBlockOptin:
       *value = static_cast<int>(cuda_emulation::MaxDynamicSmemBytes());
       break;
+    case cudaDevAttrMultiProcessorCount: *value = cuda_emulation::MultiProcessorCount(); break;
     default: return cudaErrorInvalidValue;
   }
   return cudaSuccess;

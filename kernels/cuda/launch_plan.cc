@@ -251,7 +251,8 @@ PlanOutcome PlanLaunch(const ProblemShape& shape, size_t smem_per_block_optin) {
   return out;
 }
 
-int FusedForwardValueTile(const ProblemShape& shape, size_t smem_per_block_optin) {
+int FusedForwardValueTile(const ProblemShape& shape, size_t smem_per_block_optin,
+                          int64_t batch_heads, int sm_count) {
   if (shape.backward || !shape.fused_forward || shape.gate == GateKind::kPerDim ||
       !UsesTensorCores(shape) || shape.DK > kCudaMaxHeadDim || shape.DV > kCudaMaxHeadDim) {
     return 0;
@@ -260,7 +261,10 @@ int FusedForwardValueTile(const ProblemShape& shape, size_t smem_per_block_optin
     if (vt > shape.DV) continue;
     const TileShape t{kCudaMaxChunk, static_cast<int>(shape.DK), vt,
                       GateWidth(shape.gate, static_cast<int>(shape.DK)), true, true};
-    if (LayoutOf(ChunkKernel::kFusedForward, t).Bytes() <= smem_per_block_optin) return vt;
+    if (LayoutOf(ChunkKernel::kFusedForward, t).Bytes() > smem_per_block_optin) continue;
+    auto blocks = [&](int width) { return batch_heads * ((shape.DV + width - 1) / width); };
+    while (batch_heads > 0 && vt > 16 && blocks(vt / 2) <= sm_count) vt /= 2;
+    return vt;
   }
   return 0;
 }

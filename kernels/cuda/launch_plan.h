@@ -166,7 +166,13 @@ PlanOutcome PlanLaunch(const ProblemShape& shape, size_t smem_per_block_optin);
 // C = 64 with the whole key dim staged; this is the widest value tile (64,
 // 32, 16, at most DV) whose layout fits `smem_per_block_optin`, or 0 where
 // it does not apply or nothing fits (the chunk-parallel forward then runs).
-int FusedForwardValueTile(const ProblemShape& shape, size_t smem_per_block_optin);
+// Its blocks walk the chunks one after another, so a call with fewer
+// blocks than SMs leaves SMs idle for all of it: given the call's
+// batch-heads and the device's SM count, the tile halves (down to 16) while
+// twice the blocks still fit on the SMs, one each (D = 64 at B·H = 64 on
+// an H100: 32-wide, 128 blocks, rather than 64 blocks).
+int FusedForwardValueTile(const ProblemShape& shape, size_t smem_per_block_optin,
+                          int64_t batch_heads = 0, int sm_count = 0);
 
 // 48 KB: what a block may use without cudaFuncSetAttribute.
 constexpr size_t kDefaultSmemPerBlock = 48 * 1024;

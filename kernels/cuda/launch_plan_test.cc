@@ -106,6 +106,14 @@ TEST(LaunchPlan, FusedForwardWhereItFitsAtItsWidestValueTile) {
   EXPECT_EQ(FusedForwardValueTile(d64, 99 * KB), 32);
   EXPECT_EQ(FusedForwardValueTile({16, 16, GateKind::kNone, false, DType::kBFloat16}, 48 * KB),
             16);
+  // Fewer blocks than SMs: narrower tiles while twice the blocks still fit.
+  const ProblemShape d64_plain{64, 64, GateKind::kNone, false, DType::kBFloat16};
+  EXPECT_EQ(FusedForwardValueTile(d64_plain, h100), 64);
+  EXPECT_EQ(FusedForwardValueTile(d64_plain, h100, 64, 132), 32);    // 128 blocks, not 64
+  EXPECT_EQ(FusedForwardValueTile(d64_plain, h100, 16, 132), 16);    // 64 blocks, not 16
+  EXPECT_EQ(FusedForwardValueTile(d64_plain, h100, 100, 132), 64);   // 200 would not fit
+  EXPECT_EQ(FusedForwardValueTile(bench, h100, 64, 132), 64);        // 256 would not fit
+  EXPECT_EQ(FusedForwardValueTile(bench, h100, 32, 132), 32);
   // Not where it does not apply.
   ProblemShape other = bench;
   other.gate = GateKind::kPerDim;

@@ -1717,6 +1717,15 @@ int DeviceComputeCapability() {
   return major * 10 + minor;
 }
 
+// The device's number of SMs.
+int DeviceMultiProcessorCount() {
+  int device = 0, sms = 0;
+  Check(cudaGetDevice(&device), "cudaGetDevice");
+  Check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
+        "reading the SM count");
+  return sms;
+}
+
 // MURMUR_CUDA_TENSOR_CORES=0 keeps fp16/bf16 inputs on the CUDA-core path.
 bool TensorCoresAllowed() {
   const char* flag = std::getenv("MURMUR_CUDA_TENSOR_CORES");
@@ -1758,7 +1767,10 @@ Dims MakeDims(const LinearAttnForwardParams& p, bool backward) {
   d.tc = plan.plan.tiles.tensor_cores;
   d.scaled_split = d.tc && p.dtype == DType::kFloat16;
   d.fused = false;
-  if (const int fused_tile = FusedForwardValueTile(shape, smem_limit); fused_tile > 0) {
+  const int fused_tile = backward ? 0
+                                  : FusedForwardValueTile(shape, smem_limit, p.B * p.H,
+                                                          DeviceMultiProcessorCount());
+  if (fused_tile > 0) {
     d.fused = true;
     d.tc = true;
     d.C = kCudaMaxChunk;

@@ -30,6 +30,8 @@ void SetEmulatedComputeCapability(int compute_capability) {
   cuda_emulation::ComputeCapability() = compute_capability;
 }
 
+void SetEmulatedMultiProcessorCount(int sms) { cuda_emulation::MultiProcessorCount() = sms; }
+
 void SetEmulatedCopiesLandAtIssue(bool at_issue) { EmulatedCopiesLandAtIssue() = at_issue; }
 
 void LinearAttnForwardCudaEmulated(const LinearAttnForwardParams& p) {

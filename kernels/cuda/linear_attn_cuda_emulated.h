@@ -28,6 +28,10 @@ void SetEmulatedMaxSharedMemoryPerBlock(size_t bytes);
 // device, whether fp16 (sm_75+) and bf16 (sm_80+) run on tensor cores.
 void SetEmulatedComputeCapability(int compute_capability);
 
+// The emulated GPU's number of SMs (default 132, an H100/H200), which the
+// fused forward's choice of value tile reads.
+void SetEmulatedMultiProcessorCount(int sms);
+
 // Background copies (async_copy.h) land at their issue (true) or, the
 // default, at their wait: the two extremes a device allows.
 void SetEmulatedCopiesLandAtIssue(bool at_issue);

@@ -233,6 +233,8 @@ TEST(CudaKernelEmulated, TensorCoresRunWhereTheArchitectureHasThemForTheType) {
 // two (64 at DV = 128) and a ragged pair (32 + 16 at DV = 48); ragged last
 // chunks; several batch-heads; fp16 states beyond fp16's range.
 TEST(CudaKernelEmulated, FusedAndChunkParallelForwardsBothMatchCpu) {
+  // One SM: every call has enough blocks, so each takes its widest tile.
+  SetEmulatedMultiProcessorCount(1);
   const Case cases[] = {{2, 150, 2, 32, 48, GateKind::kNone, at::kBFloat16},
                         {1, 200, 2, 128, 128, GateKind::kScalar, at::kBFloat16},
                         {1, 100, 3, 64, 16, GateKind::kScalar, at::kHalf},
@@ -262,6 +264,10 @@ TEST(CudaKernelEmulated, FusedAndChunkParallelForwardsBothMatchCpu) {
       unsetenv("MURMUR_CUDA_FUSED_FORWARD");
     }
   }
+  // With an H100's 132 SMs these calls have few blocks: narrower tiles.
+  SetEmulatedMultiProcessorCount(132);
+  ExpectAgreeWithinNoise({1, 150, 2, 64, 64, GateKind::kScalar, at::kBFloat16}, 3.0);
+  ExpectAgreeWithinNoise({2, 100, 1, 32, 48, GateKind::kNone, at::kHalf}, 3.0);
   // Where the fused layout does not fit (D = 128 at 99 KB), the chunk-
   // parallel forward runs without being asked.
   SetEmulatedMaxSharedMemoryPerBlock(99 * 1024);
@@ -313,13 +319,16 @@ TEST(CudaKernelEmulated, Fp16StatesOutsideTheHalfRangeMatchCpu) {
 // wait. The other tests land them at the wait (a read that comes too early
 // sees the previous chunk's tiles); here they land at the issue (a copy
 // into a buffer that is still read clobbers it), every gate, forward and
-// reverse walk, ragged last chunk, several state tiles per batch-head.
+// reverse walk, ragged last chunk, several state tiles per batch-head; and
+// the fused forward, which double-buffers its chunks' tiles the same way.
 TEST(CudaKernelEmulated, StateWalksAgreeWhereverTheirBackgroundCopiesLand) {
   SetEmulatedCopiesLandAtIssue(true);
+  SetEmulatedMultiProcessorCount(1);  // the fused forward at its widest tiles
   for (GateKind gate : {GateKind::kNone, GateKind::kScalar, GateKind::kPerDim}) {
     ExpectAgreeWithinNoise({1, 150, 2, 32, 48, gate, at::kBFloat16}, 3.0);
     ExpectAgreeWithinNoise({1, 200, 1, 128, 128, gate, at::kHalf}, 3.0);
   }
+  SetEmulatedMultiProcessorCount(132);
   SetEmulatedCopiesLandAtIssue(false);
 }
 
