@@ -1083,6 +1083,30 @@ __device__ void IntraA(const TS& s, int L, int kw, bool first, bool last, float 
   }
 }
 
+// Tensor cores: acc <- scale acc + A16 Y (A16 the masked, scaled A; Y the
+// staged [C, vw] value tile) for each tile the warp owns (OwnedTiles(vw /
+// 16)), staged into Acc1 for the 16-byte stores that follow a barrier.
+template <typename stage_t>
+__device__ void StageOutputTiles(FragAcc (&acc)[kMaxRowTiles], const Tiles<stage_t>& s,
+                                 const stage_t* Y, int L, int vw, float scale) {
+  const WarpTiles own = OwnedTiles(vw / 16);
+  const int nt = Blocks16(L);
+  MURMUR_UNROLL
+  for (int r = 0; r < kMaxRowTiles; ++r) {
+    const int ti = own.Row(r);
+    if (own.col >= vw / 16 || ti >= nt) continue;
+    FragScale(acc[r], scale);
+    for (int si = 0; si <= ti; ++si) {
+      FragA<stage_t, Major::kRow> a;
+      FragB<stage_t, Major::kRow> b;
+      FragLoad(a, s.A16 + ti * 16 * s.lda16 + si * 16, s.lda16);
+      FragLoad(b, Y + si * 16 * s.ldy + own.col * 16, s.ldy);
+      FragMma(acc[r], a, b);
+    }
+    FragStore(s.Acc1 + ti * 16 * s.ldacc + own.col * 16, acc[r], s.ldacc);
+  }
+}
+
 // 3. O = scale ((Q e^b) S_n + A V) for this chunk's value tile: A and the
 // inter-chunk term are accumulated over the key tiles. With kTC, Q K^T,
 // A V and (Q e^b) S_n (against the state's split copy) run on tensor cores.
@@ -1136,22 +1160,7 @@ __global__ void __launch_bounds__(kThreads)
       __syncthreads();
     }
     // O = scale acc + (scale A) V per owned tile, staged in Acc1 for 16-byte stores.
-    const WarpTiles own = OwnedTiles(vw / 16);
-    const int nt = Blocks16(c.L);
-    MURMUR_UNROLL
-    for (int r = 0; r < kMaxRowTiles; ++r) {
-      const int ti = own.Row(r);
-      if (own.col >= vw / 16 || ti >= nt) continue;
-      FragScale(acc[r], d.scale);
-      for (int si = 0; si <= ti; ++si) {
-        FragA<stage_t, Major::kRow> a;
-        FragB<stage_t, Major::kRow> b;
-        FragLoad(a, s.A16 + ti * 16 * s.lda16 + si * 16, s.lda16);
-        FragLoad(b, s.Y1 + si * 16 * s.ldy + own.col * 16, s.ldy);
-        FragMma(acc[r], a, b);
-      }
-      FragStore(s.Acc1 + ti * 16 * s.ldacc + own.col * 16, acc[r], s.ldacc);
-    }
+    StageOutputTiles(acc, s, s.Y1, c.L, vw, d.scale);
     __syncthreads();
     StoreTile(s.Acc1, s.ldacc, d, c, d.DV, vc, o);
   } else {
@@ -1256,27 +1265,12 @@ __global__ void __launch_bounds__(kThreads)
     for (FragAcc& a : acc) FragZero(a);
     TcStateProduct</*kTransposed=*/false>(now.Q, kc.width, s.ldqk, shared_state, s.lds, vw / 16,
                                           0, 0, c.L, vw, acc);
-    const WarpTiles own = OwnedTiles(vw / 16);
     if constexpr (G != GateKind::kNone) {
-      ForEachOwnedElement(own, vw, c.L, coords, [&](int r, int e, int t, int) {
+      ForEachOwnedElement(OwnedTiles(vw / 16), vw, c.L, coords, [&](int r, int e, int t, int) {
         acc[r].x[e] *= DecayFromStart<G>(now, t, 0);
       });
     }
-    const int nt = Blocks16(c.L);
-    MURMUR_UNROLL
-    for (int r = 0; r < kMaxRowTiles; ++r) {
-      const int ti = own.Row(r);
-      if (own.col >= vw / 16 || ti >= nt) continue;
-      FragScale(acc[r], d.scale);
-      for (int si = 0; si <= ti; ++si) {
-        FragA<in_t, Major::kRow> a;
-        FragB<in_t, Major::kRow> b;
-        FragLoad(a, s.A16 + ti * 16 * s.lda16 + si * 16, s.lda16);
-        FragLoad(b, now.Y1 + si * 16 * s.ldy + own.col * 16, s.ldy);
-        FragMma(acc[r], a, b);
-      }
-      FragStore(s.Acc1 + ti * 16 * s.ldacc + own.col * 16, acc[r], s.ldacc);
-    }
+    StageOutputTiles(acc, s, now.Y1, c.L, vw, d.scale);
     // S <- e^(G_n) S + (K e^(G_n - b))^T V: K is read above only by
     // TcAccumulateA, before the last barrier, so it is decayed in place.
     constexpr bool kSplit = G != GateKind::kNone;
