@@ -44,6 +44,22 @@ std::string Describe(const Case& c) {
          " scale=" + std::to_string(c.scale);
 }
 
+// A call's sizes, type, gate and scale (no tensors yet).
+LinearAttnForwardParams ShapeOf(const Case& c) {
+  LinearAttnForwardParams p;
+  p.B = c.B;
+  p.T = c.T;
+  p.H = c.H;
+  p.DK = c.DK;
+  p.DV = c.DV;
+  p.dtype = c.dtype == at::kBFloat16 ? DType::kBFloat16
+            : c.dtype == at::kHalf   ? DType::kFloat16
+                                     : DType::kFloat32;
+  p.gate = c.gate;
+  p.scale = c.scale;
+  return p;
+}
+
 // Inputs, and one set of NaN-poisoned outputs per implementation.
 struct Outputs {
   Tensor o, ht, dq, dk, dv, dg, dh0;
@@ -76,17 +92,7 @@ struct Problem {
     r.dv = at::full_like(v, nan);
     r.dg = at::full_like(g, nan);
     r.dh0 = at::full_like(h0, nan);
-    LinearAttnForwardParams p;
-    p.B = c.B;
-    p.T = c.T;
-    p.H = c.H;
-    p.DK = c.DK;
-    p.DV = c.DV;
-    p.dtype = c.dtype == at::kBFloat16 ? DType::kBFloat16
-              : c.dtype == at::kHalf   ? DType::kFloat16
-                                       : DType::kFloat32;
-    p.gate = c.gate;
-    p.scale = c.scale;
+    LinearAttnForwardParams p = ShapeOf(c);
     p.q = q.data_ptr();
     p.k = k.data_ptr();
     p.v = v.data_ptr();
@@ -244,15 +250,8 @@ TEST(CudaKernelEmulated, FusedAndChunkParallelForwardsBothMatchCpu) {
       if (!fused) {
         ASSERT_EQ(setenv("MURMUR_CUDA_FUSED_FORWARD", "0", 1), 0);
       }
-      LinearAttnForwardParams p;
-      p.B = c.B;
-      p.T = c.T;
-      p.H = c.H;
-      p.DK = c.DK;
-      p.DV = c.DV;
-      p.dtype = c.dtype == at::kHalf ? DType::kFloat16 : DType::kBFloat16;
-      p.gate = c.gate;
-      EXPECT_EQ(LinearAttnForwardCudaEmulatedWorkspaceBytes(p) == 0, fused) << Describe(c);
+      EXPECT_EQ(LinearAttnForwardCudaEmulatedWorkspaceBytes(ShapeOf(c)) == 0, fused)
+          << Describe(c);
       ExpectAgreeWithinNoise(c, 3.0);
       if (c.dtype == at::kHalf) {
         Problem big(c, 63);
@@ -271,13 +270,9 @@ TEST(CudaKernelEmulated, FusedAndChunkParallelForwardsBothMatchCpu) {
   // Where the fused layout does not fit (D = 128 at 99 KB), the chunk-
   // parallel forward runs without being asked.
   SetEmulatedMaxSharedMemoryPerBlock(99 * 1024);
-  LinearAttnForwardParams p;
-  p.B = 1;
-  p.T = 64;
-  p.H = 1;
-  p.DK = p.DV = 128;
-  p.dtype = DType::kBFloat16;
-  EXPECT_GT(LinearAttnForwardCudaEmulatedWorkspaceBytes(p), 0u);
+  EXPECT_GT(LinearAttnForwardCudaEmulatedWorkspaceBytes(
+                ShapeOf({1, 64, 1, 128, 128, GateKind::kNone, at::kBFloat16})),
+            0u);
   SetEmulatedMaxSharedMemoryPerBlock(227 * 1024);
 }
 
