@@ -124,6 +124,22 @@ def bench_problem(T, D, H, tokens, dt=torch.bfloat16):
     return B, (q, k, v, w), ours
 
 
+def timed_ms(fn, reps):
+    """ms per call of fn, CUDA events over reps calls after 3 warm-up calls;
+    the peak memory statistics are reset before the timed calls."""
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(reps):
+        fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / reps
+
+
 def forward_ms(T, D, H, tokens, reps, fused=True, dt=torch.bfloat16):
     """ms of one forward of ours (no autograd): the fused forward where it
     applies, or with fused=False (MURMUR_CUDA_FUSED_FORWARD=0) the chunk-
@@ -135,17 +151,9 @@ def forward_ms(T, D, H, tokens, reps, fused=True, dt=torch.bfloat16):
     def fwd():
         torch.ops.murmur.chunk_linear_attn(q, k, v, None, None, None, None, False)
 
-    for _ in range(3):
-        fwd()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(reps):
-        fwd()
-    end.record()
-    torch.cuda.synchronize()
+    ms = timed_ms(fwd, reps)
     os.environ.pop("MURMUR_CUDA_FUSED_FORWARD")
-    return start.elapsed_time(end) / reps
+    return ms
 
 
 def bench(T, D, H, tokens, reps, dt=torch.bfloat16, tensor_cores=True, fused=True):
@@ -165,17 +173,7 @@ def bench(T, D, H, tokens, reps, dt=torch.bfloat16, tensor_cores=True, fused=Tru
 
     out = {}
     for name, fn in (("ours", ours), ("sdpa", sdpa)):
-        for _ in range(3):
-            fn()
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(reps):
-            fn()
-        end.record()
-        torch.cuda.synchronize()
-        out[name + "_ms"] = start.elapsed_time(end) / reps
+        out[name + "_ms"] = timed_ms(fn, reps)
         out[name + "_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
     floor_ms = B * T * H * 22 * D / 4.3e12 * 1e3
     os.environ.pop("MURMUR_CUDA_TENSOR_CORES")
